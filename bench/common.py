@@ -1,0 +1,59 @@
+"Shared helpers of the benchmarks: machine description, FSDD paths, timing, and the BENCHMARKS.md table writer."
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+FSDD = ROOT.parent / 'shared' / 'data' / 'fsdd' / 'recordings'
+OUT = ROOT / 'bench' / 'out'
+SPEAKERS = ('george', 'jackson', 'lucas', 'nicolas', 'yweweler')
+
+
+def machine():
+    "CPU model, cores, GPU and library versions, for the header of each table."
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): cpu = line.split(':', 1)[1].strip(); break
+    except OSError: pass
+    import fastai, torchaudio, timm, librosa
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'
+    return (f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, GPU: {gpu}; python {platform.python_version()}, "
+            f"torch {torch.__version__}, torchaudio {torchaudio.__version__}, fastai {fastai.__version__}, timm {timm.__version__}, "
+            f"librosa {librosa.__version__}; {date.today().isoformat()}")
+
+
+def best_of(fn, repeat=5, warmup=1):
+    "The best wall time of `repeat` calls of `fn` (after `warmup` calls), in seconds."
+    for _ in range(warmup): fn()
+    times = []
+    for _ in range(repeat):
+        if torch.cuda.is_available(): torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available(): torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def write_result(name, title, table, notes='', command=None):
+    "Save one benchmark's markdown section to bench/out/NAME.md (run_all.py gathers them into BENCHMARKS.md)."
+    OUT.mkdir(parents=True, exist_ok=True)
+    cmd = command or f".venv/bin/python bench/{name}.py"
+    text = f"## {title}\n\nMachine: {machine()}.  \nRe-run: `{cmd}` (or `make bench` for all).\n\n{table}\n"
+    if notes: text += f"\n{notes}\n"
+    (OUT / f"{name}.md").write_text(text)
+    print(text)
+
+
+def md_table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(' --- ' for _ in header) + '|']
+    lines += ['| ' + ' | '.join(str(c) for c in r) + ' |' for r in rows]
+    return '\n'.join(lines)

@@ -1,0 +1,13 @@
+"The one star-import for users: fastai's data, learner, metrics, callbacks and interpretation names, and fastaudio_lite's."
+from fastai.basics import *
+from fastai.callback.all import *
+from fastai.interpret import *
+from fastai.vision.models import *
+from fastai.vision.learner import vision_learner, create_timm_model
+
+from fastaudio_lite.core import *
+from fastaudio_lite.data import *
+from fastaudio_lite.spectrogram import *
+from fastaudio_lite.augment import *
+from fastaudio_lite.learner import *
+from fastaudio_lite.datasets import *

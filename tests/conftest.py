@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use('Agg')
+ROOT = Path(__file__).resolve().parents[1]
+FSDD = ROOT.parent / 'shared' / 'data' / 'fsdd' / 'recordings'
+DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU'))]
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: trains a model or reads the whole data set (still run by make test)')
+
+
+@pytest.fixture(scope='session')
+def fsdd():
+    if not FSDD.is_dir(): pytest.fail(f'the FSDD recordings are expected at {FSDD} (../shared/data/fsdd beside the project)')
+    return FSDD
+
+
+@pytest.fixture(scope='session')
+def fsdd_small(fsdd):
+    "Two speakers, four digits: 400 files."
+    return sorted(f for f in fsdd.glob('*.wav') if f.name.split('_')[1] in ('george', 'jackson') and f.name[0] in '0123')

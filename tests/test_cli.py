@@ -1,0 +1,81 @@
+"The fastaudio-lite command: train on FSDD, predict with a broken file among good ones, user errors."
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from fastaudio_lite.cli import main
+
+CLI = [sys.executable, '-m', 'fastaudio_lite.cli']
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, '-c', 'import sys; from fastaudio_lite.cli import main; sys.exit(main())', *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope='module')
+def trained(fsdd, tmp_path_factory):
+    out = tmp_path_factory.mktemp('fsdd_model')
+    r = cli('train', fsdd, '--label', r'^(\d)_', '--valid-re', r'_[0-4]\.wav$', '--epochs', 5, '--out', out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out, r
+
+
+@pytest.mark.slow
+def test_train_fsdd_official_split(trained):
+    out, r = trained
+    m = json.loads((out / 'metrics.json').read_text())
+    assert m['n_valid'] == 250 and m['n_train'] == 2250
+    assert m['accuracy'] >= 0.95, m
+    assert (out / 'model.pkl').stat().st_size > 0 and (out / 'confusion.png').stat().st_size > 0
+    assert 'validation accuracy' in r.stdout and 'train_loss' in r.stdout  # fastai's per-epoch table
+
+
+@pytest.mark.slow
+def test_predict_with_a_broken_file(trained, fsdd, tmp_path):
+    out, _ = trained
+    good = sorted(fsdd.glob('7_*_[0-4].wav'))[:3]
+    broken = tmp_path / 'broken.wav'
+    broken.write_bytes(b'\x00' * 100)
+    r = cli('predict', out / 'model.pkl', good[0], broken, good[1], good[2], '--topk', 2, '--csv', tmp_path / 'p.csv')
+    assert r.returncode == 1
+    assert 'broken.wav' in r.stderr and 'error' in r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 3 and all(l.split('\t')[1] == '7' for l in lines)
+    rows = list(csv.reader(open(tmp_path / 'p.csv')))
+    assert rows[0] == ['file', 'pred', 'prob'] and len(rows) == 4 and all(r[1] == '7' for r in rows[1:])
+
+
+def run_main(capsys, *args):
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+USER_ERRORS = [
+    (lambda d: ('train', d / 'nope'), 'no such folder'),
+    (lambda d: ('train', d / 'empty'), 'no audio files'),
+    (lambda d: ('train', d / 'one', '--label', 'parent'), 'only one class'),
+    (lambda d: ('train', d / 'one', '--label', r'^\d_'), 'no group'),
+    (lambda d: ('train', d / 'one', '--label', r'^(\d'), 'not a valid regex'),
+    (lambda d: ('train', d / 'two', '--split', 'birds'), '--split'),
+    (lambda d: ('train', d / 'two', '--split', 'speech-commands'), 'validation_list.txt'),
+    (lambda d: ('train', d / 'two', '--valid-re', 'zzz'), 'validation set is empty'),
+    (lambda d: ('train', d / 'two', '--lr', 'fast'), '--lr'),
+    (lambda d: ('predict', d / 'no_model.pkl', d / 'x.wav'), 'no such model'),
+]
+
+
+@pytest.mark.parametrize('make,msg', USER_ERRORS)
+def test_user_errors_one_line(capsys, tmp_path, make, msg):
+    (tmp_path / 'empty').mkdir()
+    for sub, n in (('one/a', 2), ('two/a', 2), ('two/b', 2)):
+        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n): sf.write(tmp_path / sub / f'{i}_x.wav', np.zeros(800, np.float32), 8000)
+    code, err = run_main(capsys, *make(tmp_path))
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
