@@ -18,8 +18,9 @@ __all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'predic
 # %% ../nbs/06_cli.ipynb #0b2a3f60
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc')
 
-def spec_tfms(spec='mel', sr=16000, coord=False):
-    "The batch transforms for `--spec` at `sr` Hz, normalised, with CoordConv channels if `coord`."
+def spec_tfms(spec='mel', sr=16000, coord=False, augment=True):
+    "The batch transforms for `--spec` at `sr` Hz: augmentation if `augment`, the spectrogram, normalisation, CoordConv if `coord`."
+    from fastaudio_lite.augment import AddNoise, TimeShift
     from fastaudio_lite.spectrogram import (MFCC, CoordChannels, MelSpectrogram, Spectrogram, SpecNormalize, ToDB,
                                             _next_pow2)
     win, hop = int(round(0.025 * sr)), int(round(0.005 * sr))
@@ -29,7 +30,8 @@ def spec_tfms(spec='mel', sr=16000, coord=False):
     elif spec == 'complex': tfms = [Spectrogram(power=None, **stft)]
     elif spec == 'mfcc': tfms = [MFCC(n_mfcc=40, n_mels=64, **stft)]
     else: raise ValueError(f"spec must be one of {spec_kinds}, got {spec!r}")
-    return tfms + [SpecNormalize()] + ([CoordChannels()] if coord else [])
+    aug = [AddNoise(snr_db=(10., 40.), p=0.5), TimeShift(0.1, p=0.5)] if augment else []
+    return aug + tfms + [SpecNormalize()] + ([CoordChannels()] if coord else [])
 
 # %% ../nbs/06_cli.ipynb #05eb8437
 class UserError(Exception):
@@ -43,7 +45,7 @@ def _labeller(label):
     except ValueError as e: raise UserError(f"--label: {e}") from None
 
 def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr=16000, duration=1.0, spec='mel',
-              coord=False, bs=32, seed=42, num_workers=0):
+              coord=False, bs=32, seed=42, num_workers=0, augment=True):
     "The `DataLoaders` for the `train` command's options."
     from fastai.data.block import CategoryBlock, DataBlock
     from fastai.data.transforms import RandomSplitter
@@ -78,7 +80,7 @@ def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr
     if len(valid_idx) == 0: raise UserError("the validation set is empty: check --valid-re / --split")
     if len(train_idx) == 0: raise UserError("the training set is empty: check --valid-re / --split")
     dblock = DataBlock(blocks=(AudioBlock(sr=sr, duration=duration), CategoryBlock), get_items=lambda _: items,
-                       get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=spec_tfms(spec, sr, coord))
+                       get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=spec_tfms(spec, sr, coord, augment))
     return dblock.dataloaders(data, bs=bs, num_workers=num_workers)
 
 # %% ../nbs/06_cli.ipynb #9b17791d
@@ -129,7 +131,7 @@ def predict_files(learn, files, topk=3, bs=64):
         except AudioError as e: errors.append((str(f), e.reason))
     rows = []
     if waves:
-        probs, _ = learn.get_preds(dl=learn.dls.test_dl(waves, bs=bs))
+        with learn.no_bar(): probs, _ = learn.get_preds(dl=learn.dls.test_dl(waves, bs=bs))
         vocab = list(map(str, learn.dls.vocab))
         top = probs.topk(min(topk, probs.shape[1]), dim=1)
         for f, p, v, i in zip(good, probs, top.values, top.indices):
@@ -142,8 +144,8 @@ def _parser():
     sub = p.add_subparsers(dest='cmd', required=True)
     d = sub.add_parser('demo', help='generate a spoken-word data set offline, train on it, predict (the README main job)')
     d.add_argument('--out', default='demo_out', help='output folder (default demo_out)')
-    d.add_argument('--epochs', type=int, default=8)
-    d.add_argument('--voices', type=int, default=40, help='speakers generated per word (default 40)')
+    d.add_argument('--epochs', type=int, default=10)
+    d.add_argument('--voices', type=int, default=100, help='speakers generated per word (default 100)')
     t = sub.add_parser('train', help='train on a folder of recordings')
     t.add_argument('data', help='folder of audio files')
     t.add_argument('--label', default='parent', help="'parent' (sub-folder name) or a regex whose first group, searched in the file name, is the label")
@@ -155,6 +157,7 @@ def _parser():
     t.add_argument('--duration', type=float, default=1.0, help='clip length in seconds (default 1.0)')
     t.add_argument('--spec', choices=spec_kinds, default='mel')
     t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
+    t.add_argument('--no-augment', dest='augment', action='store_false', help='no noise or time-shift augmentation')
     t.add_argument('--arch', default='resnet18', help='timm model name, SpecCNN or WaveCNN (default resnet18)')
     t.add_argument('--epochs', type=int, default=10)
     t.add_argument('--lr', default='1e-2', help="learning rate, or 'auto' for lr_find's suggestion (default 1e-2)")
@@ -173,7 +176,7 @@ def _cmd_train(a):
         try: float(a.lr)
         except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
     if a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
-    dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed)
+    dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment)
     print(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     train(dls, a.arch, a.epochs, a.lr, a.out, a.seed)
     print(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
