@@ -79,6 +79,7 @@ if __name__ == '__main__':
         for s in a.splits:
             if s in res.get(v, {}) and res[v][s]['epochs'] == a.epochs: continue
             r = run(v, s, a.epochs)
+            res = json.loads(store.read_text()) if store.exists() else {}  # merge: another run may have written since
             res.setdefault(v, {})[s] = r
             store.write_text(json.dumps(res, indent=1))
             print(v, s, r, flush=True)

@@ -49,10 +49,9 @@ class AudioAugment(RandTransform):
         n = int(np.prod(x.shape[:-(2 if self.target is AudioTensor else 3)]))
         self.apply = torch.rand(n, device=x.device) < self.p
         self.draw(n, x)
-    def draw(self, n, x): raise NotImplementedError
-    def _where(self, x, y):
-        "Keep `y` for the examples drawn to be augmented, `x` for the others."
-        return torch.where(self.apply.reshape(-1, *[1] * (x.ndim - 1)), y, _plain(x))
+    def draw(self, n, x):
+        "Draw the per-example parameters, neutral (no change) where `self.apply` is False."
+        raise NotImplementedError
 
 # %% ../nbs/03_augment.ipynb #255f66c5
 noise_colors = {'white': 0., 'pink': 1., 'brown': 2.}
@@ -85,11 +84,10 @@ class AddNoise(AudioAugment):
         if color not in noise_colors: raise ValueError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
         self.color = color
     def draw(self, n, x):
-        self.snr = uniform(*self.snr_db, n, x.device)
-        self.noise = colored_noise(x.shape if x.ndim == 3 else (1, *x.shape), self.color, x.device)
+        self.snr = uniform(*self.snr_db, n, x.device).masked_fill(~self.apply, float('inf'))  # infinite SNR: no noise
+        self.noise = colored_noise((n, *x.shape[-2:]), self.color, x.device)
     def encodes(self, x: AudioTensor | AudioSpectrogram):
-        x3 = _plain(x).reshape(-1, *x.shape[-2:])
-        return AudioTensor(self._where(x3, add_noise(x3, self.noise, self.snr)).reshape(x.shape), sr=x.sr)
+        return AudioTensor(add_noise(_plain(x).reshape(-1, *x.shape[-2:]), self.noise, self.snr).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #c287953d
 shift_modes = ('roll', 'zeros')
@@ -114,10 +112,9 @@ class TimeShift(AudioAugment):
         self.max_shift_s, self.mode = float(max_shift_s), mode
     def draw(self, n, x):
         m = int(round(self.max_shift_s * x.sr))
-        self.shifts = torch.randint(-m, m + 1, (n,), device=x.device)
+        self.shifts = torch.randint(-m, m + 1, (n,), device=x.device) * self.apply
     def encodes(self, x: AudioTensor | AudioSpectrogram):
-        x3 = _plain(x).reshape(-1, *x.shape[-2:])
-        return AudioTensor(self._where(x3, time_shift(x3, self.shifts, self.mode)).reshape(x.shape), sr=x.sr)
+        return AudioTensor(time_shift(_plain(x).reshape(-1, *x.shape[-2:]), self.shifts, self.mode).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #41e25bde
 class Gain(AudioAugment):
@@ -125,11 +122,10 @@ class Gain(AudioAugment):
     def __init__(self, gain_db=(-6., 6.), p=0.5):
         super().__init__(p)
         self.gain_db = _range(gain_db, 'gain_db')
-    def draw(self, n, x): self.gain = uniform(*self.gain_db, n, x.device)
+    def draw(self, n, x): self.gain = uniform(*self.gain_db, n, x.device) * self.apply
     def encodes(self, x: AudioTensor | AudioSpectrogram):
         x3 = _plain(x).reshape(-1, *x.shape[-2:])
-        g = (10 ** (self.gain / 20)).reshape(-1, 1, 1)
-        return AudioTensor(self._where(x3, x3 * g).reshape(x.shape), sr=x.sr)
+        return AudioTensor((x3 * (10 ** (self.gain / 20)).reshape(-1, 1, 1)).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #11b80c87
 def band_masks(n, n_masks, max_width, size, device):
@@ -144,6 +140,7 @@ def mask_spec(x, fmask, tmask, fill='mean'):
     "Fill `x` `(batch, channels, freq, frames)` where `fmask` `(batch, freq)` or `tmask` `(batch, frames)` is set."
     x = _plain(x)
     m = fmask[:, None, :, None] | tmask[:, None, None, :]
+    if not (fmask.any() or tmask.any()): return x.clone()
     if fill == 'mean': v = x.mean(dim=(-2, -1), keepdim=True)
     elif fill == 'zero': v = torch.zeros((), dtype=x.dtype, device=x.device)
     else: v = torch.tensor(float(fill), dtype=x.dtype, device=x.device)
@@ -159,8 +156,8 @@ class SpecAugment(AudioAugment):
         if fill not in ('mean', 'zero') and (isinstance(fill, (str, bool)) or not np.isscalar(fill)): raise ValueError(f"fill must be 'mean', 'zero' or a number, got {fill!r}")
         self.freq_masks, self.max_freq_width, self.time_masks, self.max_time_width, self.fill = freq_masks, max_freq_width, time_masks, max_time_width, fill
     def draw(self, n, x):
-        self.fmask = band_masks(n, self.freq_masks, self.max_freq_width, x.shape[-2], x.device)
-        self.tmask = band_masks(n, self.time_masks, self.max_time_width, x.shape[-1], x.device)
+        self.fmask = band_masks(n, self.freq_masks, self.max_freq_width, x.shape[-2], x.device) & self.apply[:, None]
+        self.tmask = band_masks(n, self.time_masks, self.max_time_width, x.shape[-1], x.device) & self.apply[:, None]
     def encodes(self, x: AudioSpectrogram | AudioTensor):
         x4 = _plain(x).reshape(-1, *x.shape[-3:])
-        return AudioSpectrogram(self._where(x4, mask_spec(x4, self.fmask, self.tmask, self.fill)).reshape(x.shape), **x.meta)
+        return AudioSpectrogram(mask_spec(x4, self.fmask, self.tmask, self.fill).reshape(x.shape), **x.meta)

@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'predict_files', 'main']
 
 # %% ../nbs/06_cli.ipynb #0b2a3f60
-spec_kinds = ('mel', 'stft', 'complex', 'mfcc')
+spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
 
 def spec_tfms(spec='mel', sr=16000, coord=False, augment=True):
     "The batch transforms for `--spec` at `sr` Hz: augmentation if `augment`, the spectrogram, normalisation, CoordConv if `coord`."
@@ -29,8 +29,10 @@ def spec_tfms(spec='mel', sr=16000, coord=False, augment=True):
     elif spec == 'stft': tfms = [Spectrogram(**stft), ToDB()]
     elif spec == 'complex': tfms = [Spectrogram(power=None, **stft)]
     elif spec == 'mfcc': tfms = [MFCC(n_mfcc=40, n_mels=64, **stft)]
+    elif spec == 'wave': tfms = []
     else: raise ValueError(f"spec must be one of {spec_kinds}, got {spec!r}")
     aug = [AddNoise(snr_db=(10., 40.), p=0.5), TimeShift(0.1, p=0.5)] if augment else []
+    if spec == 'wave': return aug
     return aug + tfms + [SpecNormalize()] + ([CoordChannels()] if coord else [])
 
 # %% ../nbs/06_cli.ipynb #05eb8437

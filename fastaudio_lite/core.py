@@ -15,8 +15,8 @@ from fastcore.foundation import L
 from fastcore.parallel import parallel
 
 # %% auto #0
-__all__ = ['audio_extensions', 'AudioError', 'MetaTensor', 'AudioTensor', 'show_labelled', 'resample', 'downmix', 'load_audio',
-           'get_audio_files', 'audio_error', 'verify_audio']
+__all__ = ['audio_extensions', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled', 'resample', 'downmix',
+           'load_audio', 'get_audio_files', 'audio_error', 'verify_audio']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class AudioError(ValueError):
@@ -87,11 +87,17 @@ def _get_ax(ax, ctx, figsize):
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     return ax
 
+def audio_grid(n, nrows=None, ncols=None, figsize=None, title=None):
+    "A grid of `n` axes sized for spectrograms with colour bars (fastai's `get_grid`)."
+    from fastai.vision.data import get_grid
+    cols = ncols or min(n, 3)
+    rows = nrows or (n + cols - 1) // cols
+    return get_grid(n, nrows=rows, ncols=cols, figsize=figsize or (5.5 * cols, 3.3 * rows), title=title)
+
 def show_labelled(samples, ctxs=None, max_n=9, nrows=None, ncols=None, figsize=None, **kwargs):
     "Show the first item of each of `samples` in a grid, titled with the second (its label); for `show_batch`."
-    from fastai.vision.data import get_grid
     n = min(len(samples), max_n)
-    if ctxs is None: ctxs = get_grid(n, nrows=nrows, ncols=ncols, figsize=figsize or (4 * min(n, 3), 3 * ((n + 2) // 3)))
+    if ctxs is None: ctxs = audio_grid(n, nrows, ncols, figsize)
     for s, ctx in zip(samples[:n], ctxs):
         s[0].show(ctx=ctx, title=str(s[1]) if len(s) > 1 else None, **kwargs)
     return ctxs

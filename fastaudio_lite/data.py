@@ -45,23 +45,24 @@ pad_modes = ('zeros', 'repeat', 'reflect')
 def fix_length(x, n, pos=0.5, pad='zeros'):
     "Crop or pad `x` `(..., samples)` to `n` samples, placed at fraction `pos` of the slack, padding by `pad`."
     if pad not in pad_modes: raise ValueError(f"pad must be one of {pad_modes}, got {pad!r}")
-    t = x.shape[-1]
+    sr = getattr(x, 'sr', None)
+    t, plain = x.shape[-1], x.as_subclass(torch.Tensor)  # plain tensor ops: no per-op metadata overhead
     if t >= n:
         s = int(round(pos * (t - n)))
-        return x[..., s:s + n]
-    left = int(round(pos * (n - t)))
-    if pad == 'zeros':
-        out = torch.zeros(*x.shape[:-1], n, dtype=x.dtype, device=x.device)
-        out[..., left:left + t] = x.as_subclass(torch.Tensor)
+        out = plain[..., s:s + n]
+    elif pad == 'zeros':
+        left = int(round(pos * (n - t)))
+        out = plain.new_zeros(*x.shape[:-1], n)
+        out[..., left:left + t] = plain
     else:
-        idx = torch.arange(n, device=x.device) - left
+        idx = torch.arange(n, device=x.device) - int(round(pos * (n - t)))
         if pad == 'repeat': idx = idx % t
         else:
             period = max(2 * t - 2, 1)
             idx = idx % period
             idx = torch.where(idx >= t, period - idx, idx)
-        out = x.as_subclass(torch.Tensor)[..., idx]
-    return AudioTensor(out, sr=x.sr) if isinstance(x, AudioTensor) else out
+        out = plain[..., idx]
+    return AudioTensor(out, sr=sr) if isinstance(x, AudioTensor) else out
 
 # %% ../nbs/01_data.ipynb #4787c930
 crop_modes = ('random', 'center')

@@ -14,11 +14,10 @@ from fastai.learner import Learner
 from fastai.torch_core import trainable_params
 from fastai.vision.learner import create_body, add_head, num_features_model, model_meta, _default_meta, create_timm_model, default_split
 from fastai.data.transforms import get_c
-from fastai.vision.data import get_grid
 from fastai.torch_core import TensorCategory
 from plum import dispatch
 
-from .core import AudioTensor, AudioError
+from .core import AudioTensor, audio_grid
 from .data import LoadAudio, FixLength
 from .spectrogram import AudioSpectrogram
 
@@ -181,7 +180,7 @@ def show_results(x: AudioSpectrogram | AudioTensor, y: TensorCategory, samples, 
                  ncols=None, figsize=None, **kwargs):
     "Inputs in a grid, titled with the actual and predicted label (green when right, red when wrong)."
     n = min(len(samples), max_n)
-    if ctxs is None: ctxs = get_grid(n, nrows=nrows, ncols=ncols, figsize=figsize or (4 * min(n, 3), 3 * ((n + 2) // 3)))
+    if ctxs is None: ctxs = audio_grid(n, nrows, ncols, figsize)
     for s, o, ctx in zip(samples[:n], outs[:n], ctxs):
         s[0].show(ctx=ctx, **kwargs)
         ctx.set_title(f"actual {s[1]} / predicted {o[0]}", color='green' if str(s[1]) == str(o[0]) else 'red')
@@ -191,9 +190,7 @@ def show_results(x: AudioSpectrogram | AudioTensor, y: TensorCategory, samples, 
 def plot_top_losses(x: AudioSpectrogram | AudioTensor, y: TensorCategory, samples, outs, raws, losses, nrows=None,
                     ncols=None, figsize=None, **kwargs):
     "The inputs with the largest losses, titled prediction/actual/loss/probability."
-    n = len(samples)
-    axs = get_grid(n, nrows=nrows, ncols=ncols, figsize=figsize or (4 * min(n, 3), 3 * ((n + 2) // 3)),
-                   title='Prediction/Actual/Loss/Probability')
+    axs = audio_grid(len(samples), nrows, ncols, figsize, title='Prediction/Actual/Loss/Probability')
     for ax, s, o, r, l in zip(axs, samples, outs, raws, losses):
         s[0].show(ctx=ax, **kwargs)
         ax.set_title(f"{o[0]}/{s[1]} / {l.item():.2f} / {r.max().item():.2f}")

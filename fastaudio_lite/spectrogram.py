@@ -320,7 +320,7 @@ class ToDB(SpecTransform):
 
 class Deltas(SpecTransform):
     "Stack the time derivatives of each channel up to `order` as extra channels: `[S, dS, d2S]`."
-    order = 24
+    order = 24  # the pipeline position; the derivative order is the argument `order`, kept as `self.n`
     def __init__(self, order=2, win_length=5):
         super().__init__()
         self.n = _check_pos_int(order, 'order')
@@ -329,8 +329,9 @@ class Deltas(SpecTransform):
     def encodes(self, x: AudioSpectrogram):
         out = [_plain(x)]
         for _ in range(self.n): out.append(AF.compute_deltas(out[-1], self.win_length))
-        names = [f"{nm} d{i}" if i else nm for i in range(self.n + 1) for nm in (x.channel_names or ['S'] * x.nchannels)]
-        return _spec(torch.cat(out, dim=-3), x.meta, channel_names=names if x.nchannels > 1 or x.channel_names else ['S'] + [f'd{i}' for i in range(1, self.n + 1)])
+        base = x.channel_names or (['S'] if x.nchannels == 1 else [f'S{c}' for c in range(x.nchannels)])
+        names = [nm if i == 0 else f"{nm} d{i}" for i in range(self.n + 1) for nm in base]
+        return _spec(torch.cat(out, dim=-3), x.meta, channel_names=names)
 
 class CoordChannels(SpecTransform):
     "Append two channels holding the frequency and the time coordinate in [-1, 1] (CoordConv)."

@@ -79,3 +79,20 @@ def test_user_errors_one_line(capsys, tmp_path, make, msg):
         for i in range(n): sf.write(tmp_path / sub / f'{i}_x.wav', np.zeros(800, np.float32), 8000)
     code, err = run_main(capsys, *make(tmp_path))
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto'],
+                                   ['--spec', 'complex', '--coord', '--arch', 'SpecCNN', '--no-augment'],
+                                   ['--spec', 'stft', '--arch', 'WaveCNN'], ['--spec', 'wave', '--arch', 'WaveCNN']])
+def test_train_options(fsdd, tmp_path, extra):
+    data = tmp_path / 'data'
+    for digit in '01':
+        (data / digit).mkdir(parents=True)
+        for f in sorted(fsdd.glob(f'{digit}_*.wav'))[::10]: (data / digit / f.name).symlink_to(f)
+    r = cli('train', data, '--sr', 8000, '--epochs', 1, '--bs', 8, '--out', tmp_path / 'out', *extra)
+    if extra[1] == 'stft' and 'WaveCNN' in extra:  # a 1-D model on spectrograms is a user error, reported in one line
+        assert r.returncode == 2 and 'waveforms' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        return
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
+    assert m['n_train'] + m['n_valid'] == 50 and 0 <= m['accuracy'] <= 1 and m['lr'] > 0

@@ -177,3 +177,16 @@ def test_duration_none_pads_to_longest(fsdd):
     dls = dblock.dataloaders(fsdd, bs=8, num_workers=0)
     xb, _ = dls.one_batch()
     assert xb.ndim == 3 and xb.sr == 8000 and xb.shape[-1] > 1000
+
+
+def test_show_and_hear(fsdd):
+    import matplotlib.pyplot as plt
+    from IPython.display import Audio
+    x = load_audio(fsdd / '1_nicolas_3.wav')
+    ax = x.show(title='one')
+    assert ax.get_xlabel() == 'time (s)' and ax.get_title() == 'one'
+    assert ax.lines[0].get_xdata()[-1] == pytest.approx((x.nsamples - 1) / 8000)
+    plt.close('all')
+    a = x.hear()
+    assert isinstance(a, Audio) and a.data[:4] == b'RIFF'
+    assert AudioTensor.create(fsdd / '1_nicolas_3.wav', sr=16000, mono=True).sr == 16000
