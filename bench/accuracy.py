@@ -86,5 +86,5 @@ if __name__ == '__main__':
     write_result('accuracy', 'Accuracy on FSDD: official split and leave-one-speaker-out', table(res),
                  "Official split: index 0-4 of every speaker held out (aim 0.98). Leave-one-speaker-out: trained on four speakers, "
                  "tested on the fifth, whom the model never heard (aim: mean 0.90). Seed 42 for every run; 'wall min' is the "
-                 "training time of all the runs of a row. Cells marked 'not run' were not run on this machine within the session.",
+                 "training time of all the runs of a row (some runs shared the CPU with other benchmarks, so it is only a rough guide). Cells marked 'not run' were not run on this machine within the session.",
                  command='.venv/bin/python bench/accuracy.py')

@@ -1,7 +1,7 @@
 """Run the tutorial notebooks (nbs/*_tutorial_*.ipynb) in full, not in the reduced form nbdev-test uses, and collect
 their result tables into BENCHMARKS.md. The executed notebooks are saved to bench/out/ for reading.
 
-    .venv/bin/python bench/tutorials.py [NAME_PART ...]
+    .venv/bin/python bench/tutorials.py [NAME_PART ...]    (--collect: only rebuild the section from earlier runs)
 """
 import os
 import sys
@@ -28,7 +28,8 @@ if __name__ == '__main__':
     os.environ.pop('IN_TEST', None)
     OUT.mkdir(parents=True, exist_ok=True)
     picks = sys.argv[1:]
-    nbs = [p for p in sorted((ROOT / 'nbs').glob('*_tutorial_*.ipynb')) if not picks or any(k in p.name for k in picks)]
+    collect_only = picks == ['--collect']
+    nbs = [] if collect_only else [p for p in sorted((ROOT / 'nbs').glob('*_tutorial_*.ipynb')) if not picks or any(k in p.name for k in picks)]
     sections = []
     for p in nbs:
         nb = read_nb(p)
@@ -44,4 +45,7 @@ if __name__ == '__main__':
         print(sections[-1], flush=True)
     parts = sorted(OUT.glob('tutorial_*.md'))
     write_result('tutorials', 'Tutorials run in full (FSDD, official split unless the notebook says otherwise)',
-                 '\n\n'.join(f.read_text() for f in parts), command='.venv/bin/python bench/tutorials.py')
+                 '\n\n'.join(f.read_text() for f in parts) if parts else 'No tutorial has been run in full yet.',
+                 "Seconds depend on what else the machine was doing during each run: compare the rows of one table. "
+                 "Tutorials without a section here have not been run in full on this machine.",
+                 command='.venv/bin/python bench/tutorials.py')

