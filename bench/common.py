@@ -1,9 +1,6 @@
 "Shared helpers of the benchmarks: machine description, FSDD paths, timing, and the BENCHMARKS.md table writer."
-import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import librosa
-import numpy as np
 import torch
 import torchaudio
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from fastai.vision.augment import RandTransform
-from fastai.torch_core import TensorBase
 
 from .core import AudioTensor
 from .spectrogram import AudioSpectrogram

@@ -123,7 +123,6 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
 # %% ../nbs/06_cli.ipynb #314fb834
 def predict_files(learn, files, topk=3, bs=64):
     "Predict `files` in batches: `(rows, errors)`, rows `(file, label, prob, [(label, prob)] * topk)`, errors `(file, reason)`."
-    import torch
     from fastaudio_lite.core import AudioError
     from fastaudio_lite.data import LoadAudio
     la = next(t for tl in learn.dls.valid_ds.tls for t in tl.tfms.fs if isinstance(t, LoadAudio))

@@ -64,7 +64,6 @@ class AudioTensor(MetaTensor):
 
     def show(self, ax=None, title=None, ctx=None, figsize=(6, 2), **kwargs):
         "Draw the waveform against time in seconds, one line per channel."
-        import matplotlib.pyplot as plt
         ax = _get_ax(ax, ctx, figsize)
         x = self.detach().cpu().as_subclass(torch.Tensor).reshape(-1, self.nsamples).numpy()
         t = np.arange(self.nsamples) / (self.sr or 1)

@@ -194,7 +194,7 @@ def synth_speech(path, words=speech_words, n_voices=30, seed=0, sr=16000, noise=
         from fastprogress.fastprogress import progress_bar
         todo = progress_bar(todo, leave=False)
     for word, k, v in todo:
-        (vid, voice, pitch, rate), (clips, esr) = voices[v], said[v]
+        (vid, voice, _, _), (clips, esr) = voices[v], said[v]
         y = clips[k]
         if len(y) == 0: raise RuntimeError(f"eSpeak NG said nothing for {word!r} with voice {voice!r}")
         y = resample(torch.from_numpy(y), esr, sr).numpy()

@@ -1,5 +1,4 @@
 "audio_learner end to end: accuracy, stems, pretrained files, WaveCNN, export/predict, interpretation, bad input."
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
