@@ -156,6 +156,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                         'fastaudio_lite.learner.adapt_first_conv': ( 'learner.html#adapt_first_conv',
                                                                                      'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.audio_learner': ('learner.html#audio_learner', 'fastaudio_lite/learner.py'),
+                                        'fastaudio_lite.learner.audio_loader': ('learner.html#audio_loader', 'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.first_conv': ('learner.html#first_conv', 'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.plot_top_losses': ( 'learner.html#plot_top_losses',
                                                                                     'fastaudio_lite/learner.py'),

@@ -81,6 +81,7 @@ def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr
     train_idx, valid_idx = splitter(items)[:2]
     if len(valid_idx) == 0: raise UserError("the validation set is empty: check --valid-re / --split")
     if len(train_idx) == 0: raise UserError("the training set is empty: check --valid-re / --split")
+    if len(train_idx) < bs: raise UserError(f"the training set has {len(train_idx)} clips, fewer than one batch (--bs {bs}): use more data or a smaller --bs")
     dblock = DataBlock(blocks=(AudioBlock(sr=sr, duration=duration), CategoryBlock), get_items=lambda _: items,
                        get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=spec_tfms(spec, sr, coord, augment))
     return dblock.dataloaders(data, bs=bs, num_workers=num_workers)
@@ -124,8 +125,8 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
 def predict_files(learn, files, topk=3, bs=64):
     "Predict `files` in batches: `(rows, errors)`, rows `(file, label, prob, [(label, prob)] * topk)`, errors `(file, reason)`."
     from fastaudio_lite.core import AudioError
-    from fastaudio_lite.data import LoadAudio
-    la = next(t for tl in learn.dls.valid_ds.tls for t in tl.tfms.fs if isinstance(t, LoadAudio))
+    from fastaudio_lite.learner import audio_loader
+    la = audio_loader(learn.dls)
     good, waves, errors = [], [], []
     for f in files:
         try: waves.append(la(f)); good.append(f)
@@ -207,11 +208,12 @@ def _cmd_demo(a):
     out = Path(a.out)
     t = time.time()
     data = synth_speech(out / 'data', n_voices=a.voices)
-    print(f"generated {len(get_speech_commands_files(data))} spoken words offline with eSpeak NG in {time.time() - t:.0f} s: {data}")
+    files = get_speech_commands_files(data)
+    print(f"generated {len(files)} spoken words offline with eSpeak NG in {time.time() - t:.0f} s: {data}")
     dls = build_dls(data, split='speech-commands', sr=16000, bs=32)
     print(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips (validation speakers never heard in training)")
     learn, metrics = train(dls, 'resnet18', a.epochs, 1e-2, out)
-    test_files = get_speech_commands_files(data)[speech_commands_splitter(data, test=True)(get_speech_commands_files(data))[1]]
+    test_files = files[speech_commands_splitter(data, test=True)(files)[1]]
     rows, _ = predict_files(learn, test_files)
     test_acc = float(np.mean([r[1] == Path(r[0]).parent.name for r in rows]))
     metrics['test_accuracy'] = test_acc

@@ -23,7 +23,7 @@ from .spectrogram import AudioSpectrogram
 
 # %% auto #0
 __all__ = ['SpecCNN', 'WaveCNN', 'first_conv', 'adapt_first_conv', 'audio_learner', 'show_results', 'plot_top_losses',
-           'predict_long']
+           'audio_loader', 'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -196,12 +196,17 @@ def plot_top_losses(x: AudioSpectrogram | AudioTensor, y: TensorCategory, sample
         ax.set_title(f"{o[0]}/{s[1]} / {l.item():.2f} / {r.max().item():.2f}")
 
 # %% ../nbs/04_learner.ipynb #803568fc
+def audio_loader(dls):
+    "The `LoadAudio` type transform of `dls` (decodes and resamples files as the learner was trained)."
+    la = next((t for tl in dls.valid_ds.tls for t in tl.tfms.fs if isinstance(t, LoadAudio)), None)
+    if la is None: raise ValueError("the learner's data was not built with AudioBlock: no LoadAudio transform")
+    return la
+
 def _block_tfms(dls):
     "The `LoadAudio` and `FixLength` transforms of `dls`'s input pipeline."
-    la = next((t for tl in dls.valid_ds.tls for t in tl.tfms.fs if isinstance(t, LoadAudio)), None)
     fl = next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
-    if la is None or fl is None: raise ValueError("predict_long needs a learner whose data was built with AudioBlock(duration=...)")
-    return la, fl
+    if fl is None: raise ValueError("predict_long needs a learner whose data was built with AudioBlock(duration=...)")
+    return audio_loader(dls), fl
 
 def predict_long(learn, fn, hop_s=None, bs=64):
     "Classify `fn` window by window (`hop_s` apart, half a clip by default): `(label, mean_probs, window_probs, starts_s)`."

@@ -365,7 +365,7 @@ def spec_stats(dls, n_batches=10):
     dl.after_batch.fs = fs.filter(lambda t: getattr(t, 'order', 0) < SpecNormalize.order)
     try:
         n, s, s2 = 0, 0., 0.
-        for b in islice(dl, n_batches):
+        for b in islice(dl.new(drop_last=False), n_batches):  # a training set smaller than a batch still counts
             x = next((o for o in b if isinstance(o, AudioSpectrogram)), None)
             if x is None: raise ValueError("spec_stats: the batches hold no AudioSpectrogram; add a spectrogram transform before SpecNormalize")
             x = _plain(x).double().transpose(0, 1).reshape(x.shape[1], -1)

@@ -24,7 +24,7 @@ def make_dls(files, batch_tfms, bs=32, sr=8000):
     return dblock.dataloaders(files[0].parent, bs=bs, num_workers=0)
 
 
-# 5 ms hop: on these short clips the finer time axis gave resnet18 0.93-0.96 in three epochs (three seeds), 10 ms 0.80-0.85
+# 5 ms hop: on these short clips the finer time axis gave resnet18 0.93-0.96 in three epochs (three seeds), 10 ms 0.75-0.88
 MEL = lambda: [MelSpectrogram(n_fft=256, hop_length=40, n_mels=64), ToDB(), SpecNormalize()]
 
 
