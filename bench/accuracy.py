@@ -3,10 +3,12 @@ front ends mel, STFT, complex (real/imaginary channels), mel+CoordConv and raw w
 
 FSDD at its own 8 kHz, one-second clips; spectrograms with 25 ms windows and a 10 ms hop (n_fft 256); resnet18 from
 scratch for the spectrograms (no pretrained weights on this machine), WaveCNN for the raw waveform; one-cycle,
-batch 32, noise and time-shift augmentation. Results are saved per run in bench/out/accuracy.json, so an interrupted
-run resumes; `--variants` and `--splits` pick a subset.
+batch 32, noise and time-shift augmentation. The variant `synth` is `mel` pretrained first on the ten digits said by
+300 eSpeak NG voices (`synth_pretrain`, one pretraining shared by every split: it never sees FSDD), then trained on
+FSDD at 3e-3. Results are saved per run in bench/out/accuracy.json, so an interrupted run resumes; `--variants` and
+`--splits` pick a subset.
 
-    .venv/bin/python bench/accuracy.py [--variants mel stft complex coord wave] [--splits official george ...] [--epochs 5]
+    .venv/bin/python bench/accuracy.py [--variants mel stft complex coord wave synth] [--splits official george ...] [--epochs 5]
 """
 import argparse
 import json
@@ -22,7 +24,7 @@ from fastai.torch_core import set_seed
 from fastaudio_lite.augment import AddNoise, TimeShift
 from fastaudio_lite.core import get_audio_files
 from fastaudio_lite.data import AudioBlock
-from fastaudio_lite.datasets import fsdd_labeller, fsdd_speaker_splitter, fsdd_splitter
+from fastaudio_lite.datasets import fsdd_labeller, fsdd_speaker_splitter, fsdd_splitter, synth_pretrain
 from fastaudio_lite.learner import WaveCNN, audio_learner
 from fastaudio_lite.spectrogram import CoordChannels, MelSpectrogram, Spectrogram, SpecNormalize, ToDB
 
@@ -34,8 +36,10 @@ VARIANTS = {
     'complex': ('resnet18', lambda: [Spectrogram(power=None, **STFT), SpecNormalize()]),
     'coord': ('resnet18', lambda: [MelSpectrogram(n_mels=64, **STFT), ToDB(), SpecNormalize(), CoordChannels()]),
     'wave': (WaveCNN, lambda: []),
+    'synth': ('resnet18', lambda: [MelSpectrogram(n_mels=64, **STFT), ToDB(), SpecNormalize()]),
 }
-NAMES = {'mel': 'mel (64)', 'stft': 'STFT power', 'complex': 'complex (real, imag)', 'coord': 'mel + CoordConv', 'wave': 'raw waveform (WaveCNN)'}
+NAMES = {'mel': 'mel (64)', 'stft': 'STFT power', 'complex': 'complex (real, imag)', 'coord': 'mel + CoordConv', 'wave': 'raw waveform (WaveCNN)',
+         'synth': 'mel (64), pretrained on synthetic speakers'}
 SPLITS = ('official',) + SPEAKERS
 
 
@@ -47,10 +51,18 @@ def run(variant, split, epochs, seed=42):
                        get_y=fsdd_labeller, splitter=splitter, batch_tfms=aug + tfms())
     set_seed(seed, reproducible=True)
     dls = dblock.dataloaders(FSDD, bs=32, num_workers=0)
-    learn = audio_learner(dls, arch, metrics=accuracy)
+    weights, lr, extra = None, 1e-2, {}
+    if variant == 'synth':
+        t = time.time()
+        weights = synth_pretrain(dls, OUT / 'synth_fsdd', n_voices=300, epochs=5, lr=1e-2)
+        info = json.loads((OUT / 'synth_fsdd' / 'weights.json').read_text())
+        extra = dict(pretrain_seconds=round(time.time() - t), pretrain_valid_accuracy=info['valid_accuracy'], pretrain_clips=info['n_clips'])
+        lr = 3e-3
+        set_seed(seed, reproducible=True)
+    learn = audio_learner(dls, arch, weights=weights, metrics=accuracy)
     t = time.time()
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 1e-2 if arch == 'resnet18' else 1e-2)
-    return dict(accuracy=float(learn.validate()[1]), seconds=round(time.time() - t), epochs=epochs, seed=seed)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    return dict(accuracy=float(learn.validate()[1]), seconds=round(time.time() - t), epochs=epochs, seed=seed, **extra)
 
 
 def table(res):

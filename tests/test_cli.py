@@ -66,6 +66,9 @@ USER_ERRORS = [
     (lambda d: ('train', d / 'two', '--split', 'speech-commands'), 'validation_list.txt'),
     (lambda d: ('train', d / 'two', '--valid-re', 'zzz'), 'validation set is empty'),
     (lambda d: ('train', d / 'two', '--lr', 'fast'), '--lr'),
+    (lambda d: ('train', d / 'two', '--synth-pretrain', '2'), 'at least 3 voices'),
+    (lambda d: ('train', d / 'two', '--synth-words', 'a'), "--synth-words must be 'label=word,...'"),
+    (lambda d: ('train', d / 'two', '--bs', '2', '--valid-pct', '0.5', '--synth-pretrain', '3', '--synth-words', 'a=hello!,b=bye!'), "can only say plain words here"),
     (lambda d: ('predict', d / 'no_model.pkl', d / 'x.wav'), 'no such model'),
 ]
 
@@ -82,7 +85,8 @@ def test_user_errors_one_line(capsys, tmp_path, make, msg):
 
 @pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto'],
                                    ['--spec', 'complex', '--coord', '--arch', 'SpecCNN', '--no-augment'],
-                                   ['--spec', 'stft', '--arch', 'WaveCNN'], ['--spec', 'wave', '--arch', 'WaveCNN']])
+                                   ['--spec', 'stft', '--arch', 'WaveCNN'], ['--spec', 'wave', '--arch', 'WaveCNN'],
+                                   ['--synth-pretrain', '6', '--arch', 'SpecCNN']])
 def test_train_options(fsdd, tmp_path, extra):
     data = tmp_path / 'data'
     for digit in '01':
@@ -95,3 +99,7 @@ def test_train_options(fsdd, tmp_path, extra):
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
     assert m['n_train'] + m['n_valid'] == 50 and 0 <= m['accuracy'] <= 1 and m['lr'] > 0
+    if '--synth-pretrain' in extra:  # the labels '0' and '1' said by 6 voices, pretrained, then trained at 3e-3
+        assert m['synth_voices'] == 6 and 0 <= m['synth_valid_accuracy'] <= 1 and m['lr'] == 3e-3, m
+        assert sorted(p.name for p in (tmp_path / 'out' / 'synth' / 'clips').iterdir() if p.is_dir()) == ['0', '1']
+        assert 'pretrained on 10 synthetic clips (6 voices)' in r.stdout, r.stdout
