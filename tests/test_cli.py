@@ -68,7 +68,7 @@ USER_ERRORS = [
     (lambda d: ('train', d / 'two', '--lr', 'fast'), '--lr'),
     (lambda d: ('train', d / 'two', '--synth-pretrain', '2'), 'at least 3 voices'),
     (lambda d: ('train', d / 'two', '--synth-words', 'a'), "--synth-words must be 'label=word,...'"),
-    (lambda d: ('train', d / 'two', '--bs', '2', '--valid-pct', '0.5', '--synth-pretrain', '3', '--synth-words', 'a=hello!,b=bye!'), "can only say plain words here"),
+    (lambda d: ('train', d / 'two', '--bs', '2', '--valid-pct', '0.5', '--out', d / 'out', '--synth-pretrain', '3', '--synth-words', 'a=hello!,b=bye!'), "can only say plain words here"),
     (lambda d: ('predict', d / 'no_model.pkl', d / 'x.wav'), 'no such model'),
 ]
 
