@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).parent
-ORDER = ['spectrogram', 'pipeline', 'training', 'accuracy', 'tutorials']
+ORDER = ['spectrogram', 'pipeline', 'training', 'accuracy', 'loso_ablation', 'tutorials']
 
 
 def gather():
