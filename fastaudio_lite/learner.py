@@ -137,8 +137,8 @@ def _load_audio_sd(model, sd, name, weights):
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"weights: {weights} does not fit the body of {name} for these batches ({str(e).splitlines()[0]}); "
                          f"it must come from the same arch with the same number of input channels") from None
-    head, own = part(1), model[1].state_dict()
-    if head.keys() != own.keys() or any(head[k].shape != own[k].shape for k in head): return False
+    head, cur = part(1), model[1].state_dict()
+    if head.keys() != cur.keys() or any(head[k].shape != cur[k].shape for k in head): return False
     model[1].load_state_dict(head)
     return True
 
@@ -162,35 +162,35 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=False,
     if n_out is None: raise ValueError("n_out could not be inferred from the data: set dls.c or pass n_out")
     pretrained = pretrained or weights is not None
     splitter, name = trainable_params, getattr(arch, '__name__', type(arch).__name__)
-    own = weights is not None and not isinstance(arch, (nn.Module, type)) and _is_audio_sd(_load_state_dict(weights))
+    sd = _load_state_dict(weights) if weights is not None else None
+    own = sd is not None and not isinstance(arch, (nn.Module, type)) and _is_audio_sd(sd)
     if own: pretrained = False  # no timm/torchvision weights to fetch: the model is built bare, then loaded below
     if isinstance(arch, str):
         import timm
         if not timm.is_model(arch):
             close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
             raise ValueError(f"arch: {arch!r} is not a timm model name" + (f"; closest: {', '.join(close)}" if close else ''))
-        name, file = arch, str(weights) if weights is not None and not own else (_timm_cached(arch) if pretrained else None)
-        if weights is not None and not own: _load_state_dict(weights)
+        name, file = arch, str(weights) if sd is not None and not own else (_timm_cached(arch) if pretrained else None)
         if pretrained and file is None: pretrained = _no_weights(arch)
         extra = dict(pretrained_cfg_overlay=dict(file=file)) if file else {}
         model, _ = create_timm_model(arch, n_out, pretrained=bool(file), n_in=n_in, **extra)
         splitter = default_split
     elif isinstance(arch, nn.Module):
         model = arch
-        if weights is not None: model.load_state_dict(_load_state_dict(weights))
+        if sd is not None: model.load_state_dict(sd)
     elif isinstance(arch, type) and issubclass(arch, nn.Module):
         model = arch(n_in=n_in, n_out=n_out)
-        if weights is not None: model.load_state_dict(_load_state_dict(weights))
+        if sd is not None: model.load_state_dict(sd)
         pretrained = weights is not None and pretrained
     elif callable(arch):
-        file = str(weights) if weights is not None and not own else (_torchvision_cached(arch) if pretrained else None)
+        file = str(weights) if sd is not None and not own else (_torchvision_cached(arch) if pretrained else None)
         if pretrained and file is None: pretrained = _no_weights(name)
-        model, splitter = _callable_model(arch, n_in, n_out, _load_state_dict(file) if file else None)
+        model, splitter = _callable_model(arch, n_in, n_out, (sd if sd is not None else _load_state_dict(file)) if file else None)
     else: raise ValueError(f"arch must be a timm model name, a model function, an nn.Module or an nn.Module class; got {arch!r}")
     _check_input(model, x, n_in, name)
     # weights from another audio_learner model (e.g. `synth_pretrain`): the body always, the head when it fits; a
     # model whose head came too is trained as a whole, one with a new head starts with its body frozen (`fine_tune`)
-    head_loaded = own and _load_audio_sd(model, _load_state_dict(weights), name, weights)
+    head_loaded = own and _load_audio_sd(model, sd, name, weights)
     learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter, **kwargs)
     if (pretrained or (own and not head_loaded)) and splitter is not trainable_params: learn.freeze()
     learn.arch, learn.pretrained = name, pretrained or own
