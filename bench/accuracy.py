@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import FSDD, OUT, SPEAKERS, md_table, write_result
+from common import FSDD, OUT, SPEAKERS, md_table, run_resumable, write_result
 from fastai.data.all import CategoryBlock, DataBlock
 from fastai.metrics import accuracy
 from fastai.torch_core import set_seed
@@ -84,17 +84,7 @@ if __name__ == '__main__':
     p.add_argument('--splits', nargs='+', default=list(SPLITS), choices=list(SPLITS))
     p.add_argument('--epochs', type=int, default=5)
     a = p.parse_args()
-    store = OUT / 'accuracy.json'
-    OUT.mkdir(parents=True, exist_ok=True)
-    res = json.loads(store.read_text()) if store.exists() else {}
-    for v in a.variants:
-        for s in a.splits:
-            if s in res.get(v, {}) and res[v][s]['epochs'] == a.epochs: continue
-            r = run(v, s, a.epochs)
-            res = json.loads(store.read_text()) if store.exists() else {}  # merge: another run may have written since
-            res.setdefault(v, {})[s] = r
-            store.write_text(json.dumps(res, indent=1))
-            print(v, s, r, flush=True)
+    res = run_resumable('accuracy', a.variants, a.splits, lambda v, s: run(v, s, a.epochs), done=lambda r: r['epochs'] == a.epochs)
     pre = [r for r in res.get('synth', {}).values() if 'pretrain_valid_accuracy' in r]
     synth_note = (f" The synth row's pretraining ({pre[0]['pretrain_clips']:,} synthetic clips: 300 eSpeak NG voices less the 15 of its unused test list; 5 epochs, "
                   f"{max(r['pretrain_seconds'] for r in pre)} s including the synthesis of the clips, accuracy {pre[0]['pretrain_valid_accuracy']:.3f} on held-out "

@@ -50,6 +50,25 @@ def write_result(name, title, table, notes='', command=None):
     print(text)
 
 
+def run_resumable(name, rows, cols, run, done=lambda r: True):
+    """Run `run(row, col)` for every cell not yet in bench/out/NAME.json (or whose result fails `done`), saving each
+    result as it comes so an interrupted benchmark resumes; returns all the results, `{row: {col: result}}`."""
+    import json
+    store = OUT / f'{name}.json'
+    OUT.mkdir(parents=True, exist_ok=True)
+    load = lambda: json.loads(store.read_text()) if store.exists() else {}
+    res = load()
+    for r in rows:
+        for c in cols:
+            if c in res.get(r, {}) and done(res[r][c]): continue
+            out = run(r, c)
+            res = load()  # merge: another run may have written since
+            res.setdefault(r, {})[c] = out
+            store.write_text(json.dumps(res, indent=1))
+            print(r, c, out, flush=True)
+    return res
+
+
 def md_table(header, rows):
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(' --- ' for _ in header) + '|']
     lines += ['| ' + ' | '.join(str(c) for c in r) + ' |' for r in rows]

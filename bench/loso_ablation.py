@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import FSDD, OUT, md_table, write_result
+from common import FSDD, OUT, md_table, run_resumable, write_result
 from fastai.data.all import CategoryBlock, DataBlock
 from fastai.metrics import accuracy
 from fastai.torch_core import set_seed
@@ -122,15 +122,7 @@ if __name__ == '__main__':
     p.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument('--speakers', nargs='+', default=['nicolas', 'george'])
     a = p.parse_args()
-    store = OUT / 'loso_ablation.json'
-    OUT.mkdir(parents=True, exist_ok=True)
-    res = json.loads(store.read_text()) if store.exists() else {}
-    for c in a.configs:
-        for s in a.speakers:
-            if s in res.get(c, {}): continue
-            res.setdefault(c, {})[s] = run(CONFIGS[c], s)
-            store.write_text(json.dumps(res, indent=1))
-            print(c, s, res[c][s], flush=True)
+    res = run_resumable('loso_ablation', a.configs, a.speakers, lambda c, s: run(CONFIGS[c], s))
     write_result('loso_ablation', 'Closing the leave-one-speaker-out gap: what was tried (FSDD, resnet18, 5 epochs, seed 42)',
                  table(res, a.speakers),
                  "Each change is applied to the mel baseline alone and tested on two of the speakers the baseline did worst on "
