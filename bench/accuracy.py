@@ -89,8 +89,10 @@ if __name__ == '__main__':
     synth_note = (f" The synth row's pretraining ({pre[0]['pretrain_clips']:,} synthetic clips: 300 eSpeak NG voices less the 15 of its unused test list; 5 epochs, "
                   f"{max(r['pretrain_seconds'] for r in pre)} s including the synthesis of the clips, accuracy {pre[0]['pretrain_valid_accuracy']:.3f} on held-out "
                   f"synthetic voices) ran once and served every split; its time is not in 'wall min'." if pre else '')
-    write_result('accuracy', 'Accuracy on FSDD: official split and leave-one-speaker-out', table(res),
+    text = table(res)
+    missing = " Cells marked 'not run' were not run on this machine." if 'not run' in text else ''
+    write_result('accuracy', 'Accuracy on FSDD: official split and leave-one-speaker-out', text,
                  "Official split: index 0-4 of every speaker held out (aim 0.98). Leave-one-speaker-out: trained on four speakers, "
                  "tested on the fifth, whom the model never heard (aim: mean 0.90). Seed 42 for every run; 'wall min' is the "
-                 "training time of all the runs of a row (some runs shared the CPU with other benchmarks, so it is only a rough guide). Cells marked 'not run' were not run on this machine within the session." + synth_note,
+                 "training time of all the runs of a row (some runs shared the CPU with other benchmarks, so it is only a rough guide)." + missing + synth_note,
                  command='.venv/bin/python bench/accuracy.py')
