@@ -243,10 +243,10 @@ def _spoken(vocab, words):
     return words
 
 def _tfm_key(t):
-    "The settings of a batch transform, for the cache key of `synth_pretrain`."
+    "The settings of a batch transform, for the cache key of `synth_pretrain` (not its per-call state, such as `do`)."
     plain = (int, float, str, bool, type(None))
-    return [type(t).__name__, {k: v for k, v in sorted(vars(t).items())
-                                if isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(o, plain) for o in v))}]
+    return [type(t).__name__, {k: v for k, v in sorted(vars(t).items()) if k != 'do' and
+                                (isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(o, plain) for o in v)))}]
 
 class _LabelOf:
     "The label of a synthetic clip: its folder's word mapped back to the label it was said for."
@@ -280,6 +280,7 @@ def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=
     key = dict(texts=texts, vocab=[str(v) for v in vocab], n_voices=n_voices, seed=seed, sr=la.sr, duration=duration,
                pad=pad, crop=crop, arch=str(getattr(arch, '__name__', arch)), epochs=epochs, lr=lr, bs=bs, noise=list(noise) if noise else None,
                tfms=[_tfm_key(t) for t in tfms], version=1)
+    key = json.loads(json.dumps(key))   # as it reads back from weights.json: tuples become lists
     wfile, kfile = path / 'weights.pth', path / 'weights.json'
     if wfile.is_file() and kfile.is_file() and json.loads(kfile.read_text()).get('key') == key: return wfile
     clips = synth_speech(path / 'clips', words=texts, n_voices=n_voices, seed=seed, sr=la.sr, noise=noise,
