@@ -278,7 +278,7 @@ def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=
         if isinstance(t, SpecNormalize): t.mean = t.std = None   # statistics of the synthetic clips, not of the real data
     bs = bs or dls.bs
     key = dict(texts=texts, vocab=[str(v) for v in vocab], n_voices=n_voices, seed=seed, sr=la.sr, duration=duration,
-               pad=pad, crop=crop, arch=str(getattr(arch, '__name__', arch)), epochs=epochs, lr=lr, bs=bs, noise=list(noise) if noise else None,
+               pad=pad, crop=crop, arch=str(getattr(arch, '__name__', arch)), epochs=epochs, lr=lr, bs=bs, noise=noise,
                tfms=[_tfm_key(t) for t in tfms], version=1)
     key = json.loads(json.dumps(key))   # as it reads back from weights.json: tuples become lists
     wfile, kfile = path / 'weights.pth', path / 'weights.json'

@@ -170,10 +170,11 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=False,
         if not timm.is_model(arch):
             close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
             raise ValueError(f"arch: {arch!r} is not a timm model name" + (f"; closest: {', '.join(close)}" if close else ''))
-        name, file = arch, str(weights) if sd is not None and not own else (_timm_cached(arch) if pretrained else None)
-        if pretrained and file is None: pretrained = _no_weights(arch)
-        extra = dict(pretrained_cfg_overlay=dict(file=file)) if file else {}
-        model, _ = create_timm_model(arch, n_out, pretrained=bool(file), n_in=n_in, **extra)
+        name, file = arch, None if sd is not None else (_timm_cached(arch) if pretrained else None)
+        if pretrained and sd is None and file is None: pretrained = _no_weights(arch)
+        # timm adapts the stem to n_in as it loads: hand it the state dict already read, or its cached file
+        src = dict(state_dict=sd) if sd is not None and not own else dict(file=file) if file else None
+        model, _ = create_timm_model(arch, n_out, pretrained=src is not None, n_in=n_in, **(dict(pretrained_cfg_overlay=src) if src else {}))
         splitter = default_split
     elif isinstance(arch, nn.Module):
         model = arch

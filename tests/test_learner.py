@@ -46,11 +46,14 @@ def test_resnet18_reaches_0_8_in_three_epochs(trained):
     assert acc >= 0.8, acc
 
 
-def test_one_channel_stem_is_sum_of_rgb(mel_dls, tmp_path):
+def test_one_channel_stem_is_sum_of_rgb(mel_dls, tmp_path, monkeypatch):
     ref = timm.create_model('resnet18', num_classes=1000)
     sd = ref.state_dict()
     torch.save(sd, tmp_path / 'resnet18.pth')
+    reads, load = [], torch.load
+    monkeypatch.setattr(torch, 'load', lambda f, *a, **k: reads.append(f) or load(f, *a, **k))
     learn = audio_learner(mel_dls, 'resnet18', weights=tmp_path / 'resnet18.pth')
+    assert len(reads) == 1, reads   # the weights file is read once, and timm is handed the state dict
     stem = first_conv(learn.model)[0].weight
     torch.testing.assert_close(stem, sd['conv1.weight'].sum(1, keepdim=True))
     body = learn.model[0].model
