@@ -4,12 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #f5c0a959
 from __future__ import annotations
+import hashlib
+import os
 from functools import lru_cache
 from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 import torch
 from fastai.torch_core import TensorBase
 from fastai.data.transforms import get_files
@@ -17,8 +20,9 @@ from fastcore.foundation import L
 from fastcore.parallel import parallel
 
 # %% auto #0
-__all__ = ['audio_extensions', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled', 'resample', 'downmix',
-           'load_audio', 'get_audio_files', 'audio_error', 'verify_audio']
+__all__ = ['audio_extensions', 'cache_dtypes', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
+           'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio', 'get_audio_files',
+           'audio_error', 'verify_audio', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class AudioError(ValueError):
@@ -110,20 +114,29 @@ def _resampler(orig, new, device, dtype):
     return AT.Resample(orig, new, resampling_method='sinc_interp_kaiser', lowpass_filter_width=64,
                        rolloff=0.9475937167399596, beta=14.769656459379492, dtype=dtype).to(device)
 
-def resample(x, orig_sr, new_sr):
-    "Resample `x` `(..., samples)` from `orig_sr` to `new_sr` Hz, band-limited; keeps the tensor's type."
+def _check_rates(orig_sr, new_sr):
     for name, v in (('orig_sr', orig_sr), ('new_sr', new_sr)):
         if v is None or v <= 0: raise ValueError(f"{name} must be a positive number of Hz, got {v!r}")
-    orig_sr, new_sr = int(orig_sr), int(new_sr)
+    return int(orig_sr), int(new_sr)
+
+def resample(x, orig_sr, new_sr):
+    "Resample `x` `(..., samples)` from `orig_sr` to `new_sr` Hz, band-limited; keeps the tensor's type."
+    orig_sr, new_sr = _check_rates(orig_sr, new_sr)
     if orig_sr == new_sr: return x
     g = gcd(orig_sr, new_sr)
     t = x.as_subclass(torch.Tensor) if isinstance(x, TensorBase) else x
     y = _resampler(orig_sr // g, new_sr // g, t.device, t.dtype)(t)
     return AudioTensor(y, sr=new_sr) if isinstance(x, AudioTensor) else y
 
+def resample_array(x, orig_sr, new_sr):
+    "Resample the float32 array `x` `(channels, samples)` from `orig_sr` to `new_sr` Hz with soxr (high quality)."
+    orig_sr, new_sr = _check_rates(orig_sr, new_sr)
+    if orig_sr == new_sr: return x
+    return np.ascontiguousarray(soxr.resample(x.T, orig_sr, new_sr, quality='HQ').T)
+
 def downmix(x):
     "Average the channels of `x` `(..., channels, samples)` into one."
-    return x.mean(-2, keepdim=True) if x.shape[-2] > 1 else x
+    return x.mean(-2, keepdims=True) if x.shape[-2] > 1 else x
 
 # %% ../nbs/00_core.ipynb #70d91bc5
 def _check_complete(f, fn):
@@ -132,30 +145,53 @@ def _check_complete(f, fn):
         if 'should be' in line and line.split(':')[0].strip().lower() in ('data', 'ssnd'):
             raise AudioError(fn, f"truncated file: the header and the data disagree ({line.strip()})")
 
+def clip_window(total, n=None, pos=0.5):
+    "`(start, count)` of the `n` of `total` samples placed at fraction `pos` of the slack (all of them if fewer or `n` is None)."
+    if n is None or total <= n: return 0, total
+    return int(round(pos * (total - n))), n
+
+def _why_not(fn, e):
+    "Why `fn` could not be decoded: the file is missing or empty (looked at only after a failure), or libsndfile's reason."
+    if not os.path.isfile(fn): return "no such file"
+    if os.path.getsize(fn) == 0: return "empty file (0 bytes)"
+    return f"cannot decode ({type(e).__name__}: {e})"
+
+def _decode(fn, sr, mono, window):
+    "Decode the `window(frames, file_sr) -> (start, count)` part of `fn`: float32 `(channels, samples)` at `sr` (file's if None)."
+    try:
+        with sf.SoundFile(str(fn)) as f:
+            _check_complete(f, fn)
+            file_sr = f.samplerate
+            start, count = window(f.frames, file_sr)
+            if start: f.seek(min(start, f.frames))
+            data = f.read(count, dtype='float32', always_2d=True)
+    except AudioError: raise
+    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
+    if data.shape[0] == 0: raise AudioError(fn, "no samples" + (f" from sample {start}" if start else ""))
+    if not np.isfinite(data).all(): raise AudioError(fn, "contains NaN or infinite samples")
+    x = data.T
+    if mono: x = downmix(x)
+    x = np.ascontiguousarray(x)
+    return (x, file_sr) if sr is None else (resample_array(x, file_sr, sr), int(sr))
+
+def read_clip(fn, sr, mono=True, n=None, pos=0.5):
+    "The `n` samples (at `sr` Hz) of `fn` at fraction `pos` of its slack, or all of a shorter file: float32 `(channels, samples)`."
+    def window(frames, file_sr):
+        if n is None: return 0, -1
+        need = int(np.ceil(n * file_sr / sr))  # at the file's rate: resampling gives back >= n samples
+        return clip_window(frames, need, pos)
+    x, _ = _decode(fn, sr, mono, window)
+    return x[:, :n] if n is not None else x
+
 def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
     "Decode `fn` to an `AudioTensor` `(channels, samples)`, resampled to `sr` Hz and down-mixed if `mono`."
     if sr is not None and (not np.isscalar(sr) or sr <= 0): raise ValueError(f"sr must be a positive number of Hz or None, got {sr!r}")
     if offset < 0: raise ValueError(f"offset must be >= 0 seconds, got {offset!r}")
     if duration is not None and duration <= 0: raise ValueError(f"duration must be > 0 seconds or None, got {duration!r}")
-    p = Path(fn)
-    if not p.is_file(): raise AudioError(fn, "no such file")
-    if p.stat().st_size == 0: raise AudioError(fn, "empty file (0 bytes)")
-    try:
-        with sf.SoundFile(str(p)) as f:
-            _check_complete(f, fn)
-            file_sr = f.samplerate
-            start = int(round(offset * file_sr))
-            if start: f.seek(min(start, f.frames))
-            frames = -1 if duration is None else int(round(duration * file_sr))
-            data = f.read(frames, dtype='float32', always_2d=True)
-    except AudioError: raise
-    except Exception as e: raise AudioError(fn, f"cannot decode ({type(e).__name__}: {e})") from e
-    if data.shape[0] == 0: raise AudioError(fn, "no samples" + (f" after offset {offset} s" if offset else ""))
-    if not np.isfinite(data).all(): raise AudioError(fn, "contains NaN or infinite samples")
-    x = AudioTensor(torch.from_numpy(data.T.copy()), sr=file_sr)
-    if mono: x = downmix(x)
-    if sr is not None: x = resample(x, file_sr, sr)
-    return x
+    def window(frames, file_sr):
+        return int(round(offset * file_sr)), -1 if duration is None else int(round(duration * file_sr))
+    x, out_sr = _decode(fn, sr, mono, window)
+    return AudioTensor(torch.from_numpy(x), sr=out_sr)
 
 # %% ../nbs/00_core.ipynb #b2797955
 audio_extensions = ('.wav', '.wave', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aif', '.aiff', '.aifc',
@@ -179,3 +215,62 @@ def verify_audio(files, n_workers=None):
     n_workers = defaults.cpus if n_workers is None else n_workers
     reasons = parallel(audio_error, files, n_workers=n_workers)
     return files[[r is not None for r in reasons]]
+
+# %% ../nbs/00_core.ipynb #d4e2b1a9
+cache_dtypes = ('float16', 'float32')
+
+def default_cache_dir():
+    "Where `WaveCache` keeps waveforms unless told: `$FASTAUDIO_CACHE`, else `$XDG_CACHE_HOME/fastaudio_lite/waves` (`~/.cache`)."
+    if os.environ.get('FASTAUDIO_CACHE'): return Path(os.environ['FASTAUDIO_CACHE'])
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'fastaudio_lite' / 'waves'
+
+class WaveCache:
+    "Waveforms decoded once at `sr` Hz (down-mixed if `mono`), kept in `path` as `dtype` samples and read by window."
+    def __init__(self, path=None, sr=16000, mono=True, dtype='float16'):
+        if dtype not in cache_dtypes: raise ValueError(f"dtype must be one of {cache_dtypes}, got {dtype!r}")
+        if sr is None or not np.isscalar(sr) or sr <= 0: raise ValueError(f"sr must be a positive number of Hz, got {sr!r}")
+        self.path, self.sr, self.mono, self.dtype = Path(path) if path is not None else default_cache_dir(), int(sr), mono, dtype
+
+    def __repr__(self): return f"WaveCache({str(self.path)!r}, sr={self.sr}, mono={self.mono}, dtype={self.dtype!r})"
+
+    def entry(self, fn):
+        "The file that holds `fn`'s waveform, named by its path, size, modification time, `sr`, `mono` and `dtype`."
+        try: st = os.stat(fn)
+        except OSError: raise AudioError(fn, "no such file") from None
+        key = f"{os.path.abspath(fn)}|{st.st_size}|{st.st_mtime_ns}|{self.sr}|{self.mono}|{self.dtype}"
+        return self.path / f"{hashlib.sha1(key.encode()).hexdigest()}.wave"
+
+    def get(self, fn, n=None, pos=0.5):
+        "`n` samples of `fn`'s waveform at fraction `pos` of the slack (all if None), `(channels, samples)` in `dtype`."
+        p, size = self.entry(fn), np.dtype(self.dtype).itemsize
+        try:
+            with open(p, 'rb') as fh:
+                c, t = (int(v) for v in np.frombuffer(fh.read(16), np.int64))
+                s, k = clip_window(t, n, pos)
+                fh.seek(16 + s * c * size)
+                buf = fh.read(k * c * size)
+            if len(buf) == k * c * size: return np.frombuffer(buf, self.dtype).reshape(k, c).T
+        except (FileNotFoundError, ValueError): pass  # not cached yet, or an entry cut short by a killed writer
+        x = _decode(fn, self.sr, self.mono, lambda frames, file_sr: (0, -1))[0].astype(self.dtype)
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f"{p.stem}.{os.getpid()}.tmp")
+        with open(tmp, 'wb') as fh:
+            fh.write(np.array(x.shape, np.int64).tobytes())
+            fh.write(np.ascontiguousarray(x.T).tobytes())
+        os.replace(tmp, p)
+        s, k = clip_window(x.shape[-1], n, pos)
+        return x[:, s:s + k]
+
+    def _try(self, fn):
+        try: self.get(fn)
+        except AudioError as e: return e.reason
+        return None
+
+    def fill(self, files, n_workers=None, progress=True):
+        "Decode those of `files` not cached yet, in parallel with a progress bar: `{file: reason}` for the ones that fail."
+        from fastai.torch_core import defaults
+        todo = [f for f in files if not (os.path.isfile(f) and self.entry(f).exists())]
+        if not todo: return {}
+        reasons = parallel(self._try, todo, n_workers=defaults.cpus if n_workers is None else n_workers,
+                           progress=progress and len(todo) > 1)
+        return {f: r for f, r in zip(todo, reasons) if r is not None}

@@ -5,7 +5,9 @@
 
 # %% ../nbs/01_data.ipynb #b05cf3c5
 from __future__ import annotations
+import random
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,28 +15,55 @@ import torch
 from fastcore.foundation import L
 from fasttransform import Transform
 from fastai.data.block import TransformBlock
+from fastai.data.core import TfmdDL
+from fastai.data.transforms import ToTensor
 from fastai.vision.augment import RandTransform
 from plum import dispatch
 
-from .core import AudioTensor, load_audio, resample, downmix, show_labelled
+from .core import AudioTensor, WaveCache, read_clip, resample, downmix, show_labelled
 
 # %% auto #0
-__all__ = ['pad_modes', 'crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioBlock', 'show_batch',
-           'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
+__all__ = ['pad_modes', 'crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
+           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
 
 # %% ../nbs/01_data.ipynb #cd132858
 def _check_sr(sr, name='sr'):
     if sr is None or not np.isscalar(sr) or sr <= 0: raise ValueError(f"{name} must be a positive number of Hz, got {sr!r}")
     return int(sr)
 
+def _wave_cache(cache, sr, mono):
+    "`cache` (None/False, True for the default folder, a folder, or a `WaveCache`) as a `WaveCache` for `sr` and `mono`."
+    if cache is None or cache is False: return None
+    if cache is True: return WaveCache(None, sr, mono)
+    if isinstance(cache, (str, Path)): return WaveCache(cache, sr, mono)
+    if isinstance(cache, WaveCache):
+        if (cache.sr, cache.mono) != (sr, mono):
+            raise ValueError(f"cache: {cache} holds sr={cache.sr}, mono={cache.mono}; the block wants sr={sr}, mono={mono}")
+        return cache
+    raise ValueError(f"cache must be None, True, a folder or a WaveCache, got {cache!r}")
+
 class LoadAudio(Transform):
     "Decode a path, or convert an array, to an `AudioTensor` at `sr` Hz, averaged to one channel if `mono`."
     # fastai's `test_dl` keeps the type transforms that accept an item's type: all of these go through this one.
     input_types = (str, Path, np.ndarray, torch.Tensor)
-    def __init__(self, sr=16000, mono=True):
+    train_setup = False  # `setups` sees every item, so the cache fills for the validation set too
+    def __init__(self, sr=16000, mono=True, cache=None):
         super().__init__()
         self.sr, self.mono = _check_sr(sr), mono
-    def encodes(self, fn: str | Path): return load_audio(fn, sr=self.sr, mono=self.mono)
+        self.cache = _wave_cache(cache, self.sr, mono)
+    def read(self, fn, n=None, pos=0.5):
+        "The `n` samples of file `fn` at fraction `pos` of its slack (all if `n` is None), float32 `(channels, samples)`."
+        if self.cache is None: return read_clip(fn, self.sr, self.mono, n, pos)
+        return self.cache.get(fn, n, pos).astype(np.float32)
+    def setups(self, items):
+        if self.cache is None: return
+        bad = self.cache.fill(getattr(items, 'items', items))
+        if bad: warnings.warn(f"{len(bad)} files could not be decoded into the cache: " +
+                              '; '.join(f"{f}: {r}" for f, r in bad.items()))
+    def __getstate__(self):
+        # the cache belongs to this machine: a pickled (exported) LoadAudio decodes its files itself
+        return {**self.__dict__, 'cache': None}
+    def encodes(self, fn: str | Path): return AudioTensor(torch.from_numpy(self.read(fn)), sr=self.sr)
     def encodes(self, x: AudioTensor):
         x = downmix(x) if self.mono else x
         return resample(x, x.sr or self.sr, self.sr)
@@ -46,25 +75,27 @@ class LoadAudio(Transform):
 pad_modes = ('zeros', 'repeat', 'reflect')
 
 def fix_length(x, n, pos=0.5, pad='zeros'):
-    "Crop or pad `x` `(..., samples)` to `n` samples, placed at fraction `pos` of the slack, padding by `pad`."
+    "Crop or pad `x` `(..., samples)` (tensor or array) to `n` samples, placed at fraction `pos` of the slack, padding by `pad`."
     if pad not in pad_modes: raise ValueError(f"pad must be one of {pad_modes}, got {pad!r}")
     sr = getattr(x, 'sr', None)
-    t, plain = x.shape[-1], x.as_subclass(torch.Tensor)  # plain tensor ops: no per-op metadata overhead
+    t = x.shape[-1]
+    plain = x if isinstance(x, np.ndarray) else x.as_subclass(torch.Tensor)  # plain ops: no per-op metadata overhead
     if t >= n:
         s = int(round(pos * (t - n)))
         out = plain[..., s:s + n]
     elif pad == 'zeros':
         left = int(round(pos * (n - t)))
-        out = plain.new_zeros(*x.shape[:-1], n)
+        shape = (*x.shape[:-1], n)
+        out = np.zeros(shape, x.dtype) if isinstance(x, np.ndarray) else plain.new_zeros(shape)
         out[..., left:left + t] = plain
     else:
-        idx = torch.arange(n, device=x.device) - int(round(pos * (n - t)))
+        idx = np.arange(n) - int(round(pos * (n - t)))
         if pad == 'repeat': idx = idx % t
         else:
             period = max(2 * t - 2, 1)
             idx = idx % period
-            idx = torch.where(idx >= t, period - idx, idx)
-        out = plain[..., idx]
+            idx = np.where(idx >= t, period - idx, idx)
+        out = plain[..., idx if isinstance(x, np.ndarray) else torch.from_numpy(idx).to(x.device)]
     return AudioTensor(out, sr=sr) if isinstance(x, AudioTensor) else out
 
 # %% ../nbs/01_data.ipynb #4787c930
@@ -80,12 +111,12 @@ class FixLength(RandTransform):
         super().__init__(p=1.)
         self.duration, self.pad, self.crop = duration, pad, crop
     def before_call(self, b, split_idx):
-        self.pos = torch.rand(()).item() if split_idx == 0 and self.crop == 'random' else 0.5
+        self.pos = random.random() if split_idx == 0 and self.crop == 'random' else 0.5
     def encodes(self, x: AudioTensor): return fix_length(x, int(round(self.duration * x.sr)), self.pos, self.pad)
 
 # %% ../nbs/01_data.ipynb #14dbfc5a
 class PadBatch:
-    "Pad the `AudioTensor`s of a list of samples at their end to the longest, with `pad`."
+    "Pad the waveforms (tensors or arrays) of a list of samples at their end to the longest, with `pad`."
     def __init__(self, pad='zeros'):
         if pad not in pad_modes: raise ValueError(f"pad must be one of {pad_modes}, got {pad!r}")
         self.pad = pad
@@ -93,13 +124,58 @@ class PadBatch:
         n = max(s[0].shape[-1] for s in samples)
         return [(fix_length(s[0], n, pos=0., pad=self.pad), *s[1:]) for s in samples]
 
+# %% ../nbs/01_data.ipynb #a8b9c0d1
+def _fast_plan(dl):
+    "`(LoadAudio, FixLength or None, items, labels)` when `dl`'s items are files through `AudioBlock`'s own pipeline, else None."
+    tls = getattr(dl.dataset, 'tls', None)
+    if not tls: return None
+    x_tfms = [t for t in tls[0].tfms.fs if not (type(t) is Transform and t.name == 'noop')]  # DataBlock's default get_x
+    if len(x_tfms) != 1 or not isinstance(x_tfms[0], LoadAudio): return None
+    if not all(isinstance(t, (FixLength, ToTensor)) for t in dl.after_item.fs): return None
+    items = tls[0].items
+    if not all(isinstance(o, (str, Path)) for o in items): return None
+    # labels once per data set (in the main process, before workers start), not once per item per epoch
+    ys = dl.dataset.__dict__.get('_audio_labels')
+    if ys is None or len(ys) != len(items):
+        ys = dl.dataset._audio_labels = [tuple(tl[i] for tl in tls[1:]) for i in range(len(items))]
+    fl = next((t for t in dl.after_item.fs if isinstance(t, FixLength)), None)
+    return x_tfms[0], fl, items, ys
+
+class AudioDataLoader(TfmdDL):
+    "A `TfmdDL` that makes each item of `AudioBlock`'s pipeline in one call (decode the clip's window, pad), labels once."
+    def _plan(self):
+        if '_fast' not in self.__dict__: self._fast = _fast_plan(self)
+        return self._fast
+    def before_iter(self):
+        super().before_iter()
+        self._plan()
+    def do_item(self, s):
+        plan = self._plan()
+        if plan is None: return super().do_item(s)
+        la, fl, items, ys = plan
+        i = s or 0
+        if fl is None: return (la.read(items[i]), *ys[i])
+        n = int(round(fl.duration * la.sr))
+        pos = random.random() if getattr(self.dataset, 'split_idx', None) == 0 and fl.crop == 'random' else 0.5
+        return (fix_length(la.read(items[i], n, pos), n, pos, fl.pad), *ys[i])
+    def create_batch(self, b):
+        plan = self._plan()
+        if plan is None: return super().create_batch(b)
+        x = AudioTensor(torch.from_numpy(np.stack([s[0] for s in b])), sr=plan[0].sr)
+        return (x, *super().create_batch([s[1:] for s in b]))
+    def __getstate__(self):
+        # the plan holds every label: a pickled loader (export, spawned workers) makes it again
+        d = self.__dict__.copy()
+        d.pop('_fast', None)
+        return d
+
 # %% ../nbs/01_data.ipynb #063f1f1e
-def AudioBlock(sr=16000, duration=1.0, mono=True, pad='zeros', crop='random'):
-    "A `TransformBlock` for audio files: `AudioTensor`s at `sr` Hz of exactly `sr*duration` samples."
-    sr = _check_sr(sr)
+def AudioBlock(sr=16000, duration=1.0, mono=True, pad='zeros', crop='random', cache=None):
+    "A `TransformBlock` for audio files: `AudioTensor`s at `sr` Hz of exactly `sr*duration` samples, optionally from a `WaveCache`."
+    la = LoadAudio(_check_sr(sr), mono, cache)
     if duration is None:
-        return TransformBlock(type_tfms=LoadAudio(sr, mono), dls_kwargs={'before_batch': PadBatch(pad)})
-    return TransformBlock(type_tfms=LoadAudio(sr, mono), item_tfms=FixLength(duration, pad, crop))
+        return TransformBlock(type_tfms=la, dl_type=AudioDataLoader, dls_kwargs={'before_batch': PadBatch(pad)})
+    return TransformBlock(type_tfms=la, item_tfms=FixLength(duration, pad, crop), dl_type=AudioDataLoader)
 
 # %% ../nbs/01_data.ipynb #66dc0df4
 @dispatch
