@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'predict_files', 'main']
+__all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'main']
 
 # %% ../nbs/06_cli.ipynb #0b2a3f60
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
@@ -136,25 +136,6 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     print(f"validation accuracy: {acc:.4f}")
     return learn, metrics
 
-# %% ../nbs/06_cli.ipynb #314fb834
-def predict_files(learn, files, topk=3, bs=64):
-    "Predict `files` in batches: `(rows, errors)`, rows `(file, label, prob, [(label, prob)] * topk)`, errors `(file, reason)`."
-    from fastaudio_lite.core import AudioError
-    from fastaudio_lite.learner import audio_loader
-    la = audio_loader(learn.dls)
-    good, waves, errors = [], [], []
-    for f in files:
-        try: waves.append(la(f)); good.append(f)
-        except AudioError as e: errors.append((str(f), e.reason))
-    rows = []
-    if waves:
-        with learn.no_bar(): probs, _ = learn.get_preds(dl=learn.dls.test_dl(waves, bs=bs))
-        vocab = list(map(str, learn.dls.vocab))
-        top = probs.topk(min(topk, probs.shape[1]), dim=1)
-        for f, p, v, i in zip(good, probs, top.values, top.indices):
-            rows.append((str(f), vocab[int(p.argmax())], float(p.max()), [(vocab[int(j)], float(q)) for q, j in zip(v, i)]))
-    return rows, errors
-
 # %% ../nbs/06_cli.ipynb #f70534d7
 def _parser():
     p = argparse.ArgumentParser(prog='fastaudio-lite', description='Audio classification with fastai: demo, train, predict.')
@@ -188,7 +169,10 @@ def _parser():
     r.add_argument('model', help='model.pkl written by train or learn.export')
     r.add_argument('files', nargs='+')
     r.add_argument('--topk', type=int, default=3)
-    r.add_argument('--csv', help='also write file,pred,prob rows to this CSV file')
+    r.add_argument('--csv', help='also write file,pred,prob rows (file,start_s,end_s,pred,prob with --windows) to this CSV file')
+    r.add_argument('--windows', nargs='?', type=float, const=0., default=None, metavar='HOP_S',
+                   help='classify each file window by window (windows HOP_S seconds apart, half a clip by default): one row per window')
+    r.add_argument('--bs', type=int, default=64, help='files (or windows) predicted at a time (default 64)')
     return p
 
 def _synth_words(spec):
@@ -215,25 +199,49 @@ def _cmd_train(a):
 
 def _cmd_predict(a):
     from fastai.learner import load_learner
+    from fastaudio_lite.core import AudioError
+    from fastaudio_lite.learner import predict_files, predict_windows
     model = Path(a.model)
     if not model.is_file(): raise UserError(f"{model}: no such model file")
+    if a.windows is not None and a.windows < 0: raise UserError(f"--windows: the hop must be > 0 seconds, got {a.windows}")
+    if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         learn = load_learner(model, cpu=True)
-    files = [Path(f) for f in a.files]
-    rows, errors = predict_files(learn, files, a.topk)
-    for f, label, prob, top in rows:
-        print(f"{f}\t{label}\t{prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in top))
-    for f, reason in errors: print(f"{f}\terror: {reason}", file=sys.stderr)
-    if a.csv:
-        with open(a.csv, 'w', newline='') as fh:
-            w = csv.writer(fh)
-            w.writerow(['file', 'pred', 'prob'])
-            for f, label, prob, _ in rows: w.writerow([f, label, f"{prob:.6f}"])
-    return 1 if errors else 0
+    fh = open(a.csv, 'w', newline='') if a.csv else None
+    out = csv.writer(fh) if fh else None
+    n_bad = 0
+    def bad(f, reason):
+        nonlocal n_bad
+        n_bad += 1
+        print(f"{f}\terror: {reason}", file=sys.stderr, flush=True)
+    try:
+        if a.windows is None:
+            if out: out.writerow(['file', 'pred', 'prob'])
+            for p in predict_files(learn, a.files, a.topk, a.bs):
+                if p.error is not None:
+                    bad(p.file, p.error)
+                    continue
+                print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
+                if out: out.writerow([p.file, p.label, f"{p.prob:.6f}"])
+        else:
+            if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
+            vocab = list(map(str, learn.dls.vocab))
+            for f in a.files:
+                try:
+                    for starts, ends, probs in predict_windows(learn, f, a.windows or None, a.bs):
+                        for s, e, p in zip(starts, ends, probs):
+                            label, prob = vocab[int(p.argmax())], float(p.max())
+                            print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
+                            if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
+                except AudioError as e: bad(f, e.reason)
+    finally:
+        if fh: fh.close()
+    return 1 if n_bad else 0
 
 def _cmd_demo(a):
     from fastaudio_lite.datasets import synth_speech, speech_commands_splitter, get_speech_commands_files
+    from fastaudio_lite.learner import predict_files
     out = Path(a.out)
     t = time.time()
     data = synth_speech(out / 'data', n_voices=a.voices)
@@ -243,12 +251,12 @@ def _cmd_demo(a):
     print(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips (validation speakers never heard in training)")
     learn, metrics = train(dls, 'resnet18', a.epochs, 1e-2, out)
     test_files = files[speech_commands_splitter(data, test=True)(files)[1]]
-    rows, _ = predict_files(learn, test_files)
-    test_acc = float(np.mean([r[1] == Path(r[0]).parent.name for r in rows]))
+    rows = list(predict_files(learn, test_files))
+    test_acc = float(np.mean([p.label == Path(p.file).parent.name for p in rows]))
     metrics['test_accuracy'] = test_acc
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=2))
     print(f"test accuracy on {len(rows)} clips of held-out speakers: {test_acc:.4f}")
-    for f, label, prob, _ in rows[:5]: print(f"  {Path(f).parent.name}/{Path(f).name} -> {label} ({prob:.2f})")
+    for p in rows[:5]: print(f"  {Path(p.file).parent.name}/{Path(p.file).name} -> {p.label} ({p.prob:.2f})")
     print(f"wrote {out / 'model.pkl'}, {out / 'confusion.png'} and {out / 'metrics.json'} in {time.time() - t:.0f} s")
     return 0
 

@@ -21,8 +21,8 @@ from fastcore.parallel import parallel
 
 # %% auto #0
 __all__ = ['audio_extensions', 'cache_dtypes', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
-           'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio', 'get_audio_files',
-           'audio_error', 'verify_audio', 'default_cache_dir', 'WaveCache']
+           'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio', 'audio_windows',
+           'get_audio_files', 'audio_error', 'verify_audio', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class AudioError(ValueError):
@@ -192,6 +192,30 @@ def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
         return int(round(offset * file_sr)), -1 if duration is None else int(round(duration * file_sr))
     x, out_sr = _decode(fn, sr, mono, window)
     return AudioTensor(torch.from_numpy(x), sr=out_sr)
+
+# %% ../nbs/00_core.ipynb #c8e1d5f3
+def audio_windows(fn, sr, n, hop, mono=True):
+    "Yield `(start, window)` for the `n`-sample windows of `fn` at `sr` Hz, `hop` samples apart, read one at a time."
+    if n <= 0 or hop <= 0: raise ValueError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
+    try: f = sf.SoundFile(str(fn))
+    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
+    with f:
+        _check_complete(f, fn)
+        file_sr, frames = f.samplerate, f.frames
+        if frames == 0: raise AudioError(fn, "no samples")
+        total = -(-frames * sr // file_sr)  # samples at sr
+        starts = list(range(0, max(total - n, 0) + 1, hop))
+        if total > n and starts[-1] != total - n: starts.append(total - n)
+        need = -(-n * file_sr // sr) + 1
+        for s in starts:
+            f.seek(min(s * file_sr // sr, frames))
+            try: data = f.read(need, dtype='float32', always_2d=True)
+            except Exception as e: raise AudioError(fn, f"cannot decode at {s / sr:.2f} s ({type(e).__name__}: {e})") from e
+            if not np.isfinite(data).all(): raise AudioError(fn, f"contains NaN or infinite samples at {s / sr:.2f} s")
+            x = np.ascontiguousarray(downmix(data.T) if mono else data.T)
+            x = resample_array(x, file_sr, sr)[:, :n]
+            if x.shape[-1] < n: x = np.pad(x, ((0, 0), (0, n - x.shape[-1])))
+            yield s, x
 
 # %% ../nbs/00_core.ipynb #b2797955
 audio_extensions = ('.wav', '.wave', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aif', '.aiff', '.aifc',

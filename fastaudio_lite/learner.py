@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,13 +23,15 @@ from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
 from plum import dispatch
 
-from .core import AudioTensor, audio_grid
+from fastcore.basics import chunked
+
+from .core import AudioError, AudioTensor, audio_grid, audio_windows
 from .data import LoadAudio, FixLength
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
 __all__ = ['SpecCNN', 'WaveCNN', 'first_conv', 'adapt_first_conv', 'audio_learner', 'show_results', 'plot_top_losses',
-           'audio_loader', 'predict_long']
+           'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -230,22 +233,62 @@ def audio_loader(dls):
     if la is None: raise ValueError("the learner's data was not built with AudioBlock: no LoadAudio transform")
     return la
 
-def _block_tfms(dls):
-    "The `LoadAudio` and `FixLength` transforms of `dls`'s input pipeline."
-    fl = next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
-    if fl is None: raise ValueError("predict_long needs a learner whose data was built with AudioBlock(duration=...)")
-    return audio_loader(dls), fl
+def _clip_length(dls):
+    "The `FixLength` of `dls`'s input pipeline, or None when clips keep their own length."
+    return next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
 
-def predict_long(learn, fn, hop_s=None, bs=64):
-    "Classify `fn` window by window (`hop_s` apart, half a clip by default): `(label, mean_probs, window_probs, starts_s)`."
-    la, fl = _block_tfms(learn.dls)
-    x = la(fn)
+def _probs(learn, waves, sr):
+    "Class probabilities of a list of `(channels, samples)` arrays at `sr` Hz, through the learner's validation pipeline."
+    dl = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in waves], bs=len(waves))
+    with learn.no_bar(): return learn.get_preds(dl=dl)[0]
+
+class Prediction(NamedTuple):
+    "One file's prediction: the label, its probability and the `top` `(label, prob)` pairs, or the `error` that stopped it."
+    file: str
+    label: str | None
+    prob: float | None
+    top: list
+    error: str | None = None
+
+def predict_files(learn, files, topk=3, bs=64):
+    "Predict `files` as they are read, `bs` at a time: yield a `Prediction` per file, in order."
+    la, fl = audio_loader(learn.dls), _clip_length(learn.dls)
+    n = None if fl is None else int(round(fl.duration * la.sr))
+    vocab = list(map(str, learn.dls.vocab))
+    for chunk in chunked(files, bs):
+        waves, read = [], []
+        for f in chunk:
+            try: waves.append(la.read(f, n, 0.5)); read.append(None)
+            except AudioError as e: read.append(e.reason)
+        probs = iter(_probs(learn, waves, la.sr) if waves else [])
+        for f, err in zip(chunk, read):
+            if err is not None:
+                yield Prediction(str(f), None, None, [], err)
+                continue
+            p = next(probs)
+            top = p.topk(min(topk, len(p)))
+            yield Prediction(str(f), vocab[int(p.argmax())], float(p.max()),
+                             [(vocab[int(j)], float(q)) for q, j in zip(top.values, top.indices)])
+
+def predict_windows(learn, fn, hop_s=None, bs=64):
+    "Classify `fn` window by window as it is read (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
+    la, fl = audio_loader(learn.dls), _clip_length(learn.dls)
+    if fl is None: raise ValueError("windows need a learner whose data was built with AudioBlock(duration=...)")
     n = int(round(fl.duration * la.sr))
     hop = int(round((hop_s if hop_s is not None else fl.duration / 2) * la.sr))
     if hop <= 0: raise ValueError(f"hop_s must be > 0 seconds, got {hop_s!r}")
-    starts = list(range(0, max(x.nsamples - n, 0) + 1, hop))
-    if x.nsamples > n and starts[-1] != x.nsamples - n: starts.append(x.nsamples - n)
-    wins = [AudioTensor(x[..., s:s + n], sr=la.sr) for s in starts]
-    probs, _ = learn.get_preds(dl=learn.dls.test_dl(wins, bs=bs))
+    starts, wins = [], []
+    for s, w in audio_windows(fn, la.sr, n, hop, la.mono):
+        starts.append(s)
+        wins.append(w)
+        if len(wins) == bs:
+            yield np.array(starts) / la.sr, (np.array(starts) + n) / la.sr, _probs(learn, wins, la.sr)
+            starts, wins = [], []
+    if wins: yield np.array(starts) / la.sr, (np.array(starts) + n) / la.sr, _probs(learn, wins, la.sr)
+
+def predict_long(learn, fn, hop_s=None, bs=64):
+    "Classify `fn` window by window (`hop_s` apart, half a clip by default): `(label, mean_probs, window_probs, starts_s)`."
+    parts = list(predict_windows(learn, fn, hop_s, bs))
+    starts, probs = np.concatenate([s for s, _, _ in parts]), torch.cat([p for _, _, p in parts])
     mean = probs.mean(0)
-    return learn.dls.vocab[int(mean.argmax())], mean, probs, np.array(starts) / la.sr
+    return learn.dls.vocab[int(mean.argmax())], mean, probs, starts

@@ -51,6 +51,27 @@ def test_predict_with_a_broken_file(trained, fsdd, tmp_path):
     assert rows[0] == ['file', 'pred', 'prob'] and len(rows) == 4 and all(r[1] == '7' for r in rows[1:])
 
 
+@pytest.mark.slow
+def test_predict_windows_streams_a_long_recording(trained, fsdd, tmp_path):
+    "--windows: one row per window with its start and end, in order; a broken file is named and the others go on."
+    out, _ = trained
+    clips = [sf.read(f, dtype='float32')[0] for f in sorted(fsdd.glob('[37]_jackson_1[0-3].wav'))]
+    long = np.concatenate(clips)
+    sf.write(tmp_path / 'long.wav', long, 8000)
+    broken = tmp_path / 'broken.wav'
+    broken.write_bytes(b'RIFF0000WAVE')
+    r = cli('predict', out / 'model.pkl', tmp_path / 'long.wav', broken, '--windows', 0.25, '--bs', 3, '--csv', tmp_path / 'w.csv')
+    assert r.returncode == 1 and 'broken.wav' in r.stderr
+    rows = list(csv.reader(open(tmp_path / 'w.csv')))
+    assert rows[0] == ['file', 'start_s', 'end_s', 'pred', 'prob']
+    starts = [float(r[1]) for r in rows[1:]]
+    total = len(long) / 8000
+    assert starts[:3] == [0, 0.25, 0.5] and abs(starts[-1] - (total - 1)) < 1e-3 and starts == sorted(starts)
+    assert all(abs(float(r[2]) - float(r[1]) - 1) < 1e-6 for r in rows[1:])
+    assert len(r.stdout.strip().splitlines()) == len(rows) - 1
+    assert {r[3] for r in rows[1:]} <= {str(d) for d in range(10)}
+
+
 def run_main(capsys, *args):
     code = main([str(a) for a in args])
     return code, capsys.readouterr().err
