@@ -42,6 +42,27 @@ def spec_tfms(spec='mel', sr=16000, coord=False, augment=True):
 class UserError(Exception):
     "A mistake in the command line or the data, reported as one line without a traceback."
 
+def _rank0():
+    "Is this the process that talks and writes (rank 0 under torchrun or accelerate launch, or the only one)?"
+    from fastai.torch_core import rank_distrib
+    return rank_distrib() == 0
+
+def _say(*args, **kwargs):
+    if _rank0(): print(*args, **kwargs)
+
+def _usable(items, strict):
+    "`items` without the files that cannot be decoded (checked in parallel), which are listed; with `strict`, stop instead."
+    from fastai.torch_core import defaults
+    from fastcore.parallel import parallel
+    from fastaudio_lite.core import audio_error
+    reasons = parallel(audio_error, items, n_workers=defaults.cpus)
+    bad = [(f, r) for f, r in zip(items, reasons) if r is not None]
+    if not bad: return items
+    listing = '; '.join(f"{f}: {r}" for f, r in bad)
+    if strict: raise UserError(f"{len(bad)} of {len(items)} files cannot be decoded (--strict): {listing}")
+    _say(f"warning: leaving out {len(bad)} of {len(items)} files that cannot be decoded: {listing}", file=sys.stderr)
+    return items[[r is None for r in reasons]]
+
 def _labeller(label):
     from fastai.data.transforms import parent_label
     from fastaudio_lite.data import NameLabeller
@@ -50,8 +71,8 @@ def _labeller(label):
     except ValueError as e: raise UserError(f"--label: {e}") from None
 
 def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr=16000, duration=1.0, spec='mel',
-              coord=False, bs=32, seed=42, num_workers=0, augment=True):
-    "The `DataLoaders` for the `train` command's options."
+              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False):
+    "The `DataLoaders` for the `train` command's options, without the files that cannot be decoded (or stopping at them if `strict`)."
     from fastai.data.block import CategoryBlock, DataBlock
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
@@ -78,6 +99,7 @@ def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr
     else: raise UserError(f"--split must be speech-commands, esc50:FOLD or fsdd, got {split!r}")
     items = get_items(data)
     if len(items) == 0: raise UserError(f"{data}: no audio files found (looked for {', '.join(audio_extensions)})")
+    items = _usable(items, strict)
     try: labels = {get_y(f) for f in items}
     except ValueError as e: raise UserError(str(e)) from None
     if len(labels) < 2: raise UserError(f"{data}: only one class ({', '.join(map(str, labels))}); a classifier needs two or more")
@@ -97,7 +119,8 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     import matplotlib.pyplot as plt
     from fastai.interpret import ClassificationInterpretation
     from fastai.metrics import accuracy
-    from fastai.torch_core import set_seed
+    import contextlib
+    from fastai.torch_core import num_distrib, set_seed
     from fastaudio_lite.learner import audio_learner, SpecCNN, WaveCNN
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,7 +135,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
         except ValueError as e: raise UserError(f"--synth-pretrain: {e}") from None
         info = json.loads((out / 'synth' / 'weights.json').read_text())
         pre = dict(synth_voices=synth_voices, synth_valid_accuracy=info['valid_accuracy'], synth_seconds=round(time.time() - t, 1))
-        print(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
+        _say(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
               f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
         set_seed(seed, reproducible=True)
     try: learn = audio_learner(dls, arch_, weights=weights, metrics=accuracy)
@@ -120,17 +143,25 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     t = time.time()
     if lr == 'auto':
         with learn.no_bar(), learn.no_logging(): lr = float(learn.lr_find(show_plot=False).valley)
-        print(f"learning rate from lr_find: {lr:.2e}")
-    learn.fit_one_cycle(epochs, float(lr))
-    fit_s = time.time() - t
-    interp = ClassificationInterpretation.from_learner(learn)
-    interp.plot_confusion_matrix(figsize=(6, 6))
+        _say(f"learning rate from lr_find: {lr:.2e}")
+    # under torchrun / accelerate launch each rank trains on its shard; the interpretation predicts the validation set
+    # shard by shard and gathers it (fastai's DistributedDL), so every rank computes it and rank 0 writes
+    with learn.distrib_ctx() if num_distrib() > 1 else contextlib.nullcontext():
+        learn.fit_one_cycle(epochs, float(lr))
+        fit_s = time.time() - t
+        interp = ClassificationInterpretation.from_learner(learn)
+        cm = interp.confusion_matrix()
+        most = interp.most_confused(min_val=2)[:10]
+        interp.plot_confusion_matrix(figsize=(6, 6))
+    acc = float(np.trace(cm) / cm.sum())
+    if not _rank0():
+        plt.close('all')
+        return learn, None
     plt.savefig(out / 'confusion.png', bbox_inches='tight', dpi=100)
     plt.close('all')
-    acc = float(learn.validate()[1])
     metrics = dict(accuracy=acc, epochs=epochs, lr=float(lr), arch=str(arch), n_train=len(dls.train_ds),
-                   n_valid=len(dls.valid_ds), classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
-                   most_confused=[list(map(str, m)) for m in interp.most_confused(min_val=2)[:10]], **pre, **(extra_metrics or {}))
+                   n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
+                   most_confused=[list(map(str, m)) for m in most], **pre, **(extra_metrics or {}))
     learn.export((out / 'model.pkl').absolute())
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=2))
     print(f"validation accuracy: {acc:.4f}")
@@ -162,7 +193,8 @@ def _parser():
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
                    help='spoken words: first pretrain on the labels said by VOICES eSpeak NG voices (e.g. 300; default 0: off)')
     t.add_argument('--synth-words', help="what eSpeak says for each label, 'label=word,...' (default: the label itself)")
-    t.add_argument('--bs', type=int, default=32)
+    t.add_argument('--bs', type=int, default=32, help='batch size (per process under torchrun; default 32)')
+    t.add_argument('--strict', action='store_true', help='stop when a file cannot be decoded (default: list such files and leave them out)')
     t.add_argument('--seed', type=int, default=42)
     t.add_argument('--out', default='.', help='output folder (default .)')
     r = sub.add_parser('predict', help='predict files with an exported model')
@@ -191,10 +223,13 @@ def _cmd_train(a):
         try: float(a.lr)
         except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
     if a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
-    dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment)
-    print(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
+    from fastai.torch_core import num_distrib
+    if a.lr == 'auto' and num_distrib() > 1: raise UserError("--lr auto runs lr_find in one process: run it once without torchrun, then pass --lr")
+    dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
+                    strict=a.strict)
+    _say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     train(dls, a.arch, a.epochs, a.lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words)
-    print(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
+    _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
     return 0
 
 def _cmd_predict(a):
@@ -248,7 +283,7 @@ def _cmd_demo(a):
     files = get_speech_commands_files(data)
     print(f"generated {len(files)} spoken words offline with eSpeak NG in {time.time() - t:.0f} s: {data}")
     dls = build_dls(data, split='speech-commands', sr=16000, bs=32)
-    print(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips (validation speakers never heard in training)")
+    _say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips (validation speakers never heard in training)")
     learn, metrics = train(dls, 'resnet18', a.epochs, 1e-2, out)
     test_files = files[speech_commands_splitter(data, test=True)(files)[1]]
     rows = list(predict_files(learn, test_files))

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import fastai.callback.all  # noqa: F401 -- gives Learner its fit_one_cycle, fine_tune, lr_find, to_fp16
 from fastai.learner import Learner
-from fastai.torch_core import trainable_params
+from fastai.torch_core import rank_distrib, trainable_params
 from fastai.vision.learner import create_body, add_head, num_features_model, model_meta, _default_meta, create_timm_model, default_split
 from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
@@ -30,8 +30,8 @@ from .data import LoadAudio, FixLength
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
-__all__ = ['SpecCNN', 'WaveCNN', 'first_conv', 'adapt_first_conv', 'audio_learner', 'show_results', 'plot_top_losses',
-           'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['SpecCNN', 'WaveCNN', 'first_conv', 'adapt_first_conv', 'AudioLearner', 'audio_learner', 'show_results',
+           'plot_top_losses', 'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -154,6 +154,19 @@ def _callable_model(arch, n_in, n_out, sd):
     adapt_first_conv(body, n_in)
     return add_head(body, num_features_model(nn.Sequential(*body.children())), n_out), meta['split']
 
+class AudioLearner(Learner):
+    "A fastai `Learner` whose `distrib_ctx` trains on CPU processes (gloo) as well as GPUs, under torchrun or accelerate launch."
+    def distrib_ctx(self, sync_bn=True, in_notebook=False, **kwargs):
+        "fastai's `distrib_ctx` (no need to import `fastai.distributed` first): a context to train on every process's shard."
+        import fastai.distributed  # noqa: F401 -- adds Learner.distrib_ctx; accelerate is an optional extra
+        return Learner.distrib_ctx(self, sync_bn, in_notebook, **kwargs)
+    def to_distributed(self, sync_bn=True, **kwargs):
+        from fastai.callback.progress import ProgressCallback
+        from fastaudio_lite.distributed import AudioDistributedTrainer  # accelerate is an optional extra
+        self.add_cb(AudioDistributedTrainer(sync_bn, **kwargs))
+        if rank_distrib(): self.remove_cb(ProgressCallback)
+        return self
+
 def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=False, weights=None, loss_func=None,
                   metrics=None, **kwargs):
     "A `Learner` for audio `dls`: `arch` (timm name, model function, module or module class) adapted to the batches."
@@ -195,7 +208,7 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=False,
     # weights from another audio_learner model (e.g. `synth_pretrain`): the body always, the head when it fits; a
     # model whose head came too is trained as a whole, one with a new head starts with its body frozen (`fine_tune`)
     head_loaded = own and _load_audio_sd(model, sd, name, weights)
-    learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter, **kwargs)
+    learn = AudioLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter, **kwargs)
     if (pretrained or (own and not head_loaded)) and splitter is not trainable_params: learn.freeze()
     learn.arch, learn.pretrained = name, pretrained or own
     return learn
