@@ -14,6 +14,8 @@ $(STAMP): settings.ini setup.py pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/fastaudio-lite demo --out demo_out
 
+# Tests never download: notebooks and pytest run with Hugging Face's offline switch.
+test: export HF_HUB_OFFLINE := 1
 test: $(STAMP)
 	@echo "== 1/3 nbdev-export leaves the modules unchanged"
 	@bash scripts/check-export.sh

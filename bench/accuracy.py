@@ -59,7 +59,7 @@ def run(variant, split, epochs, seed=42):
         extra = dict(pretrain_seconds=round(time.time() - t), pretrain_valid_accuracy=info['valid_accuracy'], pretrain_clips=info['n_clips'])
         lr = 3e-3
         set_seed(seed, reproducible=True)
-    learn = audio_learner(dls, arch, weights=weights, metrics=accuracy)
+    learn = audio_learner(dls, arch, pretrained=False, weights=weights, metrics=accuracy)
     t = time.time()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
     return dict(accuracy=float(learn.validate()[1]), seconds=round(time.time() - t), epochs=epochs, seed=seed, **extra)

@@ -102,7 +102,7 @@ def run(cfg, speaker, seed=42):
                        get_y=fsdd_labeller, splitter=fsdd_speaker_splitter(speaker), batch_tfms=aug + tf)
     set_seed(seed, reproducible=True)
     dls = dblock.dataloaders(FSDD, bs=32, num_workers=0)
-    learn = audio_learner(dls, 'resnet18', metrics=accuracy)
+    learn = audio_learner(dls, 'resnet18', pretrained=False, metrics=accuracy)
     t = time.time()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(5, 1e-2)
     return dict(accuracy=float(learn.validate()[1]), seconds=round(time.time() - t))

@@ -36,7 +36,7 @@ def rate(arch, tfms, device):
                        get_y=NameLabeller(r'^(\d)_'), splitter=RandomSplitter(0.1, seed=0), batch_tfms=tfms)
     dls = dblock.dataloaders(FSDD, bs=BS, num_workers=0, device=device)
     timer = Timer()
-    learn = audio_learner(dls, arch, cbs=timer)
+    learn = audio_learner(dls, arch, pretrained=False, cbs=timer)
     learn.fit(1, 1e-3)
     return timer.rate
 

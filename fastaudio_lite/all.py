@@ -9,5 +9,6 @@ from fastaudio_lite.core import *
 from fastaudio_lite.data import *
 from fastaudio_lite.spectrogram import *
 from fastaudio_lite.augment import *
+from fastaudio_lite.models import *
 from fastaudio_lite.learner import *
 from fastaudio_lite.datasets import *

@@ -112,7 +112,8 @@ def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr
     return dblock.dataloaders(data, bs=bs, num_workers=num_workers)
 
 # %% ../nbs/06_cli.ipynb #9b17791d
-def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_metrics=None, synth_voices=0, synth_words=None):
+def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_metrics=None, synth_voices=0, synth_words=None,
+          pretrained=True):
     "Train `arch` on `dls` with one-cycle (first pretrained on `synth_voices` eSpeak NG voices if > 0); write model.pkl, confusion.png and metrics.json to `out`."
     import matplotlib
     matplotlib.use('Agg')
@@ -138,7 +139,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
         _say(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
               f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
         set_seed(seed, reproducible=True)
-    try: learn = audio_learner(dls, arch_, weights=weights, metrics=accuracy)
+    try: learn = audio_learner(dls, arch_, pretrained=pretrained, weights=weights, metrics=accuracy)
     except ValueError as e: raise UserError(f"--arch: {e}") from None
     t = time.time()
     if lr == 'auto':
@@ -147,7 +148,9 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     # under torchrun / accelerate launch each rank trains on its shard; the interpretation predicts the validation set
     # shard by shard and gathers it (fastai's DistributedDL), so every rank computes it and rank 0 writes
     with learn.distrib_ctx() if num_distrib() > 1 else contextlib.nullcontext():
-        learn.fit_one_cycle(epochs, float(lr))
+        # a pretrained body starts frozen: fastai's fine_tune (one epoch for the head, then all); else one cycle
+        if any(not p.requires_grad for p in learn.model.parameters()): learn.fine_tune(epochs, float(lr))
+        else: learn.fit_one_cycle(epochs, float(lr))
         fit_s = time.time() - t
         interp = ClassificationInterpretation.from_learner(learn)
         cm = interp.confusion_matrix()
@@ -159,7 +162,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
         return learn, None
     plt.savefig(out / 'confusion.png', bbox_inches='tight', dpi=100)
     plt.close('all')
-    metrics = dict(accuracy=acc, epochs=epochs, lr=float(lr), arch=str(arch), n_train=len(dls.train_ds),
+    metrics = dict(accuracy=acc, epochs=epochs, lr=float(lr), arch=str(arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds),
                    n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
                    most_confused=[list(map(str, m)) for m in most], **pre, **(extra_metrics or {}))
     learn.export((out / 'model.pkl').absolute())
@@ -187,7 +190,10 @@ def _parser():
     t.add_argument('--spec', choices=spec_kinds, default='mel')
     t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
     t.add_argument('--no-augment', dest='augment', action='store_false', help='no noise or time-shift augmentation')
-    t.add_argument('--arch', default='resnet18', help='timm model name, SpecCNN or WaveCNN (default resnet18)')
+    t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
+                   'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
+    t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
+                   help='train from random weights (default: pretrained weights, downloaded once when online)')
     t.add_argument('--epochs', type=int, default=10)
     t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default 1e-2; 3e-3 after --synth-pretrain)")
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
@@ -225,10 +231,14 @@ def _cmd_train(a):
     if a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
     from fastai.torch_core import num_distrib
     if a.lr == 'auto' and num_distrib() > 1: raise UserError("--lr auto runs lr_find in one process: run it once without torchrun, then pass --lr")
+    from fastaudio_lite.models import is_hf_arch
+    if is_hf_arch(a.arch) and a.spec != 'wave':
+        _say(f"--arch {a.arch}: a transformers model computes its own features from the waveform (--spec wave)")
+        a.spec = 'wave'
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
                     strict=a.strict)
     _say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
-    train(dls, a.arch, a.epochs, a.lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words)
+    train(dls, a.arch, a.epochs, a.lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained)
     _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
     return 0
 

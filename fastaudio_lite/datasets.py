@@ -291,7 +291,7 @@ def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=
     set_seed(seed, reproducible=True)
     pdls = dblock.dataloaders(clips, bs=bs, num_workers=0, device=dls.device)
     if len(pdls.train_ds) < bs: raise ValueError(f"n_voices={n_voices} gives {len(pdls.train_ds)} synthetic training clips, fewer than one batch of {bs}: use more voices or a smaller bs")
-    learn = audio_learner(pdls, arch, metrics=accuracy)
+    learn = audio_learner(pdls, arch, pretrained=False, metrics=accuracy)  # from scratch, as measured
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
     torch.save(learn.model.state_dict(), wfile)
     kfile.write_text(json.dumps(dict(key=key, valid_accuracy=float(learn.validate()[1]), n_clips=len(pdls.train_ds) + len(pdls.valid_ds)), indent=1))

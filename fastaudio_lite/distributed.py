@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import torch
 from fastai.distributed import DistributedDL, DistributedTrainer
-from fastai.torch_core import num_distrib
 
 from .spectrogram import SpecNormalize
 

@@ -7,9 +7,6 @@ write-ups' reference models `SpecCNN` and `WaveCNN`, `predict_long`, and the sho
 
 # %% ../nbs/04_learner.ipynb #a1272463
 from __future__ import annotations
-import difflib
-import warnings
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -17,8 +14,7 @@ import torch
 import torch.nn as nn
 import fastai.callback.all  # noqa: F401 -- gives Learner its fit_one_cycle, fine_tune, lr_find, to_fp16
 from fastai.learner import Learner
-from fastai.torch_core import rank_distrib, trainable_params
-from fastai.vision.learner import create_body, add_head, num_features_model, model_meta, _default_meta, create_timm_model, default_split
+from fastai.torch_core import rank_distrib
 from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
 from plum import dispatch
@@ -27,11 +23,12 @@ from fastcore.basics import chunked
 
 from .core import AudioError, AudioTensor, audio_grid, audio_windows
 from .data import LoadAudio, FixLength
+from .models import create_audio_model
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
-__all__ = ['SpecCNN', 'WaveCNN', 'first_conv', 'adapt_first_conv', 'AudioLearner', 'audio_learner', 'show_results',
-           'plot_top_losses', 'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'show_results', 'plot_top_losses', 'audio_loader', 'Prediction',
+           'predict_files', 'predict_windows', 'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -55,60 +52,6 @@ class WaveCNN(nn.Sequential):
             ci = co
         super().__init__(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(ci, n_out))
 
-# %% ../nbs/04_learner.ipynb #0c1cc823
-def first_conv(model):
-    "The first `nn.Conv1d`/`nn.Conv2d` of `model`, with its parent module and attribute name."
-    for pname, parent in model.named_modules():
-        for name, child in parent.named_children():
-            if isinstance(child, (nn.Conv1d, nn.Conv2d)): return child, parent, name
-    raise ValueError(f"{type(model).__name__} has no Conv1d or Conv2d layer to take the input channels")
-
-def adapt_first_conv(model, n_in):
-    "Replace the first convolution of `model` with one taking `n_in` channels, its weights adapted by timm's rule."
-    from timm.models import adapt_input_conv
-    conv, parent, name = first_conv(model)
-    if conv.in_channels == n_in: return model
-    new = type(conv)(n_in, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups,
-                     conv.bias is not None, conv.padding_mode)
-    with torch.no_grad():
-        new.weight.copy_(adapt_input_conv(n_in, conv.weight.detach(), base_chans=conv.in_channels))
-        if conv.bias is not None: new.bias.copy_(conv.bias)
-    setattr(parent, name, new)
-    return model
-
-# %% ../nbs/04_learner.ipynb #e9af697d
-def _timm_cached(arch):
-    from timm.models import get_pretrained_cfg
-    cfg = get_pretrained_cfg(arch, allow_unregistered=True)
-    if cfg is None: return None
-    if cfg.hf_hub_id:
-        from huggingface_hub import try_to_load_from_cache
-        for fn in ('model.safetensors', 'pytorch_model.bin'):
-            p = try_to_load_from_cache(cfg.hf_hub_id.split('@')[0], fn)
-            if isinstance(p, str): return p
-    if cfg.url:
-        p = Path(torch.hub.get_dir()) / 'checkpoints' / Path(cfg.url).name
-        if p.exists(): return str(p)
-    return None
-
-def _torchvision_cached(arch):
-    import torchvision
-    try: url = torchvision.models.get_model_weights(arch).DEFAULT.url
-    except Exception: return None
-    p = Path(torch.hub.get_dir()) / 'checkpoints' / Path(url).name
-    return str(p) if p.exists() else None
-
-def _load_state_dict(path):
-    path = Path(path)
-    if not path.is_file(): raise ValueError(f"weights: {path} is not a file")
-    if path.suffix == '.safetensors':
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    sd = torch.load(path, map_location='cpu', weights_only=True)
-    for k in ('state_dict', 'model'):
-        if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]
-    return sd
-
 # %% ../nbs/04_learner.ipynb #116e2304
 def _batch_input(dls):
     b = dls.one_batch()
@@ -116,43 +59,6 @@ def _batch_input(dls):
     if not isinstance(x, (AudioTensor, AudioSpectrogram)):
         raise ValueError(f"audio_learner expects batches of AudioTensor or AudioSpectrogram, got {type(x).__name__}")
     return x
-
-def _check_input(model, x, n_in, arch_name):
-    conv, _, _ = first_conv(model)
-    want = 4 if isinstance(conv, nn.Conv2d) else 3
-    if x.ndim != want:
-        kind = 'spectrograms (batch, channels, freq, frames)' if want == 4 else 'waveforms (batch, channels, samples)'
-        got = 'spectrograms' if isinstance(x, AudioSpectrogram) else 'waveforms'
-        hint = 'add a spectrogram transform to batch_tfms' if want == 4 else 'remove the spectrogram transform or use a 2-D model'
-        raise ValueError(f"{arch_name} takes {kind}, but the batches are {got} of shape {tuple(x.shape)}: {hint}")
-    if conv.in_channels != n_in:
-        raise ValueError(f"{arch_name}'s first layer takes {conv.in_channels} input channels, the batches have {n_in}")
-
-def _is_audio_sd(sd):
-    "Is `sd` the state dict of an `audio_learner` model (fastai's body `0.` and head `1.`), not of a timm/torchvision model?"
-    heads = {k.split('.', 1)[0] for k in sd}
-    return heads == {'0', '1'}
-
-def _load_audio_sd(model, sd, name, weights):
-    "Load the body of `sd` into `model`, and its head when it has the same shape; return whether the head was loaded."
-    part = lambda i: {k[2:]: v for k, v in sd.items() if k.startswith(f'{i}.')}
-    try: model[0].load_state_dict(part(0))
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"weights: {weights} does not fit the body of {name} for these batches ({str(e).splitlines()[0]}); "
-                         f"it must come from the same arch with the same number of input channels") from None
-    head, cur = part(1), model[1].state_dict()
-    if head.keys() != cur.keys() or any(head[k].shape != cur[k].shape for k in head): return False
-    model[1].load_state_dict(head)
-    return True
-
-def _callable_model(arch, n_in, n_out, sd):
-    "A torchvision/fastai model function's model with the fastai head, loaded from `sd` and adapted to `n_in`."
-    meta = model_meta.get(arch, _default_meta)
-    model = arch(weights=None) if 'weights' in meta else arch(pretrained=False)
-    if sd is not None: model.load_state_dict(sd)
-    body = create_body(model, n_in=3, pretrained=False, cut=meta['cut'])
-    adapt_first_conv(body, n_in)
-    return add_head(body, num_features_model(nn.Sequential(*body.children())), n_out), meta['split']
 
 class AudioLearner(Learner):
     "A fastai `Learner` whose `distrib_ctx` trains on CPU processes (gloo) as well as GPUs, under torchrun or accelerate launch."
@@ -167,56 +73,20 @@ class AudioLearner(Learner):
         if rank_distrib(): self.remove_cb(ProgressCallback)
         return self
 
-def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=False, weights=None, loss_func=None,
+def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=True, weights=None, loss_func=None,
                   metrics=None, **kwargs):
-    "A `Learner` for audio `dls`: `arch` (timm name, model function, module or module class) adapted to the batches."
+    "A `Learner` for audio `dls`: `arch` built for the batches, with pretrained weights unless `pretrained=False`."
     x = _batch_input(dls)
     c = x.shape[1]
     if n_in is not None and n_in != c: raise ValueError(f"n_in={n_in} disagrees with the batches, which have {c} channels (shape {tuple(x.shape)})")
-    n_in = c
     n_out = n_out if n_out is not None else get_c(dls)
     if n_out is None: raise ValueError("n_out could not be inferred from the data: set dls.c or pass n_out")
-    pretrained = pretrained or weights is not None
-    splitter, name = trainable_params, getattr(arch, '__name__', type(arch).__name__)
-    sd = _load_state_dict(weights) if weights is not None else None
-    own = sd is not None and not isinstance(arch, (nn.Module, type)) and _is_audio_sd(sd)
-    if own: pretrained = False  # no timm/torchvision weights to fetch: the model is built bare, then loaded below
-    if isinstance(arch, str):
-        import timm
-        if not timm.is_model(arch):
-            close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
-            raise ValueError(f"arch: {arch!r} is not a timm model name" + (f"; closest: {', '.join(close)}" if close else ''))
-        name, file = arch, None if sd is not None else (_timm_cached(arch) if pretrained else None)
-        if pretrained and sd is None and file is None: pretrained = _no_weights(arch)
-        # timm adapts the stem to n_in as it loads: hand it the state dict already read, or its cached file
-        src = dict(state_dict=sd) if sd is not None and not own else dict(file=file) if file else None
-        model, _ = create_timm_model(arch, n_out, pretrained=src is not None, n_in=n_in, **(dict(pretrained_cfg_overlay=src) if src else {}))
-        splitter = default_split
-    elif isinstance(arch, nn.Module):
-        model = arch
-        if sd is not None: model.load_state_dict(sd)
-    elif isinstance(arch, type) and issubclass(arch, nn.Module):
-        model = arch(n_in=n_in, n_out=n_out)
-        if sd is not None: model.load_state_dict(sd)
-        pretrained = weights is not None and pretrained
-    elif callable(arch):
-        file = str(weights) if sd is not None and not own else (_torchvision_cached(arch) if pretrained else None)
-        if pretrained and file is None: pretrained = _no_weights(name)
-        model, splitter = _callable_model(arch, n_in, n_out, (sd if sd is not None else _load_state_dict(file)) if file else None)
-    else: raise ValueError(f"arch must be a timm model name, a model function, an nn.Module or an nn.Module class; got {arch!r}")
-    _check_input(model, x, n_in, name)
-    # weights from another audio_learner model (e.g. `synth_pretrain`): the body always, the head when it fits; a
-    # model whose head came too is trained as a whole, one with a new head starts with its body frozen (`fine_tune`)
-    head_loaded = own and _load_audio_sd(model, sd, name, weights)
+    model, splitter, name, used, freeze = create_audio_model(arch, x, n_out, getattr(dls, 'vocab', None), pretrained, weights)
     learn = AudioLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter, **kwargs)
-    if (pretrained or (own and not head_loaded)) and splitter is not trainable_params: learn.freeze()
-    learn.arch, learn.pretrained = name, pretrained or own
+    if freeze: learn.freeze()
+    learn.arch, learn.pretrained = name, used
     return learn
 
-def _no_weights(name):
-    warnings.warn(f"pretrained=True, but no pretrained weights for {name} are on this machine (nothing is downloaded): "
-                  f"training from scratch. To use pretrained weights offline, save a state dict to a file and pass weights=PATH.")
-    return False
 
 # %% ../nbs/04_learner.ipynb #dbeeaf28
 @dispatch

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up .venv for `make`: create it with the machine's python3 when missing (rebuild it when a previous
-# set-up did not finish), then install the package with its dev and demo extras.
+# set-up did not finish), then install the package with its dev, demo, dist and hf extras.
 set -uo pipefail
 PY=${PYTHON:-python3}
 fail() { echo "make: set-up failed at step '$1': $2" >&2; exit 1; }
@@ -20,6 +20,6 @@ if [ ! -d .venv ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip || fail "upgrade pip" "check the network access to the package index"
 fi
 echo "make: installing fastaudio_lite and its requirements into .venv (torch's CUDA build is several GB the first time)"
-.venv/bin/python -m pip install --quiet -e ".[dev,demo]" ||
+.venv/bin/python -m pip install --quiet -e ".[dev,demo,dist,hf]" ||
   fail "pip install" "pip could not install the requirements in settings.ini; read pip's message above, fix it, and run make again"
 touch .venv/.complete

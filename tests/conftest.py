@@ -1,3 +1,9 @@
+import os
+
+# Tests and CI are offline and must never try to download: Hugging Face's switches, read at import, before anything imports it.
+os.environ['HF_HUB_OFFLINE'] = '1'
+os.environ['TRANSFORMERS_OFFLINE'] = '1'
+
 from pathlib import Path
 
 import matplotlib

@@ -14,7 +14,8 @@ from fastai.metrics import accuracy
 
 from fastaudio_lite.core import AudioError, load_audio
 from fastaudio_lite.data import AudioBlock, NameLabeller
-from fastaudio_lite.learner import SpecCNN, WaveCNN, audio_learner, first_conv, predict_long
+from fastaudio_lite.learner import SpecCNN, WaveCNN, audio_learner, predict_long
+from fastaudio_lite.models import first_conv
 from fastaudio_lite.spectrogram import CoordChannels, MelSpectrogram, Spectrogram, SpecNormalize, ToDB
 
 
