@@ -27,7 +27,7 @@ from fastai.callback.core import Callback, CancelFitException
 from fastaudio_lite.data import AudioBlock, NameLabeller, RegexSplitter
 from fastaudio_lite.learner import audio_learner
 from fastaudio_lite.spectrogram import MelSpectrogram, ToDB, SpecNormalize
-kind = sys.argv[1]
+kind, result = sys.argv[1], Path(sys.argv[2])
 files = sorted(FSDD.glob('*.wav'))[:400]
 tfms = [MelSpectrogram(n_fft=512, hop_length=160, n_mels=64), ToDB(), SpecNormalize()] if kind == 'resnet18' else []
 dls = DataBlock(blocks=(AudioBlock(sr=16000, duration=1.0), CategoryBlock), get_items=lambda _: files,
@@ -51,17 +51,18 @@ class Timer(Callback):
 learn = audio_learner(dls, arch, pretrained=False, cbs=Timer())
 learn.fit(1, 1e-4)
 n = sum(p.numel() for p in learn.model.parameters())
-print(json.dumps(dict(rate=learn.rate, params=n)))
+result.write_text(json.dumps(dict(rate=learn.rate, params=n)))
 '''
 
 
 def run(kind):
-    p = subprocess.Popen([sys.executable, '-c', CHILD, kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    result, log = Path(tempfile.mkdtemp()) / 'result.json', tempfile.TemporaryFile()
+    p = subprocess.Popen([sys.executable, '-c', CHILD, kind, str(result)], stdout=subprocess.DEVNULL, stderr=log,
                          cwd=Path(__file__).parents[1], env={**os.environ, 'HF_HUB_OFFLINE': '1'})
     _, status, ru = os.wait4(p.pid, 0)
-    out, err = p.stdout.read(), p.stderr.read()
-    assert status == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1]), ru.ru_maxrss / 1024
+    log.seek(0)
+    assert status == 0, log.read().decode()[-3000:]
+    return json.loads(result.read_text()), ru.ru_maxrss / 1024
 
 
 if __name__ == '__main__':

@@ -21,17 +21,15 @@ __all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'main']
 # %% ../nbs/06_cli.ipynb #0b2a3f60
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
 
-def spec_tfms(spec='mel', sr=16000, coord=False, augment=True):
-    "The batch transforms for `--spec` at `sr` Hz: augmentation if `augment`, the spectrogram, normalisation, CoordConv if `coord`."
+def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech'):
+    "The batch transforms for `--spec` at `sr` Hz with preset `kind`'s windows: augmentation if `augment`, the spectrogram, normalisation, CoordConv if `coord`."
     from fastaudio_lite.augment import AddNoise, TimeShift
-    from fastaudio_lite.spectrogram import (MFCC, CoordChannels, MelSpectrogram, Spectrogram, SpecNormalize, ToDB,
-                                            _next_pow2)
-    win, hop = int(round(0.025 * sr)), int(round(0.005 * sr))
-    stft = dict(n_fft=_next_pow2(win), win_length=win, hop_length=hop)
-    if spec == 'mel': tfms = [MelSpectrogram(n_mels=64, **stft), ToDB()]
+    from fastaudio_lite.spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, preset, spectrogram_preset, stft_args
+    stft = stft_args(kind, sr)
+    if spec == 'mel': tfms = spectrogram_preset(kind, sr)[:-1]
     elif spec == 'stft': tfms = [Spectrogram(**stft), ToDB()]
     elif spec == 'complex': tfms = [Spectrogram(power=None, **stft)]
-    elif spec == 'mfcc': tfms = [MFCC(n_mfcc=40, n_mels=64, **stft)]
+    elif spec == 'mfcc': tfms = [MFCC(n_mfcc=40, n_mels=preset(kind)['n_mels'], **stft)]
     elif spec == 'wave': tfms = []
     else: raise ValueError(f"spec must be one of {spec_kinds}, got {spec!r}")
     aug = [AddNoise(snr_db=(10., 40.), p=0.5), TimeShift(0.1, p=0.5)] if augment else []
@@ -70,21 +68,28 @@ def _labeller(label):
     try: return NameLabeller(label)
     except ValueError as e: raise UserError(f"--label: {e}") from None
 
-def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr=16000, duration=1.0, spec='mel',
-              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False):
-    "The `DataLoaders` for the `train` command's options, without the files that cannot be decoded (or stopping at them if `strict`)."
+def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, sr=None, duration=None, spec='mel',
+              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False, kind=None):
+    """The `DataLoaders` for the `train` command's options, without the files that cannot be decoded (or stopping at them
+    if `strict`). Without a split, the data's layout chooses one (ESC folds, speakers), else 20% at random; without `sr`
+    or `duration`, the files' headers choose them (`clip_settings`)."""
     from fastai.data.block import CategoryBlock, DataBlock
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
     from fastaudio_lite.core import audio_extensions, get_audio_files
-    from fastaudio_lite.data import AudioBlock, RegexSplitter
+    from fastaudio_lite.data import AudioBlock, RegexSplitter, clip_settings
     data = Path(data)
     if not data.is_dir(): raise UserError(f"{data}: no such folder")
-    get_items, get_y = get_audio_files, _labeller(label)
+    get_items, get_y, splitter = get_audio_files, _labeller(label), None
     if split is None and valid_re is not None: splitter = RegexSplitter(valid_re)
-    elif split is None:
+    elif split is None and valid_pct is not None:
         if not 0 < valid_pct < 1: raise UserError(f"--valid-pct must be between 0 and 1, got {valid_pct}")
         splitter = RandomSplitter(valid_pct, seed=seed)
+    elif split is None: pass  # chosen below from the files' layout
+    elif split.startswith('esc:'):
+        try: splitter = ds.EscFoldSplitter(int(split.split(':', 1)[1]))
+        except ValueError as e: raise UserError(f"--split {split}: {e}") from None
+    elif split == 'speakers': pass  # the layout's speaker split, below
     elif split == 'speech-commands':
         try: splitter = ds.speech_commands_splitter(data)
         except ValueError as e: raise UserError(str(e)) from None
@@ -96,19 +101,31 @@ def build_dls(data, label='parent', valid_pct=0.2, valid_re=None, split=None, sr
         except ValueError as e: raise UserError(f"--split {split}: {e}") from None
         get_items = lambda p: get_audio_files(Path(p) / 'audio')
     elif split == 'fsdd': splitter, get_y = ds.fsdd_splitter(), ds.fsdd_labeller
-    else: raise UserError(f"--split must be speech-commands, esc50:FOLD or fsdd, got {split!r}")
+    else: raise UserError(f"--split must be esc:FOLD, speakers, speech-commands, esc50:FOLD or fsdd, got {split!r}")
     items = get_items(data)
     if len(items) == 0: raise UserError(f"{data}: no audio files found (looked for {', '.join(audio_extensions)})")
     items = _usable(items, strict)
+    if splitter is None:
+        layout = ds.layout_split(items)
+        if layout is None and split == 'speakers': raise UserError("--split speakers: the file names follow no layout with speakers (Speech Commands, FSDD)")
+        if layout is None: splitter, why = RandomSplitter(0.2, seed=seed), "20% at random (no fold or speaker layout in the file names)"
+        else: splitter, kind, why = layout[0], kind or layout[1], layout[2]
+        _say(f"validation split: {why}")
+    if sr is None or duration is None:
+        try: c = clip_settings(items, kind)
+        except ValueError as e: raise UserError(str(e)) from None
+        sr, duration, kind = sr or c['sr'], duration or c['duration'], c['kind']
+        _say(f"clips: {duration:g} s at {sr:,} Hz ({kind}): {c['why']}")
     try: labels = {get_y(f) for f in items}
     except ValueError as e: raise UserError(str(e)) from None
     if len(labels) < 2: raise UserError(f"{data}: only one class ({', '.join(map(str, labels))}); a classifier needs two or more")
-    train_idx, valid_idx = splitter(items)[:2]
+    try: train_idx, valid_idx = splitter(items)[:2]
+    except ValueError as e: raise UserError(f"the validation split: {e}") from None
     if len(valid_idx) == 0: raise UserError("the validation set is empty: check --valid-re / --split")
     if len(train_idx) == 0: raise UserError("the training set is empty: check --valid-re / --split")
     if len(train_idx) < bs: raise UserError(f"the training set has {len(train_idx)} clips, fewer than one batch (--bs {bs}): use more data or a smaller --bs")
     dblock = DataBlock(blocks=(AudioBlock(sr=sr, duration=duration), CategoryBlock), get_items=lambda _: items,
-                       get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=spec_tfms(spec, sr, coord, augment))
+                       get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=spec_tfms(spec, sr, coord, augment, kind or 'speech'))
     return dblock.dataloaders(data, bs=bs, num_workers=num_workers)
 
 # %% ../nbs/06_cli.ipynb #9b17791d
@@ -182,11 +199,13 @@ def _parser():
     t.add_argument('data', help='folder of audio files')
     t.add_argument('--label', default='parent', help="'parent' (sub-folder name) or a regex whose first group, searched in the file name, is the label")
     g = t.add_mutually_exclusive_group()
-    g.add_argument('--valid-pct', type=float, default=0.2, help='random validation fraction (default 0.2)')
+    g.add_argument('--valid-pct', type=float, default=None, help='random validation fraction (default: by fold or speaker when the file names say so, else 0.2)')
     g.add_argument('--valid-re', help='regex: files whose name matches are the validation set')
-    g.add_argument('--split', help='speech-commands, esc50:FOLD or fsdd: the data set\'s own split')
-    t.add_argument('--sr', type=int, default=16000, help='sample rate in Hz (default 16000)')
-    t.add_argument('--duration', type=float, default=1.0, help='clip length in seconds (default 1.0)')
+    g.add_argument('--split', help="esc:FOLD (ESC-10/ESC-50 fold from the file names), speakers, speech-commands (its lists), esc50:FOLD (its CSV) or fsdd")
+    t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
+    t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
+    t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
+                   help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
     t.add_argument('--spec', choices=spec_kinds, default='mel')
     t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
     t.add_argument('--no-augment', dest='augment', action='store_false', help='no noise or time-shift augmentation')
@@ -236,7 +255,7 @@ def _cmd_train(a):
         _say(f"--arch {a.arch}: a transformers model computes its own features from the waveform (--spec wave)")
         a.spec = 'wave'
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
-                    strict=a.strict)
+                    strict=a.strict, kind=a.kind)
     _say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     train(dls, a.arch, a.epochs, a.lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained)
     _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")

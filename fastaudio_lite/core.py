@@ -22,7 +22,7 @@ from fastcore.parallel import parallel
 # %% auto #0
 __all__ = ['audio_extensions', 'cache_dtypes', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
            'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio', 'audio_windows',
-           'get_audio_files', 'audio_error', 'verify_audio', 'default_cache_dir', 'WaveCache']
+           'get_audio_files', 'audio_error', 'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class AudioError(ValueError):
@@ -239,6 +239,17 @@ def verify_audio(files, n_workers=None):
     n_workers = defaults.cpus if n_workers is None else n_workers
     reasons = parallel(audio_error, files, n_workers=n_workers)
     return files[[r is not None for r in reasons]]
+
+def _info(fn):
+    try:
+        i = sf.info(str(fn))
+        return (i.frames, i.samplerate, i.channels) if i.frames > 0 else "no samples"
+    except Exception as e: return _why_not(fn, e)
+
+def audio_info(files, n_workers=8):
+    "`(frames, sr, channels)` of each of `files` from its header (no decoding), read in threads; the reason for a bad header."
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max(n_workers, 1)) as ex: return list(ex.map(_info, files))
 
 # %% ../nbs/00_core.ipynb #d4e2b1a9
 cache_dtypes = ('float16', 'float32')

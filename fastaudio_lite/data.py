@@ -20,11 +20,13 @@ from fastai.data.transforms import ToTensor
 from fastai.vision.augment import RandTransform
 from plum import dispatch
 
-from .core import AudioTensor, WaveCache, read_clip, resample, downmix, show_labelled
+from .spectrogram import preset
+
+from .core import AudioTensor, WaveCache, audio_info, read_clip, resample, downmix, show_labelled
 
 # %% auto #0
 __all__ = ['pad_modes', 'crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
-           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
+           'clip_settings', 'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
 
 # %% ../nbs/01_data.ipynb #cd132858
 def _check_sr(sr, name='sr'):
@@ -176,6 +178,27 @@ def AudioBlock(sr=16000, duration=1.0, mono=True, pad='zeros', crop='random', ca
     if duration is None:
         return TransformBlock(type_tfms=la, dl_type=AudioDataLoader, dls_kwargs={'before_batch': PadBatch(pad)})
     return TransformBlock(type_tfms=la, item_tfms=FixLength(duration, pad, crop), dl_type=AudioDataLoader)
+
+# %% ../nbs/01_data.ipynb #ab12cd02
+def clip_settings(files, kind=None, coverage=0.95):
+    "Choose `AudioBlock`'s `duration` and `sr` for `files` from their headers: `dict(kind, duration, sr, why)`."
+    if not 0 < coverage <= 1: raise ValueError(f"coverage must be in (0, 1], got {coverage!r}")
+    ok = [i for i in audio_info(files) if not isinstance(i, str)]
+    if not ok: raise ValueError(f"files: none of the {len(files)} files has a readable audio header")
+    lengths = np.round(np.array([f / r for f, r, _ in ok]), 2)  # to the centisecond: 5.00002 s is a 5 s clip
+    rates = np.array([r for _, r, _ in ok])
+    med = float(np.median(lengths))
+    kind = kind or ('sound' if med > 2 else 'speech')
+    p = preset(kind)
+    want = max(float(np.ceil(np.quantile(lengths, coverage) / 0.5) * 0.5), 0.5)
+    duration = min(want, p['max_duration'])
+    sr = int(min(p['sr'], np.median(rates)))
+    rate_list = ', '.join(f"{r:,} Hz" for r in np.unique(rates)[:4]) + (' ...' if len(np.unique(rates)) > 4 else '')
+    why = (f"{len(ok):,} files of {lengths.min():.2f}-{lengths.max():.2f} s (median {med:.2f} s) at {rate_list}: "
+           f"{duration:g} s clips cover {(lengths <= duration).mean():.0%} of them (the length that covers "
+           f"{coverage:.0%}, rounded up to a half second{f', capped at the {kind} preset' + chr(39) + f's {duration:g} s' if want > duration else ''}); "
+           f"{sr:,} Hz: the {kind} preset's {p['sr']:,} Hz, or the files' own rate if lower")
+    return dict(kind=kind, duration=duration, sr=sr, why=why)
 
 # %% ../nbs/01_data.ipynb #66dc0df4
 @dispatch

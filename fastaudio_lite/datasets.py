@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,14 @@ import torch
 from fastcore.foundation import L
 
 from .core import get_audio_files, resample
-from .data import NameLabeller, RegexSplitter, SpeakerSplitter
+from .data import NameLabeller, RegexSplitter, SpeakerSplitter, speaker_of
 
 # %% auto #0
 __all__ = ['fsdd_labeller', 'speech_words', 'english_accents', 'AudioURLs', 'get_speech_commands_files', 'speech_commands_noise',
-           'speech_commands_splitter', 'speech_commands_speaker', 'esc50_splitter', 'ESC50Labeller', 'fsdd_splitter',
-           'fsdd_speaker_splitter', 'espeak_words', 'synth_voices', 'synth_speech', 'folder_digest', 'synth_pretrain']
+           'speech_commands_splitter', 'speech_commands_speaker', 'hash_fraction', 'SpeakerHashSplitter',
+           'esc50_splitter', 'ESC50Labeller', 'esc_fold', 'EscFoldSplitter', 'esc50_target', 'data_layout',
+           'layout_split', 'fsdd_splitter', 'fsdd_speaker_splitter', 'espeak_words', 'synth_voices', 'synth_speech',
+           'folder_digest', 'synth_pretrain']
 
 # %% ../nbs/05_datasets.ipynb #63a48989
 class AudioURLs:
@@ -56,9 +59,29 @@ def speech_commands_splitter(path, test=False):
                 L(i for i, r in enumerate(rel) if r in valid))
     return _inner
 
+_sc_name = re.compile(r'([^_]+)_nohash_\d+')
+
 def speech_commands_speaker(fn):
-    "The speaker of a Speech Commands file `{speaker}_nohash_{n}.wav`."
-    return Path(fn).name.split('_nohash_')[0]
+    "The speaker of a Speech Commands file: `{speaker}_nohash_{n}.wav`, or `{word}_{speaker}_nohash_{n}.wav` in `_unknown_`."
+    m = _sc_name.search(Path(fn).name)
+    if m is None: raise ValueError(f"{fn}: not a Speech Commands file name ({{speaker}}_nohash_{{n}}.wav)")
+    return m.group(1)
+
+def hash_fraction(key):
+    "A fraction in [0, 1) fixed by `key` (sha1, as the Speech Commands lists were drawn): the same on every machine."
+    return int(hashlib.sha1(str(key).encode()).hexdigest()[:8], 16) / 2 ** 32
+
+def SpeakerHashSplitter(speaker_of, valid_pct=0.2):
+    "Hold out the speakers whose `hash_fraction` is below `valid_pct`: about that share of the speakers, all their files."
+    def _inner(items):
+        spk = [speaker_of(o) for o in items]
+        valid = np.array([hash_fraction(s) < valid_pct for s in spk])
+        if not valid.any():  # few speakers: hold out the one with the smallest hash
+            first = min(set(spk), key=hash_fraction)
+            valid = np.array([s == first for s in spk])
+        if valid.all(): raise ValueError(f"valid_pct={valid_pct}: every speaker fell in the validation set")
+        return L(np.where(~valid)[0].tolist()), L(np.where(valid)[0].tolist())
+    return _inner
 
 # %% ../nbs/05_datasets.ipynb #978de55d
 def _esc50_meta(path):
@@ -80,6 +103,48 @@ class ESC50Labeller:
     "Label an ESC-50 file by its category in `meta/esc50.csv`."
     def __init__(self, path): self.categories = _esc50_meta(path)['category'].to_dict()
     def __call__(self, fn): return self.categories[Path(fn).name]
+
+_esc_name = re.compile(r'^([1-5])-(\d+)-([A-Z])(?:-(\d+))?\.\w+$')
+
+def esc_fold(fn):
+    "The fold (1-5) of an ESC-10 `{fold}-{id}-{take}.ogg` or ESC-50 `{fold}-{id}-{take}-{target}.wav` file, from its name."
+    m = _esc_name.match(Path(fn).name)
+    if m is None: raise ValueError(f"{fn}: not an ESC file name ({{fold}}-{{id}}-{{take}}[-{{target}}].wav)")
+    return int(m.group(1))
+
+def EscFoldSplitter(fold=1):
+    "Validation is ESC-10/ESC-50 fold `fold` (1-5), read from the file names (no CSV needed); training the other four."
+    if fold not in (1, 2, 3, 4, 5): raise ValueError(f"fold must be 1 to 5, got {fold!r}")
+    def _inner(items):
+        f = np.array([esc_fold(o) for o in items])
+        return L(np.where(f != fold)[0].tolist()), L(np.where(f == fold)[0].tolist())
+    return _inner
+
+def esc50_target(fn):
+    "The class number (0-49) of an ESC-50 file `{fold}-{id}-{take}-{target}.wav`, from its name."
+    m = _esc_name.match(Path(fn).name)
+    if m is None or m.group(4) is None: raise ValueError(f"{fn}: not an ESC-50 file name ({{fold}}-{{id}}-{{take}}-{{target}}.wav)")
+    return m.group(4)
+
+def data_layout(files):
+    "The layout `files` follow, from their names: 'esc', 'speech-commands', 'fsdd', or None."
+    names = [Path(f).name for f in files]
+    if not names: return None
+    if all(_esc_name.match(n) for n in names): return 'esc'
+    if all(_sc_name.search(n) or Path(f).parent.name == '_silence_' for n, f in zip(names, files)): return 'speech-commands'
+    if all(re.match(r'^\d_[a-z]+_\d+\.wav$', n) for n in names): return 'fsdd'
+    return None
+
+def layout_split(files, valid_pct=0.2):
+    "`(splitter, kind, description)` for the layout of `files` (by fold or speaker), or None for an unknown layout."
+    layout = data_layout(files)
+    if layout == 'esc': return EscFoldSplitter(1), 'sound', "ESC fold 1 held out (the folds keep takes of one recording together)"
+    if layout == 'speech-commands':
+        spk = lambda f: speech_commands_speaker(f) if Path(f).parent.name != '_silence_' else f"silence{Path(f).stem}"
+        return SpeakerHashSplitter(spk, valid_pct), 'speech', f"Speech Commands speakers held out (about {valid_pct:.0%}, by hash of the id)"
+    if layout == 'fsdd':
+        return SpeakerHashSplitter(lambda f: speaker_of(f, r'^\d_([a-z]+)_'), valid_pct), 'speech', "FSDD: one speaker held out"
+    return None
 
 # %% ../nbs/05_datasets.ipynb #d73078b8
 fsdd_labeller = NameLabeller(r'^(\d)_')

@@ -19,10 +19,11 @@ from plum import dispatch
 from .core import AudioTensor, MetaTensor, _get_ax, show_labelled
 
 # %% auto #0
-__all__ = ['cpu_chunk', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels', 'channels_to_complex',
-           'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks', 'apply_fbanks', 'SpecTransform',
-           'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram', 'MFCC', 'ToDB', 'Deltas',
-           'CoordChannels', 'spec_stats', 'SpecNormalize', 'spectrogram_preset', 'show_batch']
+__all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
+           'channels_to_complex', 'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks',
+           'apply_fbanks', 'SpecTransform', 'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram',
+           'MFCC', 'ToDB', 'Deltas', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset', 'stft_args',
+           'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02_spectrogram.ipynb #6a36029b
 _meta_keys = ('sr', 'n_fft', 'hop_length', 'win_length', 'window', 'center', 'normalized', 'scale', 'mel_scale',
@@ -405,15 +406,29 @@ class SpecNormalize(SpecTransform):
 # %% ../nbs/02_spectrogram.ipynb #4a947a5f
 def _next_pow2(n): return 1 << (int(n) - 1).bit_length()
 
-def spectrogram_preset(name='speech', sr=16000, **kwargs):
+presets = {
+    'speech': dict(sr=16000, max_duration=2.0, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None),
+    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=256 / 22050, n_mels=64, f_min=20., f_max=8000.),
+    'music': dict(sr=22050, max_duration=30.0, win_s=2048 / 22050, hop_s=512 / 22050, n_mels=128, f_min=0., f_max=None),
+}
+
+def preset(name):
+    "The settings of preset `name` (a kind of sound: 'speech', 'sound' or 'music')."
+    if name not in presets: raise ValueError(f"name must be one of {tuple(presets)}, got {name!r}")
+    return presets[name]
+
+def stft_args(name='speech', sr=None):
+    "`n_fft`, `win_length` and `hop_length` in samples for preset `name` at `sr` Hz (the preset's rate if None)."
+    p = preset(name)
+    sr = p['sr'] if sr is None else int(sr)
+    win = int(round(p['win_s'] * sr))
+    return dict(n_fft=_next_pow2(win), win_length=win, hop_length=max(int(round(p['hop_s'] * sr)), 1))
+
+def spectrogram_preset(name='speech', sr=None, **kwargs):
     "The batch transforms of preset `name` ('speech', 'sound', 'music') for audio at `sr` Hz; `kwargs` override the spectrogram's."
-    sr = int(sr)
-    if name == 'speech':
-        win = int(round(0.025 * sr))
-        args = dict(n_fft=_next_pow2(win), win_length=win, hop_length=int(round(0.010 * sr)), n_mels=64, f_min=20.)
-    elif name == 'sound': args = dict(n_fft=1024, hop_length=256, n_mels=64, f_min=20., f_max=min(8000., sr / 2))
-    elif name == 'music': args = dict(n_fft=2048, hop_length=512, n_mels=128)
-    else: raise ValueError(f"name must be one of ('speech', 'sound', 'music'), got {name!r}")
+    p = preset(name)
+    sr = p['sr'] if sr is None else int(sr)
+    args = dict(**stft_args(name, sr), n_mels=p['n_mels'], f_min=p['f_min'], f_max=min(p['f_max'], sr / 2) if p['f_max'] else None)
     return [MelSpectrogram(**{**args, **kwargs}), ToDB(), SpecNormalize()]
 
 # %% ../nbs/02_spectrogram.ipynb #6cef67d4

@@ -91,6 +91,9 @@ USER_ERRORS = [
     (lambda d: ('train', d / 'two', '--synth-words', 'a'), "--synth-words must be 'label=word,...'"),
     (lambda d: ('train', d / 'two', '--bs', '2', '--valid-pct', '0.5', '--out', d / 'out', '--synth-pretrain', '3', '--synth-words', 'a=hello!,b=bye!'), "can only say plain words here"),
     (lambda d: ('predict', d / 'no_model.pkl', d / 'x.wav'), 'no such model'),
+    (lambda d: ('train', d / 'two', '--strict'), 'two/b/bad.wav: empty file'),
+    (lambda d: ('train', d / 'two', '--split', 'esc:1'), 'not an ESC file name'),
+    (lambda d: ('train', d / 'two', '--split', 'speakers'), 'no layout with speakers'),
 ]
 
 
@@ -100,8 +103,27 @@ def test_user_errors_one_line(capsys, tmp_path, make, msg):
     for sub, n in (('one/a', 2), ('two/a', 2), ('two/b', 2)):
         (tmp_path / sub).mkdir(parents=True, exist_ok=True)
         for i in range(n): sf.write(tmp_path / sub / f'{i}_x.wav', np.zeros(800, np.float32), 8000)
+    (tmp_path / 'two' / 'b' / 'bad.wav').write_bytes(b'')   # left out (named) unless --strict
     code, err = run_main(capsys, *make(tmp_path))
-    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+    lines = [l for l in err.strip().splitlines() if not l.startswith('warning: leaving out')]
+    assert code == 2 and msg in err and len(lines) == 1, err
+
+
+def test_train_reads_the_data_and_leaves_out_bad_files(tmp_path, capsys):
+    "Clip length and rate chosen from the headers and said; a bad file named once and left out; 20% random split said."
+    from fastaudio_lite.cli import build_dls
+    for label in 'ab':
+        (tmp_path / label).mkdir()
+        for i in range(8): sf.write(tmp_path / label / f'{i}.wav', np.zeros(int(44100 * (3 + i / 4)), np.float32), 44100)
+    (tmp_path / 'a' / 'bad.wav').write_bytes(b'RIFF')
+    dls = build_dls(tmp_path, bs=4, spec='wave')
+    out = capsys.readouterr()
+    assert 'a/bad.wav' in out.err and 'leaving out 1 of 17 files' in out.err
+    assert '20% at random' in out.out and '5 s at 22,050 Hz (sound)' in out.out and '5 s clips cover 100%' in out.out, out.out
+    x, _ = dls.one_batch()
+    assert x.shape[-1] == 5 * 22050 and len(dls.train_ds) + len(dls.valid_ds) == 16
+    dls = build_dls(tmp_path, bs=4, sr=8000, duration=1.5, kind='speech', spec='wave')
+    assert dls.one_batch()[0].shape[-1] == 12000
 
 
 @pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto'],

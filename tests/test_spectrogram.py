@@ -149,7 +149,7 @@ def test_presets(batch):
         assert isinstance(tfms[0], MelSpectrogram) and isinstance(tfms[-1], SpecNormalize)
     x = batch
     for t in spectrogram_preset('speech')[:-1]: x = t(x)
-    assert x.shape[-2:] == (64, 101)
+    assert x.shape[-2:] == (64, 201)   # 5 ms hop
     with pytest.raises(ValueError, match='name'): spectrogram_preset('birds')
 
 
