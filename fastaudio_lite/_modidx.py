@@ -209,6 +209,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                           'fastaudio_lite/distributed.py'),
                                             'fastaudio_lite.distributed.broadcast_device': ( 'distributed.html#broadcast_device',
                                                                                              'fastaudio_lite/distributed.py'),
+                                            'fastaudio_lite.distributed.seed_per_rank': ( 'distributed.html#seed_per_rank',
+                                                                                          'fastaudio_lite/distributed.py'),
                                             'fastaudio_lite.distributed.sync_spec_stats': ( 'distributed.html#sync_spec_stats',
                                                                                             'fastaudio_lite/distributed.py')},
             'fastaudio_lite.learner': { 'fastaudio_lite.learner.AudioLearner': ('learner.html#audiolearner', 'fastaudio_lite/learner.py'),

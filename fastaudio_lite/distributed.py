@@ -5,13 +5,17 @@
 # %% ../nbs/07_distributed.ipynb #2ee53aeb
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import torch
 from fastai.distributed import DistributedDL, DistributedTrainer
+from fastai.torch_core import rank_distrib
 
 from .spectrogram import SpecNormalize
 
 # %% auto #0
-__all__ = ['broadcast_device', 'DistributedAudioDL', 'sync_spec_stats', 'AudioDistributedTrainer']
+__all__ = ['broadcast_device', 'DistributedAudioDL', 'seed_per_rank', 'sync_spec_stats', 'AudioDistributedTrainer']
 
 # %% ../nbs/07_distributed.ipynb #8bb0bf55
 def broadcast_device():
@@ -25,6 +29,14 @@ class DistributedAudioDL(DistributedDL):
         t = torch.tensor(t, dtype=torch.long, device=broadcast_device())
         torch.distributed.broadcast(t, rank)
         return t.cpu().tolist()
+
+def seed_per_rank(rank=None):
+    "Offset Python's, NumPy's and torch's generators by the rank, so each rank draws its own crops, noise and dropout masks."
+    rank = rank_distrib() if rank is None else rank
+    seed = (torch.initial_seed() + 1_000_003 * rank) % 2 ** 32
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 def sync_spec_stats(dls):
     "Give every rank rank 0's `SpecNormalize` statistics (each rank computed its own from its own batches)."
@@ -46,5 +58,8 @@ class AudioDistributedTrainer(DistributedTrainer):
         if next(self.model.parameters()).device.type != 'cuda': self.sync_bn = False  # SyncBatchNorm needs GPUs
         if torch.distributed.is_initialized(): sync_spec_stats(self.dls)
         super().before_fit()
+        # every rank was seeded alike (the same weights to start); left so, rank r's k-th clip would get rank 0's k-th
+        # crop, noise and dropout mask, half the augmentation's variety (accelerate's set_seed(device_specific=True))
+        seed_per_rank()
     def _wrap_dl(self, dl):
         return dl if isinstance(dl, DistributedDL) else DistributedAudioDL(dl, device=next(self.learn.model.parameters()).device)

@@ -85,6 +85,13 @@ def hf_dirs(tmp_path_factory):
         conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
         num_labels=7)).save_pretrained(d / 'w2v')
     Wav2Vec2FeatureExtractor().save_pretrained(d / 'w2v')
+    from transformers import HubertConfig, HubertForSequenceClassification, WavLMConfig, WavLMForSequenceClassification
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(32, 32),
+                 conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                 classifier_proj_size=16, num_labels=7)
+    HubertForSequenceClassification(HubertConfig(**small)).save_pretrained(d / 'hubert')
+    WavLMForSequenceClassification(WavLMConfig(**small, num_buckets=16, max_bucket_distance=32)).save_pretrained(d / 'wavlm')
+    for k in ('hubert', 'wavlm'): Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(d / k)
     return d
 
 
@@ -111,3 +118,16 @@ def test_hf_model_in_a_fastai_learner(hf_dirs, fsdd_small, tmp_path, kind, featu
     again = load_learner(tmp_path / 'hf.pkl').predict(files[0])
     assert pred[0] == again[0]
     torch.testing.assert_close(pred[2], again[2], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('kind', ['hubert', 'wavlm'])
+def test_hubert_and_wavlm_train_and_export(hf_dirs, fsdd_small, tmp_path, kind):
+    "The other wav2vec2-style models (same feature extraction, without normalisation here): a head for the vocab, a fit, export."
+    files = fsdd_small[::10]
+    dls = DataBlock(blocks=(AudioBlock(sr=16000, duration=0.5), CategoryBlock), get_items=lambda _: files,
+                    get_y=NameLabeller(r'^(\d)_'), splitter=RandomSplitter(seed=0)).dataloaders('.', bs=8, num_workers=0)
+    learn = audio_learner(dls, hf_dirs / kind, metrics=accuracy)
+    assert isinstance(learn.model.features, WaveNormalize) and not learn.model.features.do_normalize
+    learn.fit(1, 1e-3)
+    learn.export(tmp_path / 'm.pkl')
+    assert load_learner(tmp_path / 'm.pkl').predict(files[0])[0] == learn.predict(files[0])[0]
