@@ -41,7 +41,8 @@ if __name__ == '__main__':
     write_result('distributed', 'Two CPU processes against one (FSDD official split, SpecCNN, 4 epochs)',
                  md_table(['run', 's/epoch seed 42', 's/epoch seed 43', 'accuracy seed 42', 'accuracy seed 43'], rows),
                  "Same total batch size (64). Seconds per epoch include each epoch's validation; on 2 cores the two processes "
-                 "share what one process's threads use, so no speed-up is expected here. Accuracy, two processes minus one: "
+                 "share the cores that one process's threads use (torchrun gives each process one thread), so this is not a "
+                 "scaling figure. Accuracy, two processes minus one: "
                  f"seed 42 {acc[2][0] - acc[1][0]:+.3f}, seed 43 {acc[2][1] - acc[1][1]:+.3f}; the two one-process seeds differ "
                  f"by {abs(acc[1][0] - acc[1][1]):.3f} between themselves, so after four epochs single runs move this much and "
                  "two seeds cannot tell a difference of this size from noise.")
