@@ -87,6 +87,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'fastaudio_lite.core._resampler': ('core.html#_resampler', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core._why_not': ('core.html#_why_not', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.audio_error': ('core.html#audio_error', 'fastaudio_lite/core.py'),
+                                     'fastaudio_lite.core.audio_errors': ('core.html#audio_errors', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.audio_grid': ('core.html#audio_grid', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.audio_info': ('core.html#audio_info', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.audio_windows': ('core.html#audio_windows', 'fastaudio_lite/core.py'),

@@ -50,16 +50,13 @@ def _say(*args, **kwargs):
 
 def _usable(items, strict):
     "`items` without the files that cannot be decoded (checked in parallel), which are listed; with `strict`, stop instead."
-    from fastai.torch_core import defaults
-    from fastcore.parallel import parallel
-    from fastaudio_lite.core import audio_error
-    reasons = parallel(audio_error, items, n_workers=defaults.cpus)
-    bad = [(f, r) for f, r in zip(items, reasons) if r is not None]
+    from fastaudio_lite.core import audio_errors
+    bad = audio_errors(items)
     if not bad: return items
-    listing = '; '.join(f"{f}: {r}" for f, r in bad)
+    listing = '; '.join(f"{f}: {r}" for f, r in bad.items())
     if strict: raise UserError(f"{len(bad)} of {len(items)} files cannot be decoded (--strict): {listing}")
     _say(f"warning: leaving out {len(bad)} of {len(items)} files that cannot be decoded: {listing}", file=sys.stderr)
-    return items[[r is None for r in reasons]]
+    return items.filter(lambda f: f not in bad)
 
 def _labeller(label):
     from fastai.data.transforms import parent_label

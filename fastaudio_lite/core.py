@@ -22,7 +22,8 @@ from fastcore.parallel import parallel
 # %% auto #0
 __all__ = ['audio_extensions', 'cache_dtypes', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
            'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio', 'audio_windows',
-           'get_audio_files', 'audio_error', 'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
+           'get_audio_files', 'audio_error', 'audio_errors', 'verify_audio', 'audio_info', 'default_cache_dir',
+           'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class AudioError(ValueError):
@@ -232,13 +233,17 @@ def audio_error(fn):
     except AudioError as e: return e.reason
     return None
 
-def verify_audio(files, n_workers=None):
-    "The files among `files` that cannot be decoded, checked in parallel (like fastai's `verify_images`)."
+def audio_errors(files, n_workers=None):
+    "`{file: reason}` for the files among `files` that cannot be decoded, checked in parallel: leave them out, or stop."
     from fastai.torch_core import defaults
     files = L(files)
-    n_workers = defaults.cpus if n_workers is None else n_workers
-    reasons = parallel(audio_error, files, n_workers=n_workers)
-    return files[[r is not None for r in reasons]]
+    reasons = parallel(audio_error, files, n_workers=defaults.cpus if n_workers is None else n_workers)
+    return {f: r for f, r in zip(files, reasons) if r is not None}
+
+def verify_audio(files, n_workers=None):
+    "The files among `files` that cannot be decoded, checked in parallel (like fastai's `verify_images`)."
+    bad = audio_errors(files, n_workers)
+    return L(f for f in files if f in bad)
 
 def _info(fn):
     try:
