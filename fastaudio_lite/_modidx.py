@@ -85,6 +85,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'fastaudio_lite.core._get_ax': ('core.html#_get_ax', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core._info': ('core.html#_info', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core._resampler': ('core.html#_resampler', 'fastaudio_lite/core.py'),
+                                     'fastaudio_lite.core._samples': ('core.html#_samples', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core._why_not': ('core.html#_why_not', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.audio_error': ('core.html#audio_error', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.audio_errors': ('core.html#audio_errors', 'fastaudio_lite/core.py'),

@@ -157,6 +157,12 @@ def _why_not(fn, e):
     if os.path.getsize(fn) == 0: return "empty file (0 bytes)"
     return f"cannot decode ({type(e).__name__}: {e})"
 
+def _samples(data, fn, file_sr, sr, mono, where=''):
+    "Decoded frames `(samples, channels)` as float32 `(channels, samples)` at `sr` (file's if None): checked, down-mixed, resampled."
+    if not np.isfinite(data).all(): raise AudioError(fn, "contains NaN or infinite samples" + where)
+    x = np.ascontiguousarray(downmix(data.T) if mono else data.T)
+    return x if sr is None else resample_array(x, file_sr, sr)
+
 def _decode(fn, sr, mono, window):
     "Decode the `window(frames, file_sr) -> (start, count)` part of `fn`: float32 `(channels, samples)` at `sr` (file's if None)."
     try:
@@ -169,17 +175,13 @@ def _decode(fn, sr, mono, window):
     except AudioError: raise
     except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
     if data.shape[0] == 0: raise AudioError(fn, "no samples" + (f" from sample {start}" if start else ""))
-    if not np.isfinite(data).all(): raise AudioError(fn, "contains NaN or infinite samples")
-    x = data.T
-    if mono: x = downmix(x)
-    x = np.ascontiguousarray(x)
-    return (x, file_sr) if sr is None else (resample_array(x, file_sr, sr), int(sr))
+    return _samples(data, fn, file_sr, sr, mono), file_sr if sr is None else int(sr)
 
 def read_clip(fn, sr, mono=True, n=None, pos=0.5):
     "The `n` samples (at `sr` Hz) of `fn` at fraction `pos` of its slack, or all of a shorter file: float32 `(channels, samples)`."
     def window(frames, file_sr):
         if n is None: return 0, -1
-        need = int(np.ceil(n * file_sr / sr))  # at the file's rate: resampling gives back >= n samples
+        need = -(-n * file_sr // sr)  # at the file's rate, rounded up: resampling gives back >= n samples
         return clip_window(frames, need, pos)
     x, _ = _decode(fn, sr, mono, window)
     return x[:, :n] if n is not None else x
@@ -212,9 +214,7 @@ def audio_windows(fn, sr, n, hop, mono=True):
             f.seek(min(s * file_sr // sr, frames))
             try: data = f.read(need, dtype='float32', always_2d=True)
             except Exception as e: raise AudioError(fn, f"cannot decode at {s / sr:.2f} s ({type(e).__name__}: {e})") from e
-            if not np.isfinite(data).all(): raise AudioError(fn, f"contains NaN or infinite samples at {s / sr:.2f} s")
-            x = np.ascontiguousarray(downmix(data.T) if mono else data.T)
-            x = resample_array(x, file_sr, sr)[:, :n]
+            x = _samples(data, fn, file_sr, sr, mono, f" at {s / sr:.2f} s")[:, :n]
             if x.shape[-1] < n: x = np.pad(x, ((0, 0), (0, n - x.shape[-1])))
             yield s, x
 

@@ -128,7 +128,7 @@ class PadBatch:
 
 # %% ../nbs/01_data.ipynb #a8b9c0d1
 def _fast_plan(dl):
-    "`(LoadAudio, FixLength or None, items, labels)` when `dl`'s items are files through `AudioBlock`'s own pipeline, else None."
+    "`(LoadAudio, FixLength or None, n, random_crop, items, labels)` for files through `AudioBlock`'s own pipeline, else None."
     tls = getattr(dl.dataset, 'tls', None)
     if not tls: return None
     x_tfms = [t for t in tls[0].tfms.fs if not (type(t) is Transform and t.name == 'noop')]  # DataBlock's default get_x
@@ -140,8 +140,10 @@ def _fast_plan(dl):
     ys = dl.dataset.__dict__.get('_audio_labels')
     if ys is None or len(ys) != len(items):
         ys = dl.dataset._audio_labels = [tuple(tl[i] for tl in tls[1:]) for i in range(len(items))]
-    fl = next((t for t in dl.after_item.fs if isinstance(t, FixLength)), None)
-    return x_tfms[0], fl, items, ys
+    la, fl = x_tfms[0], next((t for t in dl.after_item.fs if isinstance(t, FixLength)), None)
+    n = None if fl is None else int(round(fl.duration * la.sr))
+    random_crop = fl is not None and fl.crop == 'random' and getattr(dl.dataset, 'split_idx', None) == 0
+    return la, fl, n, random_crop, items, ys
 
 class AudioDataLoader(TfmdDL):
     "A `TfmdDL` that makes each item of `AudioBlock`'s pipeline in one call (decode the clip's window, pad), labels once."
@@ -154,11 +156,10 @@ class AudioDataLoader(TfmdDL):
     def do_item(self, s):
         plan = self._plan()
         if plan is None: return super().do_item(s)
-        la, fl, items, ys = plan
+        la, fl, n, random_crop, items, ys = plan
         i = s or 0
         if fl is None: return (la.read(items[i]), *ys[i])
-        n = int(round(fl.duration * la.sr))
-        pos = random.random() if getattr(self.dataset, 'split_idx', None) == 0 and fl.crop == 'random' else 0.5
+        pos = random.random() if random_crop else 0.5
         return (fix_length(la.read(items[i], n, pos), n, pos, fl.pad), *ys[i])
     def create_batch(self, b):
         plan = self._plan()
@@ -194,9 +195,10 @@ def clip_settings(files, kind=None, coverage=0.95):
     duration = min(want, p['max_duration'])
     sr = int(min(p['sr'], np.median(rates)))
     rate_list = ', '.join(f"{r:,} Hz" for r in np.unique(rates)[:4]) + (' ...' if len(np.unique(rates)) > 4 else '')
+    capped = f", capped at the {kind} preset's {duration:g} s" if want > duration else ''
     why = (f"{len(ok):,} files of {lengths.min():.2f}-{lengths.max():.2f} s (median {med:.2f} s) at {rate_list}: "
            f"{duration:g} s clips cover {(lengths <= duration).mean():.0%} of them (the length that covers "
-           f"{coverage:.0%}, rounded up to a half second{f', capped at the {kind} preset' + chr(39) + f's {duration:g} s' if want > duration else ''}); "
+           f"{coverage:.0%}, rounded up to a half second{capped}); "
            f"{sr:,} Hz: the {kind} preset's {p['sr']:,} Hz, or the files' own rate if lower")
     return dict(kind=kind, duration=duration, sr=sr, why=why)
 

@@ -268,8 +268,8 @@ def _timm_model(arch, n_in, n_out, pretrained, sd):
         if kind == 'file': src = dict(file=where)
         elif kind == 'download':
             try: return create_timm_model(arch, n_out, pretrained=True, n_in=n_in)[0], default_split, True
-            except Exception as e: pretrained = no_weights(arch, f"the download failed ({type(e).__name__}: {e})", _timm_how(arch))
-        else: pretrained = no_weights(arch, where, _timm_how(arch))
+            except Exception as e: no_weights(arch, f"the download failed ({type(e).__name__}: {e})", _timm_how(arch))
+        else: no_weights(arch, where, _timm_how(arch))
     model, _ = create_timm_model(arch, n_out, pretrained=src is not None, n_in=n_in, **(dict(pretrained_cfg_overlay=src) if src else {}))
     return model, default_split, src is not None
 
@@ -283,7 +283,8 @@ def _callable_model(arch, n_in, n_out, pretrained, sd):
             if kind == 'file': sd = load_state_dict(where)
             elif kind == 'download': sd = torch.hub.load_state_dict_from_url(where, map_location='cpu')
             else: no_weights(name, where, how)
-        except Exception as e: no_weights(name, f"the download failed ({type(e).__name__}: {e})", how)
+        except Exception as e:
+            no_weights(name, f"{'the cached file ' + where if kind == 'file' else 'the download'} failed ({type(e).__name__}: {e})", how)
     meta = model_meta.get(arch, _default_meta)
     model = arch(weights=None) if 'weights' in meta else arch(pretrained=False)
     if sd is not None: model.load_state_dict(sd)
@@ -306,8 +307,7 @@ def create_audio_model(arch, x, n_out, vocab=None, pretrained=True, weights=None
         if sd is not None: model.load_state_dict(sd)
         used = sd is not None or pretrained
         return model, hf_splitter, name, used, used and not (sd is not None and own)
-    if own: sd_arch = None  # an audio_learner model's weights: built bare, loaded below
-    else: sd_arch = sd
+    sd_arch = None if own else sd  # an audio_learner model's weights: built bare, loaded below
     if isinstance(arch, str): model, splitter, used = _timm_model(arch, n_in, n_out, pretrained and not own, sd_arch)
     elif isinstance(arch, nn.Module):
         model, splitter, used = arch, trainable_params, sd is not None
