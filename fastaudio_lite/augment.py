@@ -12,8 +12,8 @@ from .core import AudioTensor
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
-__all__ = ['noise_colors', 'shift_modes', 'uniform', 'AudioAugment', 'colored_noise', 'add_noise', 'AddNoise', 'time_shift',
-           'TimeShift', 'Gain', 'band_masks', 'mask_spec', 'SpecAugment']
+__all__ = ['noise_colors', 'shift_modes', 'augment_classes', 'uniform', 'AudioAugment', 'colored_noise', 'add_noise', 'AddNoise',
+           'time_shift', 'TimeShift', 'Gain', 'band_masks', 'mask_spec', 'SpecAugment', 'augmentations']
 
 # %% ../nbs/03_augment.ipynb #f4016d39
 def _range(v, name, lo=None):
@@ -162,3 +162,15 @@ class SpecAugment(AudioAugment):
     def encodes(self, x: AudioSpectrogram | AudioTensor):
         x4 = _plain(x).reshape(-1, *x.shape[-3:])
         return AudioSpectrogram(mask_spec(x4, self.fmask, self.tmask, self.fill).reshape(x.shape), **x.meta)
+
+# %% ../nbs/03_augment.ipynb #ab0c0002
+augment_classes = {'noise': AddNoise, 'shift': TimeShift, 'gain': Gain, 'specaug': SpecAugment}
+
+def augmentations(spec, defaults=None):
+    "The augmentation transforms of `spec`: a dict `{name: settings}`, or names (a list or a space-separated string) set from `defaults`."
+    if not spec: return []
+    if isinstance(spec, str): spec = spec.split()
+    if not isinstance(spec, dict): spec = {n: (defaults or {}).get(n, {}) for n in spec}
+    bad = [n for n in spec if n not in augment_classes]
+    if bad: raise ValueError(f"unknown augmentation {', '.join(map(repr, bad))}: the names are {', '.join(augment_classes)}")
+    return [augment_classes[n](**kw) for n, kw in spec.items()]

@@ -21,19 +21,24 @@ __all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'main']
 # %% ../nbs/06_cli.ipynb #0b2a3f60
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
 
-def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech'):
-    "The batch transforms for `--spec` at `sr` Hz with preset `kind`'s windows: augmentation if `augment`, the spectrogram, normalisation, CoordConv if `coord`."
-    from fastaudio_lite.augment import AddNoise, TimeShift
+def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech', hop_length=None):
+    """The batch transforms for `--spec` at `sr` Hz with preset `kind`'s windows (`hop_length` samples between frames
+    if given): augmentation (True: the recipe of `kind`; False: none; or names or a dict for `augment.augmentations`),
+    the spectrogram, normalisation, CoordConv if `coord`."""
+    from fastaudio_lite.augment import SpecAugment, augmentations
+    from fastaudio_lite.learner import recipe
     from fastaudio_lite.spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, preset, spectrogram_preset, stft_args
     stft = stft_args(kind, sr)
-    if spec == 'mel': tfms = spectrogram_preset(kind, sr)[:-1]
+    if hop_length: stft['hop_length'] = int(hop_length)
+    if spec == 'mel': tfms = spectrogram_preset(kind, sr, hop_length=stft['hop_length'])[:-1]
     elif spec == 'stft': tfms = [Spectrogram(**stft), ToDB()]
     elif spec == 'complex': tfms = [Spectrogram(power=None, **stft)]
     elif spec == 'mfcc': tfms = [MFCC(n_mfcc=40, n_mels=preset(kind)['n_mels'], **stft)]
     elif spec == 'wave': tfms = []
     else: raise ValueError(f"spec must be one of {spec_kinds}, got {spec!r}")
-    aug = [AddNoise(snr_db=(10., 40.), p=0.5), TimeShift(0.1, p=0.5)] if augment else []
-    if spec == 'wave': return aug
+    defaults = recipe(kind)['augment']
+    aug = augmentations(defaults if augment is True else (augment or None), defaults)
+    if spec == 'wave': return [t for t in aug if not isinstance(t, SpecAugment)]
     return aug + tfms + [SpecNormalize()] + ([CoordChannels()] if coord else [])
 
 # %% ../nbs/06_cli.ipynb #05eb8437
@@ -66,10 +71,11 @@ def _labeller(label):
     except ValueError as e: raise UserError(f"--label: {e}") from None
 
 def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, sr=None, duration=None, spec='mel',
-              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False, kind=None):
+              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False, kind=None, hop_length=None, cache=None):
     """The `DataLoaders` for the `train` command's options, without the files that cannot be decoded (or stopping at them
     if `strict`). Without a split, the data's layout chooses one (ESC folds, speakers), else 20% at random; without `sr`
-    or `duration`, the files' headers choose them (`clip_settings`)."""
+    or `duration`, the files' headers choose them (`clip_settings`). `cache` is `AudioBlock`'s (a `WaveCache` folder or
+    True). The kind of sound chosen is `dls.kind`, for the recipe (`learner.recipe`)."""
     from fastai.data.block import CategoryBlock, DataBlock
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
@@ -121,14 +127,20 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
     if len(valid_idx) == 0: raise UserError("the validation set is empty: check --valid-re / --split")
     if len(train_idx) == 0: raise UserError("the training set is empty: check --valid-re / --split")
     if len(train_idx) < bs: raise UserError(f"the training set has {len(train_idx)} clips, fewer than one batch (--bs {bs}): use more data or a smaller --bs")
-    dblock = DataBlock(blocks=(AudioBlock(sr=sr, duration=duration), CategoryBlock), get_items=lambda _: items,
-                       get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=spec_tfms(spec, sr, coord, augment, kind or 'speech'))
-    return dblock.dataloaders(data, bs=bs, num_workers=num_workers)
+    kind = kind or 'speech'
+    try: tfms = spec_tfms(spec, sr, coord, augment, kind, hop_length)
+    except ValueError as e: raise UserError(str(e)) from None
+    dblock = DataBlock(blocks=(AudioBlock(sr=sr, duration=duration, cache=cache), CategoryBlock), get_items=lambda _: items,
+                       get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=tfms)
+    dls = dblock.dataloaders(data, bs=bs, num_workers=num_workers)
+    dls.kind = kind
+    return dls
 
 # %% ../nbs/06_cli.ipynb #9b17791d
 def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_metrics=None, synth_voices=0, synth_words=None,
-          pretrained=True):
-    "Train `arch` on `dls` with one-cycle (first pretrained on `synth_voices` eSpeak NG voices if > 0); write model.pkl, confusion.png and metrics.json to `out`."
+          pretrained=True, mixup=0., label_smoothing=0., export=True):
+    """Train `arch` on `dls` with one-cycle (first pretrained on `synth_voices` eSpeak NG voices if > 0), with mixup's
+    `alpha` and label smoothing (`learner.recipe_callbacks`); write confusion.png, metrics.json and (if `export`) model.pkl to `out`."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -136,7 +148,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     from fastai.metrics import accuracy
     import contextlib
     from fastai.torch_core import num_distrib, set_seed
-    from fastaudio_lite.learner import audio_learner, SpecCNN, WaveCNN
+    from fastaudio_lite.learner import audio_learner, recipe_callbacks, SpecCNN, WaveCNN
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed, reproducible=True)
@@ -153,7 +165,9 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
         _say(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
               f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
         set_seed(seed, reproducible=True)
-    try: learn = audio_learner(dls, arch_, pretrained=pretrained, weights=weights, metrics=accuracy)
+    try: tricks = recipe_callbacks(mixup, label_smoothing)
+    except ValueError as e: raise UserError(str(e)) from None
+    try: learn = audio_learner(dls, arch_, pretrained=pretrained, weights=weights, metrics=accuracy, **tricks)
     except ValueError as e: raise UserError(f"--arch: {e}") from None
     t = time.time()
     if lr == 'auto':
@@ -177,9 +191,9 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     plt.savefig(out / 'confusion.png', bbox_inches='tight', dpi=100)
     plt.close('all')
     metrics = dict(accuracy=acc, epochs=epochs, lr=float(lr), arch=str(arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds),
-                   n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
+                   n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), mixup=mixup, label_smoothing=label_smoothing, classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
                    most_confused=[list(map(str, m)) for m in most], **pre, **(extra_metrics or {}))
-    learn.export((out / 'model.pkl').absolute())
+    if export: learn.export((out / 'model.pkl').absolute())
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=2))
     print(f"validation accuracy: {acc:.4f}")
     return learn, metrics
@@ -205,13 +219,17 @@ def _parser():
                    help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
     t.add_argument('--spec', choices=spec_kinds, default='mel')
     t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
-    t.add_argument('--no-augment', dest='augment', action='store_false', help='no noise or time-shift augmentation')
+    t.add_argument('--no-augment', dest='augment', action='store_false', help="no augmentation: none of the recipe's noise, time shifts, SpecAugment or mixup")
     t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
                    'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
     t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
                    help='train from random weights (default: pretrained weights, downloaded once when online)')
-    t.add_argument('--epochs', type=int, default=10)
-    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default 1e-2; 3e-3 after --synth-pretrain)")
+    t.add_argument('--epochs', type=int, default=None, help="epochs (default: the kind's recipe, learner.recipes: 20 for speech, 30 for sound)")
+    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's, 1e-2; 3e-3 after --synth-pretrain)")
+    t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's, 0.4)")
+    t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's, 0.1)")
+    t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
+                   help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
                    help='spoken words: first pretrain on the labels said by VOICES eSpeak NG voices (e.g. 300; default 0: off)')
     t.add_argument('--synth-words', help="what eSpeak says for each label, 'label=word,...' (default: the label itself)")
@@ -240,11 +258,10 @@ def _cmd_train(a):
     if a.synth_pretrain < 0: raise UserError(f"--synth-pretrain must be a number of voices >= 0, got {a.synth_pretrain}")
     if a.synth_pretrain and a.synth_pretrain < 3: raise UserError(f"--synth-pretrain needs at least 3 voices (training, validation, test), got {a.synth_pretrain}")
     words = _synth_words(a.synth_words)
-    if a.lr is None: a.lr = '3e-3' if a.synth_pretrain else '1e-2'
-    if a.lr != 'auto':
+    if a.lr is not None and a.lr != 'auto':
         try: float(a.lr)
         except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
-    if a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
+    if a.epochs is not None and a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
     from fastai.torch_core import num_distrib
     if a.lr == 'auto' and num_distrib() > 1: raise UserError("--lr auto runs lr_find in one process: run it once without torchrun, then pass --lr")
     from fastaudio_lite.models import is_hf_arch
@@ -252,9 +269,18 @@ def _cmd_train(a):
         _say(f"--arch {a.arch}: a transformers model computes its own features from the waveform (--spec wave)")
         a.spec = 'wave'
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
-                    strict=a.strict, kind=a.kind)
+                    strict=a.strict, kind=a.kind, cache=a.cache)
     _say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
-    train(dls, a.arch, a.epochs, a.lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained)
+    from fastaudio_lite.learner import recipe
+    rec = recipe(dls.kind)
+    epochs = a.epochs or rec['epochs']
+    lr = a.lr or ('3e-3' if a.synth_pretrain else str(rec['lr']))
+    mixup = a.mixup if a.mixup is not None else rec['mixup'] if a.augment else 0.
+    smoothing = a.label_smoothing if a.label_smoothing is not None else rec['label_smoothing']
+    augs = ', '.join(n for n in rec['augment'] if not (n == 'specaug' and a.spec == 'wave')) if a.augment else 'none'
+    _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, augmentation {augs}, mixup {mixup:g}, label smoothing {smoothing:g}")
+    train(dls, a.arch, epochs, lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained,
+          mixup=mixup, label_smoothing=smoothing)
     _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
     return 0
 

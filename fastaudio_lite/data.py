@@ -128,7 +128,7 @@ class PadBatch:
 
 # %% ../nbs/01_data.ipynb #a8b9c0d1
 def _fast_plan(dl):
-    "`(LoadAudio, FixLength or None, n, random_crop, items, labels)` for files through `AudioBlock`'s own pipeline, else None."
+    "`(LoadAudio, FixLength or None, n, crops_at_random, items, labels)` for files through `AudioBlock`'s own pipeline, else None."
     tls = getattr(dl.dataset, 'tls', None)
     if not tls: return None
     x_tfms = [t for t in tls[0].tfms.fs if not (type(t) is Transform and t.name == 'noop')]  # DataBlock's default get_x
@@ -142,8 +142,7 @@ def _fast_plan(dl):
         ys = dl.dataset._audio_labels = [tuple(tl[i] for tl in tls[1:]) for i in range(len(items))]
     la, fl = x_tfms[0], next((t for t in dl.after_item.fs if isinstance(t, FixLength)), None)
     n = None if fl is None else int(round(fl.duration * la.sr))
-    random_crop = fl is not None and fl.crop == 'random' and getattr(dl.dataset, 'split_idx', None) == 0
-    return la, fl, n, random_crop, items, ys
+    return la, fl, n, fl is not None and fl.crop == 'random', items, ys
 
 class AudioDataLoader(TfmdDL):
     "A `TfmdDL` that makes each item of `AudioBlock`'s pipeline in one call (decode the clip's window, pad), labels once."
@@ -156,10 +155,11 @@ class AudioDataLoader(TfmdDL):
     def do_item(self, s):
         plan = self._plan()
         if plan is None: return super().do_item(s)
-        la, fl, n, random_crop, items, ys = plan
+        la, fl, n, crops_at_random, items, ys = plan
         i = s or 0
         if fl is None: return (la.read(items[i]), *ys[i])
-        pos = random.random() if random_crop else 0.5
+        # read the split each time, as FixLength does: `learn.tta` sets the validation set's split to training's
+        pos = random.random() if crops_at_random and getattr(self.dataset, 'split_idx', None) == 0 else 0.5
         return (fix_length(la.read(items[i], n, pos), n, pos, fl.pad), *ys[i])
     def create_batch(self, b):
         plan = self._plan()

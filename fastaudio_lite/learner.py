@@ -4,13 +4,16 @@
 
 # %% ../nbs/04_learner.ipynb #a1272463
 from __future__ import annotations
+from copy import deepcopy
 from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 import fastai.callback.all  # noqa: F401 -- gives Learner its fit_one_cycle, fine_tune, lr_find, to_fp16
+from fastai.callback.mixup import MixUp
 from fastai.learner import Learner
+from fastai.losses import LabelSmoothingCrossEntropyFlat
 from fastai.torch_core import rank_distrib
 from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
@@ -24,8 +27,8 @@ from .models import create_audio_model
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
-__all__ = ['SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'show_results', 'plot_top_losses', 'audio_loader', 'Prediction',
-           'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['recipes', 'SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'recipe', 'recipe_callbacks', 'show_results',
+           'plot_top_losses', 'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -84,6 +87,27 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=True, 
     learn.arch, learn.pretrained = name, used
     return learn
 
+
+# %% ../nbs/04_learner.ipynb #ab0c0102
+_speech_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_width=8, max_time_width=20))
+_sound_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.5), specaug=dict(max_freq_width=8, max_time_width=40))
+recipes = {
+    'speech': dict(epochs=20, lr=1e-2, augment=_speech_augment, mixup=0.4, label_smoothing=0.1),
+    'sound': dict(epochs=30, lr=1e-2, augment=_sound_augment, mixup=0.4, label_smoothing=0.1),
+    'music': dict(epochs=30, lr=1e-2, augment=_sound_augment, mixup=0.4, label_smoothing=0.1),
+}
+
+def recipe(kind='speech'):
+    "A copy of the training recipe for `kind` of sound ('speech', 'sound' or 'music')."
+    if kind not in recipes: raise ValueError(f"kind must be one of {tuple(recipes)}, got {kind!r}")
+    return deepcopy(recipes[kind])
+
+def recipe_callbacks(mixup=0., label_smoothing=0.):
+    "`dict(loss_func, cbs)` for a `Learner`: `MixUp(mixup)` if `mixup` > 0, label-smoothed cross-entropy if `label_smoothing` > 0."
+    if mixup < 0: raise ValueError(f"mixup must be an alpha >= 0 (0: off), got {mixup!r}")
+    if not 0 <= label_smoothing < 1: raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    return dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else None,
+                cbs=[MixUp(mixup)] if mixup else [])
 
 # %% ../nbs/04_learner.ipynb #dbeeaf28
 @dispatch

@@ -142,6 +142,11 @@ def test_train_options(fsdd, tmp_path, extra):
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
     assert m['n_train'] + m['n_valid'] == 50 and 0 <= m['accuracy'] <= 1 and m['lr'] > 0
+    # the speech recipe (learner.recipes) unless told: mixup and label smoothing; --no-augment drops mixup too
+    assert 'recipe (speech): epochs 1,' in r.stdout, r.stdout
+    assert (m['mixup'], m['label_smoothing']) == ((0., 0.1) if '--no-augment' in extra else (0.4, 0.1)), m
+    assert ('augmentation none' in r.stdout) == ('--no-augment' in extra)
+    assert ('specaug' in r.stdout) == ('--no-augment' not in extra and 'wave' not in extra), r.stdout
     if '--synth-pretrain' in extra:  # the labels '0' and '1' said by 6 voices, pretrained, then trained at 3e-3
         assert m['synth_voices'] == 6 and 0 <= m['synth_valid_accuracy'] <= 1 and m['lr'] == 3e-3, m
         assert sorted(p.name for p in (tmp_path / 'out' / 'synth' / 'clips').iterdir() if p.is_dir()) == ['0', '1']
