@@ -1,19 +1,19 @@
 """Training recipes on real recordings (issue 14): ESC-10 by official fold, Speech Commands (12 classes) by held-out
 speaker, FSDD official split and leave-one-speaker-out, all from random weights (nothing can be downloaded here).
 
-A recipe is the command's pipeline (`fastaudio_lite.cli.build_dls` and `train`'s learner) with some pieces changed:
+Each run is the `fastaudio-lite train` command's own code (`cli.build_dls`, then `cli.train`), with the recipe's pieces
+set as named below; the data come from a `WaveCache` (decoded once).
 
-- `base`: what `fastaudio-lite train` did before this benchmark: noise and time shift, plain cross-entropy;
-- `aug`: + SpecAugment;
-- `mix`: `aug` + mixup (alpha 0.4) + label smoothing 0.1: the recipe now in `fastaudio_lite.learner.recipes`;
-- `hop512`: `mix` with a 23 ms hop for ESC-10 (half the frames of a 12 ms hop);
-- `aug_hop512`: `aug` with the 23 ms hop;
-- `speccnn_hop512`: `hop512` with the small SpecCNN instead of resnet18.
+- `base`: what `fastaudio-lite train` did before the recipes: noise and time shifts (with the recipe's settings),
+  plain cross-entropy, and for ESC-10 the 11.6 ms hop (256 samples) the sound preset had then;
+- `mix`: the recipe of `fastaudio_lite.learner.recipes` for the kind of sound, with the preset's windows: noise, time
+  shifts and SpecAugment, mixup (alpha 0.4) and label smoothing 0.1 (for ESC-10 the 23 ms hop, now the sound preset's).
 
-Every run also reports test-time augmentation (`learn.tta`, 4 augmented passes) beside the plain accuracy.
-Results are saved per run in bench/out/recipes.json, so an interrupted run resumes.
+Every run also reports test-time augmentation (`learn.tta(n=4)`) beside the plain accuracy. Results are saved per run
+in bench/out/recipes.json, so an interrupted run resumes; without arguments the script runs `PLAN` (hours on a CPU).
 
-    .venv/bin/python bench/recipes.py --data esc10 --recipes base mix --folds 1 2 3 4 5 --seeds 42 43 [--epochs 30]
+    .venv/bin/python bench/recipes.py                                   # PLAN: every run of BENCHMARKS.md's section
+    .venv/bin/python bench/recipes.py --data esc10 --recipes mix --seeds 42 43 [--folds 1 2] [--epochs 60]
     .venv/bin/python bench/recipes.py --data sc12 --recipes base mix --seeds 42 43
     .venv/bin/python bench/recipes.py --data fsdd --recipes mix --folds official george jackson lucas nicolas yweweler
 """
@@ -31,12 +31,8 @@ DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
 PATHS = {'esc10': DATA / 'esc10', 'sc12': DATA / 'speech_commands12', 'fsdd': FSDD}
 DEFAULT_FOLDS = {'esc10': ['1', '2', '3', '4', '5'], 'sc12': ['speakers'], 'fsdd': ['official', *SPEAKERS]}
 RECIPES = {
-    'base': dict(augment='noise shift', mixup=0., label_smoothing=0.),
-    'aug': dict(augment='noise shift specaug', mixup=0., label_smoothing=0.),
+    'base': dict(augment='noise shift', mixup=0., label_smoothing=0., hop={'esc10': 256}),
     'mix': dict(),
-    'hop512': dict(hop=512),
-    'aug_hop512': dict(augment='noise shift specaug', mixup=0., label_smoothing=0., hop=512),
-    'speccnn_hop512': dict(arch='SpecCNN', hop=512),
 }
 STORE = 'recipes'
 
@@ -52,7 +48,7 @@ def run(data, fold, name, seed, epochs):
     rec = {**recipe(kind), **r}
     t = time.time()
     dls = cli.build_dls(PATHS[data], split=split, valid_re=valid_re, bs=32, seed=seed, kind=kind, augment=rec['augment'],
-                        hop_length=r.get('hop'), cache=True)
+                        hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True)
     learn, _ = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
                          mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False)
     fit_s = time.time() - t
@@ -84,11 +80,10 @@ def report():
             cells = [v.get(f) for f in folds]
             fmt = lambda c: '-' if c is None else f"{c['accuracy']:.3f} ({c['tta']:.3f})"
             done = [c for c in cells if c]
-            if data == 'fsdd':
-                loso = [c for f, c in zip(folds, cells) if c and f != 'official']
-                mean = f"{np.mean([c['accuracy'] for c in loso]):.3f} ({np.mean([c['tta'] for c in loso]):.3f})" if len(loso) == 5 else '-'
-            else:
-                mean = f"{np.mean([c['accuracy'] for c in done]):.3f} ({np.mean([c['tta'] for c in done]):.3f})" if len(done) == len(folds) else '-'
+            over = [c for f, c in zip(folds, cells) if c and f != 'official']  # FSDD: the mean of the held-out speakers
+            n_all = len([f for f in folds if f != 'official'])
+            mean = '-' if not over else (f"{np.mean([c['accuracy'] for c in over]):.3f} ({np.mean([c['tta'] for c in over]):.3f})"
+                                         + ('' if len(over) == n_all or n_all == 1 else f", {len(over)} of {n_all}"))
             spe = f"{np.mean([c['s_per_epoch'] for c in done]):.1f}" if done else '-'
             rows.append([name, seed, epochs, *map(fmt, cells), mean, spe])
         if not rows: continue
@@ -96,38 +91,51 @@ def report():
                 'LOSO mean' if data == 'fsdd' else 'mean', 's/epoch']
         sections.append(f"### {title}\n\n{md_table(head, rows)}")
     notes = ("Accuracy on the validation fold or speakers, and in brackets with test-time augmentation (`learn.tta(n=4)`: the mean of "
-             "four augmented passes blended with the plain one). 's/epoch' includes the validation pass; every run shares 2 "
-             "CPU cores, so it is a rough guide. Recipes: " + '; '.join(f"`{k}` {v}" for k, v in RECIPES.items()) + ".")
+             "four augmented passes blended with the plain one). `base`: noise and time shifts, plain cross-entropy (for ESC-10 the "
+             "11.6 ms hop); `mix`: the shipped recipe (`learner.recipes`: noise, time shifts, SpecAugment, mixup 0.4, label "
+             "smoothing 0.1; for ESC-10 the 23 ms hop). resnet18 from random weights, batch 32, one cycle at 1e-2. 's/epoch' "
+             "includes the validation pass and is a rough guide: some runs shared the 2 CPU cores with other work.")
     write_result(STORE, 'Training recipes on real recordings (from random weights)', '\n\n'.join(sections), notes,
                  command='.venv/bin/python bench/recipes.py --data esc10|sc12|fsdd --recipes ... --seeds ...')
 
 
+# what `make bench` runs (no arguments): the comparison on two ESC-10 folds, then each data set's recipe
+PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1', '2']), ('esc10', 'mix', [42, 43], 60, None),
+        ('sc12', 'base', [42], 20, None), ('sc12', 'mix', [42], 20, None), ('fsdd', 'mix', [42], 20, None)]
+
+
+def run_cells(data, names, seeds, epochs, folds):
+    "Run every (seed, recipe, fold) not yet in bench/out/recipes.json, saving each result as it comes."
+    from fastaudio_lite.learner import recipe
+    for seed in seeds:
+        for name in names:
+            ep = epochs or recipe('sound' if data == 'esc10' else 'speech')['epochs']
+            for fold in folds or DEFAULT_FOLDS[data]:
+                k = key(data, name, seed, ep)
+                if fold in load().get(k, {}): continue
+                out = run(data, fold, name, seed, ep)
+                res = load()
+                res.setdefault(k, {})[fold] = out
+                (OUT / f'{STORE}.json').write_text(json.dumps(res, indent=1))
+                print(k, fold, out, flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--data', choices=tuple(PATHS), default='esc10')
+    p.add_argument('--data', choices=tuple(PATHS), default=None, help='one data set (default: every run of PLAN)')
     p.add_argument('--recipes', nargs='+', default=['mix'])
     p.add_argument('--folds', nargs='+', default=None)
     p.add_argument('--seeds', nargs='+', type=int, default=[42])
-    p.add_argument('--epochs', type=int, default=None)
-    p.add_argument('--threads', type=int, default=None, help='torch threads (to run two benchmarks side by side)')
+    p.add_argument('--epochs', type=int, default=None, help="default: the kind's recipe (learner.recipes)")
+    p.add_argument('--threads', type=int, default=None, help='torch threads')
     p.add_argument('--report', action='store_true', help='only rewrite bench/out/recipes.md from the saved results')
     a = p.parse_args()
     if a.threads:
         import torch
         torch.set_num_threads(a.threads)
     if not a.report:
-        from fastaudio_lite.learner import recipe
-        for seed in a.seeds:
-            for name in a.recipes:
-                epochs = a.epochs or recipe('sound' if a.data == 'esc10' else 'speech')['epochs']
-                for fold in a.folds or DEFAULT_FOLDS[a.data]:
-                    k = key(a.data, name, seed, epochs)
-                    if fold in load().get(k, {}): continue
-                    out = run(a.data, fold, name, seed, epochs)
-                    res = load()
-                    res.setdefault(k, {})[fold] = out
-                    (OUT / f'{STORE}.json').write_text(json.dumps(res, indent=1))
-                    print(k, fold, out, flush=True)
+        for data, names, seeds, epochs, folds in ([(a.data, a.recipes, a.seeds, a.epochs, a.folds)] if a.data else PLAN):
+            run_cells(data, [names] if isinstance(names, str) else names, seeds, epochs, folds)
     report()
 
 

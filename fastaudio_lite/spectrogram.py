@@ -408,7 +408,7 @@ def _next_pow2(n): return 1 << (int(n) - 1).bit_length()
 
 presets = {
     'speech': dict(sr=16000, max_duration=2.0, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None),
-    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=256 / 22050, n_mels=64, f_min=20., f_max=8000.),
+    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=8000.),
     'music': dict(sr=22050, max_duration=30.0, win_s=2048 / 22050, hop_s=512 / 22050, n_mels=128, f_min=0., f_max=None),
 }
 

@@ -122,8 +122,14 @@ def test_train_reads_the_data_and_leaves_out_bad_files(tmp_path, capsys):
     assert '20% at random' in out.out and '5 s at 22,050 Hz (sound)' in out.out and '5 s clips cover 100%' in out.out, out.out
     x, _ = dls.one_batch()
     assert x.shape[-1] == 5 * 22050 and len(dls.train_ds) + len(dls.valid_ds) == 16
-    dls = build_dls(tmp_path, bs=4, sr=8000, duration=1.5, kind='speech', spec='wave')
-    assert dls.one_batch()[0].shape[-1] == 12000
+    assert dls.kind == 'sound'  # for the recipe (learner.recipe)
+    dls = build_dls(tmp_path, bs=4, sr=8000, duration=1.5, kind='speech', spec='wave', cache=tmp_path / 'cache')
+    assert dls.one_batch()[0].shape[-1] == 12000 and dls.kind == 'speech'
+    assert len(list((tmp_path / 'cache').glob('*.wave'))) == 16  # --cache: every good file decoded once, into the cache
+    # the recipe's SpecAugment on spectrograms, with the hop asked for
+    dls = build_dls(tmp_path, bs=4, sr=8000, duration=1.5, kind='speech', hop_length=80, augment='specaug')
+    tfms = [type(t).__name__ for t in dls.after_batch.fs]
+    assert 'SpecAugment' in tfms and 'AddNoise' not in tfms and dls.one_batch()[0].shape[-1] == 151, tfms
 
 
 @pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto'],
