@@ -96,7 +96,7 @@ def report():
              "smoothing 0.1; for ESC-10 the 23 ms hop). resnet18 from random weights, batch 32, one cycle at 1e-2. 's/epoch' "
              "includes the validation pass and is a rough guide: some runs shared the 2 CPU cores with other work.")
     write_result(STORE, 'Training recipes on real recordings (from random weights)', '\n\n'.join(sections), notes,
-                 command='.venv/bin/python bench/recipes.py --data esc10|sc12|fsdd --recipes ... --seeds ...')
+                 command='.venv/bin/python bench/recipes.py` (every run of its PLAN; one data set: `--data esc10 --recipes mix --seeds 42 43 --epochs 60`, `--data sc12 --recipes mix --epochs 20')
 
 
 # what `make bench` runs (no arguments): the comparison on two ESC-10 folds, then each data set's recipe
