@@ -47,7 +47,8 @@ def run(data, fold, name, seed, epochs):
     kind = 'speech' if data != 'esc10' else 'sound'
     rec = {**recipe(kind), **r}
     t = time.time()
-    dls = cli.build_dls(PATHS[data], split=split, valid_re=valid_re, bs=32, seed=seed, kind=kind, augment=rec['augment'],
+    label = r'^(\d)_' if data == 'fsdd' else 'parent'  # FSDD's digit is in the file name (the official split sets it)
+    dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=32, seed=seed, kind=kind, augment=rec['augment'],
                         hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True)
     learn, _ = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
                          mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False)
@@ -85,10 +86,10 @@ def report():
             mean = '-' if not over else (f"{np.mean([c['accuracy'] for c in over]):.3f} ({np.mean([c['tta'] for c in over]):.3f})"
                                          + ('' if len(over) == n_all or n_all == 1 else f", {len(over)} of {n_all}"))
             spe = f"{np.mean([c['s_per_epoch'] for c in done]):.1f}" if done else '-'
-            rows.append([name, seed, epochs, *map(fmt, cells), mean, spe])
+            rows.append([name, seed, epochs, *map(fmt, cells), *([mean] if len(folds) > 1 else []), spe])
         if not rows: continue
         head = ['recipe', 'seed', 'epochs', *(f"fold {f}" if data == 'esc10' else f for f in folds),
-                'LOSO mean' if data == 'fsdd' else 'mean', 's/epoch']
+                *(['LOSO mean' if data == 'fsdd' else 'mean'] if len(folds) > 1 else []), 's/epoch']
         sections.append(f"### {title}\n\n{md_table(head, rows)}")
     notes = ("Accuracy on the validation fold or speakers, and in brackets with test-time augmentation (`learn.tta(n=4)`: the mean of "
              "four augmented passes blended with the plain one). `base`: noise and time shifts, plain cross-entropy (for ESC-10 the "
@@ -96,7 +97,7 @@ def report():
              "smoothing 0.1; for ESC-10 the 23 ms hop). resnet18 from random weights, batch 32, one cycle at 1e-2. 's/epoch' "
              "includes the validation pass and is a rough guide: some runs shared the 2 CPU cores with other work.")
     write_result(STORE, 'Training recipes on real recordings (from random weights)', '\n\n'.join(sections), notes,
-                 command='.venv/bin/python bench/recipes.py` (every run of its PLAN; one data set: `--data esc10 --recipes mix --seeds 42 43 --epochs 60`, `--data sc12 --recipes mix --epochs 20')
+                 command='.venv/bin/python bench/recipes.py` (every run of its PLAN), or one data set: `.venv/bin/python bench/recipes.py --data esc10 --recipes mix --seeds 42 43 --epochs 60`, `--data sc12 --recipes mix --epochs 20`, `--data fsdd --recipes mix --epochs 20')
 
 
 # what `make bench` runs (no arguments): the comparison on two ESC-10 folds, then each data set's recipe
