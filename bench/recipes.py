@@ -84,7 +84,7 @@ def report():
             over = [c for f, c in zip(folds, cells) if c and f != 'official']  # FSDD: the mean of the held-out speakers
             n_all = len([f for f in folds if f != 'official'])
             mean = '-' if not over else (f"{np.mean([c['accuracy'] for c in over]):.3f} ({np.mean([c['tta'] for c in over]):.3f})"
-                                         + ('' if len(over) == n_all or n_all == 1 else f", {len(over)} of {n_all}"))
+                                         + ('' if len(over) == n_all else f", {len(over)} of {n_all}"))
             spe = f"{np.mean([c['s_per_epoch'] for c in done]):.1f}" if done else '-'
             rows.append([name, seed, epochs, *map(fmt, cells), *([mean] if len(folds) > 1 else []), spe])
         if not rows: continue
