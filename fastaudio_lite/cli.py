@@ -224,10 +224,10 @@ def _parser():
                    'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
     t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
                    help='train from random weights (default: pretrained weights, downloaded once when online)')
-    t.add_argument('--epochs', type=int, default=None, help="epochs (default: the kind's recipe, learner.recipes: 20 for speech, 60 for sound and music)")
-    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's, 1e-2; 3e-3 after --synth-pretrain)")
-    t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's, 0.4)")
-    t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's, 0.1)")
+    t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, learner.recipes; train prints it)")
+    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; 3e-3 after --synth-pretrain)")
+    t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
+    t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
     t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
                    help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
