@@ -7,7 +7,9 @@ set as named below; the data come from a `WaveCache` (decoded once).
 - `base`: what `fastaudio-lite train` did before the recipes: noise and time shifts (with the recipe's settings),
   plain cross-entropy, and for ESC-10 the 11.6 ms hop (256 samples) the sound preset had then;
 - `mix`: the recipe of `fastaudio_lite.learner.recipes` for the kind of sound, with the preset's windows: noise, time
-  shifts and SpecAugment, mixup (alpha 0.4) and label smoothing 0.1 (for ESC-10 the 23 ms hop, now the sound preset's).
+  shifts and SpecAugment, mixup (alpha 0.4) and label smoothing 0.1 (for ESC-10 the 23 ms hop, now the sound preset's);
+- `multires`: `mix` with three mel spectrograms as channels, windows of half, one and two times the preset's
+  (`MultiResolutionMel`, `win_scales=(0.5, 1, 2)`).
 
 Every run also reports test-time augmentation (`learn.tta(n=4)`) beside the plain accuracy. Results are saved per run
 in bench/out/recipes.json, so an interrupted run resumes; without arguments the script runs `PLAN` (hours on a CPU).
@@ -33,6 +35,7 @@ DEFAULT_FOLDS = {'esc10': ['1', '2', '3', '4', '5'], 'sc12': ['speakers'], 'fsdd
 RECIPES = {
     'base': dict(augment='noise shift', mixup=0., label_smoothing=0., hop={'esc10': 256}),
     'mix': dict(),
+    'multires': dict(win_scales=(0.5, 1, 2)),  # `mix` with three mel windows as channels (23, 46, 93 ms for ESC-10)
 }
 STORE = 'recipes'
 
@@ -49,7 +52,8 @@ def run(data, fold, name, seed, epochs):
     t = time.time()
     label = r'^(\d)_' if data == 'fsdd' else 'parent'  # FSDD's digit is in the file name (the official split sets it)
     dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=32, seed=seed, kind=kind, augment=rec['augment'],
-                        hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True)
+                        hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
+                        win_scales=r.get('win_scales'))
     learn, _ = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
                          mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False)
     fit_s = time.time() - t
@@ -94,7 +98,8 @@ def report():
     notes = ("Accuracy on the validation fold or speakers, and in brackets with test-time augmentation (`learn.tta(n=4)`: the mean of "
              "four augmented passes blended with the plain one). `base`: noise and time shifts, plain cross-entropy (for ESC-10 the "
              "11.6 ms hop); `mix`: the shipped recipe (`learner.recipes`: noise, time shifts, SpecAugment, mixup 0.4, label "
-             "smoothing 0.1; for ESC-10 the 23 ms hop). resnet18 from random weights, batch 32, one cycle at 1e-2. 's/epoch' "
+             "smoothing 0.1; for ESC-10 the 23 ms hop); `multires`: `mix` with three mel spectrograms as channels, windows of "
+             "0.5, 1 and 2 times the preset's (`MultiResolutionMel`; 23, 46 and 93 ms for ESC-10). resnet18 from random weights, batch 32, one cycle at 1e-2. 's/epoch' "
              "includes the validation pass and is a rough guide: some runs shared the 2 CPU cores with other work. FSDD: 8 kHz and 1 s clips, as `train` "
              "chooses them from the files; 'official' holds out recordings 0-4 of each digit and speaker (250 clips), each "
              "speaker's column is that speaker's 500 clips after training on the other four. Before the recipe, 5 epochs of "

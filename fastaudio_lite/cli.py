@@ -21,16 +21,16 @@ __all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'main']
 # %% ../nbs/06_cli.ipynb #0b2a3f60
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
 
-def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech', hop_length=None):
+def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech', hop_length=None, win_scales=None):
     """The batch transforms for `--spec` at `sr` Hz with preset `kind`'s windows (`hop_length` samples between frames
     if given): augmentation (True: the recipe of `kind`; False: none; or names or a dict for `augment.augmentations`),
-    the spectrogram, normalisation, CoordConv if `coord`."""
+    the spectrogram (for 'mel', `win_scales` as `spectrogram_preset`'s), normalisation, CoordConv if `coord`."""
     from fastaudio_lite.augment import SpecAugment, augmentations
     from fastaudio_lite.learner import recipe
     from fastaudio_lite.spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, preset, spectrogram_preset, stft_args
     stft = stft_args(kind, sr)
     if hop_length: stft['hop_length'] = int(hop_length)
-    if spec == 'mel': tfms = spectrogram_preset(kind, sr, hop_length=stft['hop_length'])[:-1]
+    if spec == 'mel': tfms = spectrogram_preset(kind, sr, win_scales, hop_length=stft['hop_length'])[:-1]
     elif spec == 'stft': tfms = [Spectrogram(**stft), ToDB()]
     elif spec == 'complex': tfms = [Spectrogram(power=None, **stft)]
     elif spec == 'mfcc': tfms = [MFCC(n_mfcc=40, n_mels=preset(kind)['n_mels'], **stft)]
@@ -71,11 +71,13 @@ def _labeller(label):
     except ValueError as e: raise UserError(f"--label: {e}") from None
 
 def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, sr=None, duration=None, spec='mel',
-              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False, kind=None, hop_length=None, cache=None):
+              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False, kind=None, hop_length=None, cache=None,
+              win_scales=None):
     """The `DataLoaders` for the `train` command's options, without the files that cannot be decoded (or stopping at them
     if `strict`). Without a split, the data's layout chooses one (ESC folds, speakers), else 20% at random; without `sr`
     or `duration`, the files' headers choose them (`clip_settings`). `cache` is `AudioBlock`'s (a `WaveCache` folder or
-    True). The kind of sound chosen is `dls.kind`, for the recipe (`learner.recipe`)."""
+    True); `win_scales`, the mel windows' (`spectrogram_preset`). The kind of sound chosen is `dls.kind`, for the recipe
+    (`learner.recipe`)."""
     from fastai.data.block import CategoryBlock, DataBlock
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
@@ -128,7 +130,7 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
     if len(train_idx) == 0: raise UserError("the training set is empty: check --valid-re / --split")
     if len(train_idx) < bs: raise UserError(f"the training set has {len(train_idx)} clips, fewer than one batch (--bs {bs}): use more data or a smaller --bs")
     kind = kind or 'speech'
-    try: tfms = spec_tfms(spec, sr, coord, augment, kind, hop_length)
+    try: tfms = spec_tfms(spec, sr, coord, augment, kind, hop_length, win_scales)
     except ValueError as e: raise UserError(str(e)) from None
     dblock = DataBlock(blocks=(AudioBlock(sr=sr, duration=duration, cache=cache), CategoryBlock), get_items=lambda _: items,
                        get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=tfms)

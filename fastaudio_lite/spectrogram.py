@@ -22,8 +22,8 @@ from .core import AudioTensor, MetaTensor, _get_ax, show_labelled
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
            'channels_to_complex', 'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks',
            'apply_fbanks', 'SpecTransform', 'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram',
-           'MFCC', 'ToDB', 'Deltas', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset', 'stft_args',
-           'spectrogram_preset', 'show_batch']
+           'MFCC', 'MultiResolutionMel', 'ToDB', 'Deltas', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset',
+           'stft_args', 'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02_spectrogram.ipynb #6a36029b
 _meta_keys = ('sr', 'n_fft', 'hop_length', 'win_length', 'window', 'center', 'normalized', 'scale', 'mel_scale',
@@ -321,6 +321,29 @@ class MFCC(MelSpectrogram):
 
     def _meta(self, x): return {**super()._meta(x), 'scale': 'mfcc', 'db': True}
 
+# %% ../nbs/02_spectrogram.ipynb #d493718f
+class MultiResolutionMel(MelSpectrogram):
+    "Mel spectrograms with each window length of `win_lengths` (samples), stacked as channels `(..., channels*len(win_lengths), n_mels, frames)`."
+    def __init__(self, win_lengths=(512, 1024, 2048), n_mels=64, f_min=0., f_max=None, mel_scale='htk', norm=None,
+                 hop_length=None, window='hann', power=2., normalized=False, center=True, pad_mode='reflect'):
+        if not isinstance(win_lengths, (tuple, list)) or len(win_lengths) < 2:
+            raise ValueError(f"win_lengths must be two or more window lengths in samples, got {win_lengths!r}")
+        wins = tuple(_check_pos_int(w, 'win_lengths') for w in win_lengths)
+        if len(set(wins)) < len(wins): raise ValueError(f"win_lengths must differ, got {win_lengths!r}")
+        super().__init__(n_mels, f_min, f_max, mel_scale, norm, 1 << (max(wins) - 1).bit_length(), max(wins),
+                         hop_length or min(wins) // 2, window, power, normalized, center, pad_mode)
+        self.win_lengths = wins
+
+    def _compute(self, x, sr):
+        fb = _fbanks(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, x.device)
+        return torch.cat([apply_fbanks(stft(x, self.n_fft, self.hop_length, w, self.window, self.center, self.pad_mode,
+                                            self.normalized).abs().pow(self.power), fb) for w in self.win_lengths], dim=-3)
+
+    def _names(self, x):
+        c = x.shape[-2]
+        return [f"{1000 * w / x.sr:.0f} ms" + (f" {i}" if c > 1 else '') for w in self.win_lengths for i in range(c)]
+
+
 # %% ../nbs/02_spectrogram.ipynb #f23901fe
 class ToDB(SpecTransform):
     "Power or magnitude `AudioSpectrogram` to decibels, relative to `ref` ('max': each example's peak), floored `top_db` below it."
@@ -407,9 +430,9 @@ class SpecNormalize(SpecTransform):
 def _next_pow2(n): return 1 << (int(n) - 1).bit_length()
 
 presets = {
-    'speech': dict(sr=16000, max_duration=2.0, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None),
-    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=8000.),
-    'music': dict(sr=22050, max_duration=30.0, win_s=2048 / 22050, hop_s=512 / 22050, n_mels=128, f_min=0., f_max=None),
+    'speech': dict(sr=16000, max_duration=2.0, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
+    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=8000., win_scales=(1,)),
+    'music': dict(sr=22050, max_duration=30.0, win_s=2048 / 22050, hop_s=512 / 22050, n_mels=128, f_min=0., f_max=None, win_scales=(1,)),
 }
 
 def preset(name):
@@ -424,12 +447,25 @@ def stft_args(name='speech', sr=None):
     win = int(round(p['win_s'] * sr))
     return dict(n_fft=_next_pow2(win), win_length=win, hop_length=max(int(round(p['hop_s'] * sr)), 1))
 
-def spectrogram_preset(name='speech', sr=None, **kwargs):
-    "The batch transforms of preset `name` ('speech', 'sound', 'music') for audio at `sr` Hz; `kwargs` override the spectrogram's."
+def spectrogram_preset(name='speech', sr=None, win_scales=None, **kwargs):
+    """The batch transforms of preset `name` ('speech', 'sound', 'music') for audio at `sr` Hz; `kwargs` override the spectrogram's.
+    `win_scales` (the preset's if None): the window lengths as multiples of the preset's; two or more give a `MultiResolutionMel`."""
     p = preset(name)
     sr = p['sr'] if sr is None else int(sr)
     args = dict(**stft_args(name, sr), n_mels=p['n_mels'], f_min=p['f_min'], f_max=min(p['f_max'], sr / 2) if p['f_max'] else None)
-    return [MelSpectrogram(**{**args, **kwargs}), ToDB(), SpecNormalize()]
+    scales = tuple(p['win_scales'] if win_scales is None else win_scales)
+    if any(not np.isscalar(s) or s <= 0 for s in scales) or not scales:
+        raise ValueError(f"win_scales must be one or more positive numbers, got {win_scales!r}")
+    if len(scales) == 1:
+        win = max(int(round(args['win_length'] * scales[0])), 1)
+        spec = MelSpectrogram(**{**args, 'n_fft': _next_pow2(win), 'win_length': win, **kwargs})
+    else:
+        win = args.pop('win_length')
+        del args['n_fft']
+        wins = [max(int(round(win * s)), 1) for s in scales]
+        spec = MultiResolutionMel(win_lengths=wins, **{**args, **kwargs})
+    return [spec, ToDB(), SpecNormalize()]
+
 
 # %% ../nbs/02_spectrogram.ipynb #6cef67d4
 @dispatch

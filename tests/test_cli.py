@@ -130,6 +130,9 @@ def test_train_reads_the_data_and_leaves_out_bad_files(tmp_path, capsys):
     dls = build_dls(tmp_path, bs=4, sr=8000, duration=1.5, kind='speech', hop_length=80, augment='specaug')
     tfms = [type(t).__name__ for t in dls.after_batch.fs]
     assert 'SpecAugment' in tfms and 'AddNoise' not in tfms and dls.one_batch()[0].shape[-1] == 151, tfms
+    # several mel windows as channels (spectrogram_preset's win_scales): half, one and two times the speech preset's 25 ms
+    x = build_dls(tmp_path, bs=4, sr=8000, duration=1.5, kind='speech', augment=False, win_scales=(0.5, 1, 2)).one_batch()[0]
+    assert x.shape[-3:] == (3, 64, 301) and x.channel_names == ['12 ms', '25 ms', '50 ms'], (x.shape, x.channel_names)
 
 
 @pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto'],
