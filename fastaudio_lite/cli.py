@@ -71,13 +71,13 @@ def _labeller(label):
     except ValueError as e: raise UserError(f"--label: {e}") from None
 
 def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, sr=None, duration=None, spec='mel',
-              coord=False, bs=32, seed=42, num_workers=0, augment=True, strict=False, kind=None, hop_length=None, cache=None,
+              coord=False, bs=None, seed=42, num_workers=0, augment=True, strict=False, kind=None, hop_length=None, cache=None,
               win_scales=None):
     """The `DataLoaders` for the `train` command's options, without the files that cannot be decoded (or stopping at them
     if `strict`). Without a split, the data's layout chooses one (ESC folds, speakers), else 20% at random; without `sr`
     or `duration`, the files' headers choose them (`clip_settings`). `cache` is `AudioBlock`'s (a `WaveCache` folder or
-    True); `win_scales`, the mel windows' (`spectrogram_preset`). The kind of sound chosen is `dls.kind`, for the recipe
-    (`learner.recipe`)."""
+    True); `win_scales`, the mel windows' (`spectrogram_preset`); `bs` None: the recipe's for the kind of sound. The
+    kind of sound chosen is `dls.kind`, for the recipe (`learner.recipe`)."""
     from fastai.data.block import CategoryBlock, DataBlock
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
@@ -128,8 +128,12 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
     except ValueError as e: raise UserError(f"the validation split: {e}") from None
     if len(valid_idx) == 0: raise UserError("the validation set is empty: check --valid-re / --split")
     if len(train_idx) == 0: raise UserError("the training set is empty: check --valid-re / --split")
-    if len(train_idx) < bs: raise UserError(f"the training set has {len(train_idx)} clips, fewer than one batch (--bs {bs}): use more data or a smaller --bs")
     kind = kind or 'speech'
+    if bs is None:
+        from fastaudio_lite.learner import recipe
+        bs = recipe(kind)['bs']
+    if bs < 1: raise UserError(f"--bs must be >= 1, got {bs}")
+    if len(train_idx) < bs: raise UserError(f"the training set has {len(train_idx)} clips, fewer than one batch (--bs {bs}): use more data or a smaller --bs")
     try: tfms = spec_tfms(spec, sr, coord, augment, kind, hop_length, win_scales)
     except ValueError as e: raise UserError(str(e)) from None
     dblock = DataBlock(blocks=(AudioBlock(sr=sr, duration=duration, cache=cache), CategoryBlock), get_items=lambda _: items,
@@ -235,7 +239,7 @@ def _parser():
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
                    help='spoken words: first pretrain on the labels said by VOICES eSpeak NG voices (e.g. 300; default 0: off)')
     t.add_argument('--synth-words', help="what eSpeak says for each label, 'label=word,...' (default: the label itself)")
-    t.add_argument('--bs', type=int, default=32, help='batch size (per process under torchrun; default 32)')
+    t.add_argument('--bs', type=int, default=None, help="batch size, per process under torchrun (default: the recipe's; train prints it)")
     t.add_argument('--strict', action='store_true', help='stop when a file cannot be decoded (default: list such files and leave them out)')
     t.add_argument('--seed', type=int, default=42)
     t.add_argument('--out', default='.', help='output folder (default .)')
@@ -280,7 +284,7 @@ def _cmd_train(a):
     mixup = a.mixup if a.mixup is not None else rec['mixup'] if a.augment else 0.
     smoothing = a.label_smoothing if a.label_smoothing is not None else rec['label_smoothing']
     augs = ', '.join(n for n in rec['augment'] if not (n == 'specaug' and a.spec == 'wave')) if a.augment else 'none'
-    _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, augmentation {augs}, mixup {mixup:g}, label smoothing {smoothing:g}")
+    _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, batch {dls.bs}, augmentation {augs}, mixup {mixup:g}, label smoothing {smoothing:g}")
     train(dls, a.arch, epochs, lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained,
           mixup=mixup, label_smoothing=smoothing)
     _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")

@@ -135,6 +135,19 @@ def test_train_reads_the_data_and_leaves_out_bad_files(tmp_path, capsys):
     assert x.shape[-3:] == (3, 64, 301) and x.channel_names == ['12 ms', '25 ms', '50 ms'], (x.shape, x.channel_names)
 
 
+def test_batch_size_from_the_recipe(tmp_path):
+    "Without --bs, the batch size is the recipe's for the kind of sound (learner.recipes: 16 for sound, 32 for speech)."
+    from fastaudio_lite.cli import UserError, build_dls
+    from fastaudio_lite.learner import recipe
+    for label in 'ab':
+        (tmp_path / label).mkdir()
+        for i in range(20): sf.write(tmp_path / label / f'{i}.wav', np.zeros(8000, np.float32), 8000)
+    args = dict(spec='wave', sr=8000, duration=1)
+    assert [build_dls(tmp_path, kind=k, **args).bs for k in ('sound', 'speech')] == [recipe('sound')['bs'], recipe('speech')['bs']] == [16, 32]
+    assert build_dls(tmp_path, kind='sound', bs=8, **args).bs == 8
+    with pytest.raises(UserError, match='--bs must be >= 1, got 0'): build_dls(tmp_path, bs=0, **args)
+
+
 @pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto'],
                                    ['--spec', 'complex', '--coord', '--arch', 'SpecCNN', '--no-augment'],
                                    ['--spec', 'stft', '--arch', 'WaveCNN'], ['--spec', 'wave', '--arch', 'WaveCNN'],
@@ -152,7 +165,7 @@ def test_train_options(fsdd, tmp_path, extra):
     m = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
     assert m['n_train'] + m['n_valid'] == 50 and 0 <= m['accuracy'] <= 1 and m['lr'] > 0
     # the speech recipe (learner.recipes) unless told: mixup and label smoothing; --no-augment drops mixup too
-    assert 'recipe (speech): epochs 1,' in r.stdout, r.stdout
+    assert 'recipe (speech): epochs 1,' in r.stdout and 'batch 8,' in r.stdout, r.stdout
     assert (m['mixup'], m['label_smoothing']) == ((0., 0.1) if '--no-augment' in extra else (0.4, 0.1)), m
     assert ('augmentation none' in r.stdout) == ('--no-augment' in extra)
     assert ('specaug' in r.stdout) == ('--no-augment' not in extra and 'wave' not in extra), r.stdout
