@@ -57,13 +57,10 @@ def run(data, fold, name, seed, epochs):
     dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=r.get('bs'), seed=seed, kind=kind, augment=rec['augment'],
                         hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
                         win_scales=r.get('win_scales'))
-    learn, _ = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
-                         mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False)
+    _, m = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
+                     mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True)
     fit_s = time.time() - t
-    with learn.no_bar(), learn.no_logging():
-        p, y = learn.get_preds()
-        pt, _ = learn.tta(n=4)
-    acc, tta = float((p.argmax(1) == y).float().mean()), float((pt.argmax(1) == y).float().mean())
+    acc, tta = m['accuracy'], m['tta_accuracy']  # what `fastaudio-lite train --tta` reports
     return dict(accuracy=round(acc, 4), tta=round(tta, 4), s_per_epoch=round(fit_s / epochs, 1), epochs=epochs,
                 n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), threads=torch.get_num_threads())
 

@@ -144,9 +144,10 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
 
 # %% ../nbs/06_cli.ipynb #9b17791d
 def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_metrics=None, synth_voices=0, synth_words=None,
-          pretrained=True, mixup=0., label_smoothing=0., export=True):
+          pretrained=True, mixup=0., label_smoothing=0., export=True, tta=False):
     """Train `arch` on `dls` with one-cycle (first pretrained on `synth_voices` eSpeak NG voices if > 0), with mixup's
-    `alpha` and label smoothing (`learner.recipe_callbacks`); write confusion.png, metrics.json and (if `export`) model.pkl to `out`."""
+    `alpha` and label smoothing (`learner.recipe_callbacks`); write confusion.png, metrics.json and (if `export`) model.pkl to `out`.
+    With `tta`, also the validation accuracy with test-time augmentation (`learn.tta(n=4)`), in one process only."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -157,6 +158,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     from fastaudio_lite.learner import audio_learner, recipe_callbacks, SpecCNN, WaveCNN
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if tta and num_distrib() > 1: raise UserError("--tta runs in one process: train without torchrun, or leave out --tta")
     set_seed(seed, reproducible=True)
     archs = {'SpecCNN': SpecCNN, 'WaveCNN': WaveCNN}
     arch_ = archs.get(arch, arch)
@@ -191,6 +193,9 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
         most = interp.most_confused(min_val=2)[:10]
         interp.plot_confusion_matrix(figsize=(6, 6))
     acc = float(np.trace(cm) / cm.sum())
+    if tta:
+        with learn.no_bar(), learn.no_logging(): pt, yt = learn.tta(n=4)
+        pre['tta_accuracy'] = float((pt.argmax(1) == yt).float().mean())
     if not _rank0():
         plt.close('all')
         return learn, None
@@ -201,7 +206,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
                    most_confused=[list(map(str, m)) for m in most], **pre, **(extra_metrics or {}))
     if export: learn.export((out / 'model.pkl').absolute())
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=2))
-    print(f"validation accuracy: {acc:.4f}")
+    print(f"validation accuracy: {acc:.4f}" + (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
     return learn, metrics
 
 # %% ../nbs/06_cli.ipynb #f70534d7
@@ -231,6 +236,7 @@ def _parser():
     t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
                    help='train from random weights (default: pretrained weights, downloaded once when online)')
     t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, learner.recipes; train prints it)")
+    t.add_argument('--tta', action='store_true', help='also report the validation accuracy with test-time augmentation (learn.tta: four augmented passes and the plain one)')
     t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; 3e-3 after --synth-pretrain)")
     t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
     t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
@@ -286,7 +292,7 @@ def _cmd_train(a):
     augs = ', '.join(n for n in rec['augment'] if not (n == 'specaug' and a.spec == 'wave')) if a.augment else 'none'
     _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, batch {dls.bs}, augmentation {augs}, mixup {mixup:g}, label smoothing {smoothing:g}")
     train(dls, a.arch, epochs, lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained,
-          mixup=mixup, label_smoothing=smoothing)
+          mixup=mixup, label_smoothing=smoothing, tta=a.tta)
     _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
     return 0
 

@@ -148,7 +148,7 @@ def test_batch_size_from_the_recipe(tmp_path):
     with pytest.raises(UserError, match='--bs must be >= 1, got 0'): build_dls(tmp_path, bs=0, **args)
 
 
-@pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto'],
+@pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto', '--tta'],
                                    ['--spec', 'complex', '--coord', '--arch', 'SpecCNN', '--no-augment'],
                                    ['--spec', 'stft', '--arch', 'WaveCNN'], ['--spec', 'wave', '--arch', 'WaveCNN'],
                                    ['--synth-pretrain', '6', '--arch', 'SpecCNN']])
@@ -164,6 +164,9 @@ def test_train_options(fsdd, tmp_path, extra):
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
     assert m['n_train'] + m['n_valid'] == 50 and 0 <= m['accuracy'] <= 1 and m['lr'] > 0
+    # --tta: the accuracy with test-time augmentation too, in metrics.json and said
+    assert ('tta_accuracy' in m) == ('--tta' in extra) and 0 <= m.get('tta_accuracy', 0) <= 1, m
+    assert ('with test-time augmentation' in r.stdout) == ('--tta' in extra), r.stdout
     # the speech recipe (learner.recipes) unless told: mixup and label smoothing; --no-augment drops mixup too
     assert 'recipe (speech): epochs 1,' in r.stdout and 'batch 8,' in r.stdout, r.stdout
     assert (m['mixup'], m['label_smoothing']) == ((0., 0.1) if '--no-augment' in extra else (0.4, 0.1)), m
