@@ -158,6 +158,8 @@ def apply_fbanks(S, fb):
     return torch.matmul(S.transpose(-1, -2), fb).transpose(-1, -2)
 
 # %% ../nbs/02_spectrogram.ipynb #afd81e1b
+def _next_pow2(n): return 1 << (int(n) - 1).bit_length()
+
 def _check_pos_int(v, name, allow_none=False):
     if v is None and allow_none: return v
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0: raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -330,7 +332,7 @@ class MultiResolutionMel(MelSpectrogram):
             raise ValueError(f"win_lengths must be two or more window lengths in samples, got {win_lengths!r}")
         wins = tuple(_check_pos_int(w, 'win_lengths') for w in win_lengths)
         if len(set(wins)) < len(wins): raise ValueError(f"win_lengths must differ, got {win_lengths!r}")
-        super().__init__(n_mels, f_min, f_max, mel_scale, norm, 1 << (max(wins) - 1).bit_length(), max(wins),
+        super().__init__(n_mels, f_min, f_max, mel_scale, norm, _next_pow2(max(wins)), max(wins),
                          hop_length or min(wins) // 2, window, power, normalized, center, pad_mode)
         self.win_lengths = wins
 
@@ -427,8 +429,6 @@ class SpecNormalize(SpecTransform):
         return _spec(_plain(x) * s + m, x.meta)
 
 # %% ../nbs/02_spectrogram.ipynb #4a947a5f
-def _next_pow2(n): return 1 << (int(n) - 1).bit_length()
-
 presets = {
     'speech': dict(sr=16000, max_duration=2.0, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
     'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=8000., win_scales=(1,)),
