@@ -115,7 +115,8 @@ def report():
 PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1', '2']), ('esc10', 'mix', [42, 43], 60, None),
         ('esc10', 'multires', [42], 60, ['1', '2']), ('esc10', 'mix16', [42, 43], 60, None),
         ('sc12', 'base', [42], 20, None), ('sc12', 'mix', [42, 43], 20, None), ('sc12', 'mix', [42, 43], 40, None),
-        ('fsdd', 'mix', [42], 20, None), ('fsdd', 'mix', [43], 20, ['official']), ('fsdd', 'mix', [42], 40, None)]
+        ('fsdd', 'mix', [42], 20, None), ('fsdd', 'mix', [43], 20, ['official']), ('fsdd', 'mix', [42], 40, None),
+        ('fsdd', 'mix', [43], 40, ['official'])]
 
 
 def run_cells(data, names, seeds, epochs, folds):
