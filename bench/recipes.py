@@ -99,7 +99,7 @@ def report():
     notes = ("Accuracy on the validation fold or speakers, and in brackets with test-time augmentation (`learn.tta(n=4)`: the mean of "
              "four augmented passes blended with the plain one); the means to four places, which is exact for ESC-10's 400 clips. `base`: noise and time shifts, plain cross-entropy (for ESC-10 the "
              "11.6 ms hop); `mix`: the recipe (`learner.recipes`: noise, time shifts, SpecAugment, mixup 0.4, label "
-             "smoothing 0.1; for ESC-10 the 23 ms hop) in batches of 32, the speech recipe (40 epochs; 20 until both Speech Commands seeds gained from 40); `multires`: `mix` with three mel spectrograms as channels, windows of "
+             "smoothing 0.1; for ESC-10 the 23 ms hop) in batches of 32, the speech recipe (40 epochs; 20 until both Speech Commands seeds gained from 40, and FSDD's leave-one-speaker-out mean with them); `multires`: `mix` with three mel spectrograms as channels, windows of "
              "0.5, 1 and 2 times the preset's (`MultiResolutionMel`; 23, 46 and 93 ms for ESC-10); `mix16`: `mix` in batches of 16, the sound recipe. resnet18 from random weights, batch 32 unless said, one cycle at 1e-2. 's/epoch' "
              "includes the validation pass and is a rough guide: some runs shared the 2 CPU cores with other work. FSDD: 8 kHz and 1 s clips, as `train` "
              "chooses them from the files; 'official' holds out recordings 0-4 of each digit and speaker (250 clips), each "
