@@ -94,8 +94,8 @@ _sound_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.5)
 recipes = {
     'speech': dict(epochs=40, lr=1e-2, bs=32, augment=_speech_augment, mixup=0.4, label_smoothing=0.1),
     'sound': dict(epochs=60, lr=1e-2, bs=16, augment=_sound_augment, mixup=0.4, label_smoothing=0.1),
-    'music': dict(epochs=60, lr=1e-2, bs=16, augment=_sound_augment, mixup=0.4, label_smoothing=0.1),
 }
+recipes['music'] = recipes['sound']  # music is not measured yet: it trains as other sounds do, from one entry
 
 def recipe(kind='speech'):
     "A copy of the training recipe for `kind` of sound ('speech', 'sound' or 'music')."
