@@ -16,7 +16,11 @@ set as named below; the data come from a `WaveCache` (decoded once).
   (seed 42) 90 epochs did not beat 60, so the sound recipe keeps 60.
 
 Every run also reports test-time augmentation (`learn.tta(n=4)`) beside the plain accuracy. Results are saved per run
-in bench/out/recipes.json, so an interrupted run resumes; without arguments the script runs `PLAN` (hours on a CPU).
+in bench/results/recipes.json, which is tracked (bench/out is not): the runs take hours, so the tables must not depend
+on one checkout's scratch folder; an interrupted run resumes from it. Without arguments the script runs `PLAN` (hours
+on a CPU). Entries marked `"reconstructed": true` were read back from BENCHMARKS.md's tables after the untracked
+bench/out/recipes.json of their sessions was lost (the accuracies are exact counts over the validation clips; the
+per-fold s/epoch is the row's mean).
 
     .venv/bin/python bench/recipes.py                                   # PLAN: every run of BENCHMARKS.md's section
     .venv/bin/python bench/recipes.py --data esc10 --recipes mix --seeds 42 43 [--folds 1 2] [--epochs 60]
@@ -43,6 +47,7 @@ RECIPES = {
     'mix16': dict(bs=16),  # `mix` in batches of 16: twice the optimiser steps for the same compute (the sound recipe)
 }
 STORE = 'recipes'
+RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours of runs
 
 
 def run(data, fold, name, seed, epochs):
@@ -68,8 +73,7 @@ def run(data, fold, name, seed, epochs):
 
 
 def load():
-    f = OUT / f'{STORE}.json'
-    return json.loads(f.read_text()) if f.exists() else {}
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
 
 
 def key(data, name, seed, epochs): return f"{data}|{name}|{seed}|{epochs}"
@@ -108,7 +112,7 @@ def report():
              "speaker's column is that speaker's 500 clips after training on the other four. Before the recipe, 5 epochs of "
              "the mel front end reached 0.988 on the official split and 0.795 leave-one-speaker-out ('Accuracy on FSDD').")
     write_result(STORE, 'Training recipes on real recordings (from random weights)', '\n\n'.join(sections), notes,
-                 command='.venv/bin/python bench/recipes.py` (every run of its PLAN), or one data set: `.venv/bin/python bench/recipes.py --data esc10 --recipes mix16 --seeds 42 43 --epochs 60` (the sound recipe; `mix` for batches of 32), `--data sc12 --recipes mix --seeds 42 43 --epochs 40` (the speech recipe; `--epochs 20` as it was), `--data fsdd --recipes mix --epochs 40` (the official split and each held-out speaker; `--epochs 20` as it was)')
+                 command='.venv/bin/python bench/recipes.py` (every run of its PLAN), or one data set: `.venv/bin/python bench/recipes.py --data esc10 --recipes mix16 --seeds 42 43 --epochs 60` (the sound recipe; `mix` for batches of 32), `--data sc12 --recipes mix --seeds 42 43 --epochs 40` (the speech recipe; `--epochs 20` as it was), `--data fsdd --recipes mix --epochs 40` (the official split and each held-out speaker; `--epochs 20` as it was); the tables alone, from bench/results/recipes.json: `.venv/bin/python bench/recipes.py --report')
 
 
 # what `make bench` runs (no arguments): the comparison on two ESC-10 folds, then each data set's recipe (ESC-10: the
@@ -124,7 +128,7 @@ PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1'
 
 
 def run_cells(data, names, seeds, epochs, folds):
-    "Run every (seed, recipe, fold) not yet in bench/out/recipes.json, saving each result as it comes."
+    "Run every (seed, recipe, fold) not yet in bench/results/recipes.json, saving each result as it comes."
     from fastaudio_lite.learner import recipe
     for seed in seeds:
         for name in names:
@@ -135,7 +139,8 @@ def run_cells(data, names, seeds, epochs, folds):
                 out = run(data, fold, name, seed, ep)
                 res = load()
                 res.setdefault(k, {})[fold] = out
-                (OUT / f'{STORE}.json').write_text(json.dumps(res, indent=1))
+                RESULTS.parent.mkdir(exist_ok=True)
+                RESULTS.write_text(json.dumps(res, indent=1))
                 print(k, fold, out, flush=True)
 
 
@@ -147,7 +152,7 @@ def main():
     p.add_argument('--seeds', nargs='+', type=int, default=[42])
     p.add_argument('--epochs', type=int, default=None, help="default: the kind's recipe (learner.recipes)")
     p.add_argument('--threads', type=int, default=None, help='torch threads')
-    p.add_argument('--report', action='store_true', help='only rewrite bench/out/recipes.md from the saved results')
+    p.add_argument('--report', action='store_true', help='only rewrite bench/out/recipes.md from the saved results (bench/results/recipes.json)')
     a = p.parse_args()
     if a.threads:
         import torch
