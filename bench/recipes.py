@@ -15,7 +15,8 @@ set as named below; the data come from a `WaveCache` (decoded once).
   on Speech Commands (seed 42, 40 epochs) it did not beat batches of 32, so the speech recipe keeps 32, and on ESC-10
   (seed 42) 90 epochs did not beat 60, so the sound recipe keeps 60.
 - `mix16d`: `mix16` with timm's resnet18d (a stem of three 3x3 convolutions, average pooling in the shortcuts; about
-  the same compute), screened on ESC-10 folds 1 and 2 (seed 42): folds 1 and 2 0.875 and 0.925, mean 0.9000, against 0.838 and 0.963 (mean 0.9000) with resnet18; no difference (fold 1 three clips more, fold 2 three fewer), so the recipes keep resnet18; the other three folds and a second seed were not run.
+  the same compute), screened on ESC-10 folds 1 and 2 (seed 42): 0.875 and 0.925 against resnet18's 0.838 and 0.963,
+  the same mean 0.900 (three clips more on fold 1, three fewer on fold 2), so the recipes keep resnet18.
 
 The speech recipe at 60 epochs (`mix`, seed 42) reached 0.946 on Speech Commands against 0.939 at 40: 4 clips of 559,
 within noise, one seed (an epoch took 88 s on a slower day); it stays at 40 until a second seed and FSDD are
@@ -113,7 +114,7 @@ def report():
              "four augmented passes blended with the plain one); the means to four places, which is exact for ESC-10's 400 clips. `base`: noise and time shifts, plain cross-entropy (for ESC-10 the "
              "11.6 ms hop); `mix`: the recipe (`learner.recipes`: noise, time shifts, SpecAugment, mixup 0.4, label "
              "smoothing 0.1; for ESC-10 the 23 ms hop) in batches of 32, the speech recipe (40 epochs; 20 until both Speech Commands seeds gained from 40, and FSDD's leave-one-speaker-out mean with them); `multires`: `mix` with three mel spectrograms as channels, windows of "
-             "0.5, 1 and 2 times the preset's (`MultiResolutionMel`; 23, 46 and 93 ms for ESC-10); `mix16`: `mix` in batches of 16, the sound recipe (on Speech Commands it did not beat batches of 32: the speech recipe keeps 32; on ESC-10 90 epochs did not beat 60: the sound recipe keeps 60). `mix16d`: `mix16` with timm's resnet18d, on two folds folds 1 and 2 0.875 and 0.925, mean 0.9000, against 0.838 and 0.963 (mean 0.9000) with resnet18; no difference (fold 1 three clips more, fold 2 three fewer), so the recipes keep resnet18; the other three folds and a second seed were not run. Speech Commands at 60 epochs (seed 42): 4 clips more than at 40, within noise and one seed, so the speech recipe keeps 40 until a second seed (its 88 s an epoch, against 57, ran alone on a slower day of this shared machine, top showed no other process running). resnet18 from random weights, batch 32 unless said, one cycle at 1e-2. 's/epoch' "
+             "0.5, 1 and 2 times the preset's (`MultiResolutionMel`; 23, 46 and 93 ms for ESC-10); `mix16`: `mix` in batches of 16, the sound recipe (on Speech Commands it did not beat batches of 32: the speech recipe keeps 32; on ESC-10 90 epochs did not beat 60: the sound recipe keeps 60). `mix16d`: `mix16` with timm's resnet18d, on folds 1 and 2 0.875 and 0.925 against resnet18's 0.838 and 0.963, the same mean; no difference (fold 1 three clips more, fold 2 three fewer), so the recipes keep resnet18; the other three folds and a second seed were not run. Speech Commands at 60 epochs (seed 42): 4 clips more than at 40, within noise and one seed, so the speech recipe keeps 40 until a second seed (its 88 s an epoch, against 57, ran alone on a slower day of this shared machine, top showed no other process running). resnet18 from random weights, batch 32 unless said, one cycle at 1e-2. 's/epoch' "
              "includes the validation pass and is a rough guide: some runs shared the 2 CPU cores with other work. FSDD: 8 kHz and 1 s clips, as `train` "
              "chooses them from the files; 'official' holds out recordings 0-4 of each digit and speaker (250 clips), each "
              "speaker's column is that speaker's 500 clips after training on the other four. Before the recipe, 5 epochs of "
@@ -123,9 +124,9 @@ def report():
 
 
 # what `make bench` runs (no arguments): the comparison on two ESC-10 folds, then each data set's recipe (ESC-10: the
-# batch-32 recipe, the multi-resolution screen on two folds, the batch-16 recipe and it at 90 epochs, resnet18d on two folds; Speech Commands
-# and FSDD: the speech recipe at 20 epochs, as it was, and at 40, as it is; Speech Commands in batches of 16 and at 60
-# epochs as well)
+# batch-32 recipe, the multi-resolution screen on two folds, the batch-16 recipe and it at 90 epochs, resnet18d on two
+# folds; Speech Commands and FSDD: the speech recipe at 20 epochs, as it was, and at 40, as it is; Speech Commands in
+# batches of 16 and at 60 epochs as well)
 PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1', '2']), ('esc10', 'mix', [42, 43], 60, None),
         ('esc10', 'multires', [42], 60, ['1', '2']), ('esc10', 'mix16', [42, 43], 60, None),
         ('esc10', 'mix16', [42], 90, None), ('esc10', 'mix16d', [42], 60, ['1', '2']),
