@@ -50,12 +50,13 @@ def write_result(name, title, table, notes='', command=None):
     print(text)
 
 
-def run_resumable(name, rows, cols, run, done=lambda r: True):
-    """Run `run(row, col)` for every cell not yet in bench/out/NAME.json (or whose result fails `done`), saving each
-    result as it comes so an interrupted benchmark resumes; returns all the results, `{row: {col: result}}`."""
+def run_resumable(name, rows, cols, run, done=lambda r: True, store=None):
+    """Run `run(row, col)` for every cell not yet in bench/out/NAME.json, or in the file `store` (tracked results that
+    must outlive a checkout), or whose result fails `done`; save each result as it comes so an interrupted benchmark
+    resumes; return all the results, `{row: {col: result}}`."""
     import json
-    store = OUT / f'{name}.json'
-    OUT.mkdir(parents=True, exist_ok=True)
+    store = Path(store) if store else OUT / f'{name}.json'
+    store.parent.mkdir(parents=True, exist_ok=True)
     load = lambda: json.loads(store.read_text()) if store.exists() else {}
     res = load()
     for r in rows:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np
-from common import FSDD, OUT, SPEAKERS, md_table, write_result
+from common import FSDD, OUT, SPEAKERS, md_table, run_resumable, write_result
 
 DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
 PATHS = {'esc10': DATA / 'esc10', 'sc12': DATA / 'speech_commands12', 'fsdd': FSDD}
@@ -53,6 +53,10 @@ RECIPES = {
     'multires': dict(win_scales=(0.5, 1, 2), bs=32),  # `mix` with three mel windows as channels (23, 46, 93 ms for ESC-10)
     'mix16': dict(bs=16),  # `mix` in batches of 16: twice the optimiser steps for the same compute (the sound recipe)
     'mix16d': dict(bs=16, arch='resnet18d'),  # `mix16` with timm's resnet18d (three-conv stem, average-pool shortcuts)
+    # the recipes with `WeightAverage` over 0.2 of the steps; the same run also scores the trained weights and averages
+    # over other spans (paired: one training, several weight sets)
+    'mixavg': dict(bs=32, average=0.2, spans=(0.05, 0.1, 0.35)),
+    'mix16avg': dict(bs=16, average=0.2, spans=(0.05, 0.1, 0.35)),
 }
 STORE = 'recipes'
 RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours of runs
@@ -72,12 +76,36 @@ def run(data, fold, name, seed, epochs):
     dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=r.get('bs'), seed=seed, kind=kind, augment=rec['augment'],
                         hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
                         win_scales=r.get('win_scales'))
-    _, m = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
-                     mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True)
+    shadows = [_shadow_average(span) for span in r.get('spans', ())]
+    learn, m = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
+                         mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True,
+                         average=r.get('average', rec['average']), cbs=shadows)
     fit_s = time.time() - t
     acc, tta = m['accuracy'], m['tta_accuracy']  # what `fastaudio-lite train --tta` reports
+    paired = {}
+    if r.get('average'):  # the trained weights and the other spans' averages, on the same validation clips
+        paired = dict(final=round(_swapped_accuracy(learn, learn.weight_average), 4),
+                      spans={str(cb.span): round(_swapped_accuracy(learn, cb), 4) for cb in shadows})
     return dict(accuracy=round(acc, 4), tta=round(tta, 4), s_per_epoch=round(fit_s / epochs, 1), epochs=epochs,
-                n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), threads=torch.get_num_threads())
+                n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), threads=torch.get_num_threads(), **paired)
+
+
+def _shadow_average(span):
+    "A `WeightAverage` that only keeps its average (no swap during or after the fit), to score other spans in one run."
+    from fastaudio_lite.learner import WeightAverage
+    class ShadowAverage(WeightAverage):
+        def before_validate(self): pass
+        def after_validate(self): pass
+        def after_fit(self): self.fitting = False
+    return ShadowAverage(span=span)
+
+
+def _swapped_accuracy(learn, cb):
+    "Validation accuracy with the weights `cb` holds in the model (swapped back after)."
+    cb.swap()
+    try:
+        with learn.no_bar(), learn.no_logging(): return float(learn.validate()[1])
+    finally: cb.swap()
 
 
 def load():
@@ -142,15 +170,8 @@ def run_cells(data, names, seeds, epochs, folds):
     for seed in seeds:
         for name in names:
             ep = epochs or recipe('sound' if data == 'esc10' else 'speech')['epochs']
-            for fold in folds or DEFAULT_FOLDS[data]:
-                k = key(data, name, seed, ep)
-                if fold in load().get(k, {}): continue
-                out = run(data, fold, name, seed, ep)
-                res = load()
-                res.setdefault(k, {})[fold] = out
-                RESULTS.parent.mkdir(exist_ok=True)
-                RESULTS.write_text(json.dumps(res, indent=1))
-                print(k, fold, out, flush=True)
+            run_resumable(STORE, [key(data, name, seed, ep)], folds or DEFAULT_FOLDS[data],
+                          lambda k, fold: run(data, fold, name, seed, ep), store=RESULTS)
 
 
 def main():

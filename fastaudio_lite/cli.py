@@ -144,10 +144,11 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
 
 # %% ../nbs/06_cli.ipynb #9b17791d
 def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_metrics=None, synth_voices=0, synth_words=None,
-          pretrained=True, mixup=0., label_smoothing=0., export=True, tta=False):
+          pretrained=True, mixup=0., label_smoothing=0., export=True, tta=False, average=0., cbs=None):
     """Train `arch` on `dls` with one-cycle (first pretrained on `synth_voices` eSpeak NG voices if > 0), with mixup's
-    `alpha` and label smoothing (`learner.recipe_callbacks`); write confusion.png, metrics.json and (if `export`) model.pkl to `out`.
-    With `tta`, also the validation accuracy with test-time augmentation (`learn.tta(n=4)`), in one process only."""
+    `alpha`, label smoothing and weight averaging over the last `average` of the steps (`learner.recipe_callbacks`), and
+    any other fastai `cbs`; write confusion.png, metrics.json and (if `export`) model.pkl to `out`. With `tta`, also the
+    validation accuracy with test-time augmentation (`learn.tta(n=4)`), in one process only."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -173,8 +174,9 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
         _say(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
               f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
         set_seed(seed, reproducible=True)
-    try: tricks = recipe_callbacks(mixup, label_smoothing)
+    try: tricks = recipe_callbacks(mixup, label_smoothing, average)
     except ValueError as e: raise UserError(str(e)) from None
+    tricks['cbs'] += list(cbs or [])
     try: learn = audio_learner(dls, arch_, pretrained=pretrained, weights=weights, metrics=accuracy, **tricks)
     except ValueError as e: raise UserError(f"--arch: {e}") from None
     t = time.time()
@@ -202,7 +204,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     plt.savefig(out / 'confusion.png', bbox_inches='tight', dpi=100)
     plt.close('all')
     metrics = dict(accuracy=acc, epochs=epochs, lr=float(lr), arch=str(arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds),
-                   n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), mixup=mixup, label_smoothing=label_smoothing, classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
+                   n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), mixup=mixup, label_smoothing=label_smoothing, average=average, classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
                    most_confused=[list(map(str, m)) for m in most], **pre, **(extra_metrics or {}))
     if export: learn.export((out / 'model.pkl').absolute())
     (out / 'metrics.json').write_text(json.dumps(metrics, indent=2))
@@ -240,6 +242,8 @@ def _parser():
     t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; 3e-3 after --synth-pretrain)")
     t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
     t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
+    t.add_argument('--average', type=float, default=None, metavar='SPAN',
+                   help="validate and export a moving average of the weights over about this fraction of the steps (WeightAverage), 0 for none (default: the recipe's)")
     t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
                    help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
@@ -274,6 +278,8 @@ def _cmd_train(a):
         try: float(a.lr)
         except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
     if a.epochs is not None and a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
+    if a.average is not None and not 0 <= a.average <= 1:
+        raise UserError(f"--average must be a fraction of the steps in [0, 1] (0: off), got {a.average:g}")
     from fastai.torch_core import num_distrib
     if a.lr == 'auto' and num_distrib() > 1: raise UserError("--lr auto runs lr_find in one process: run it once without torchrun, then pass --lr")
     from fastaudio_lite.models import is_hf_arch
@@ -289,10 +295,11 @@ def _cmd_train(a):
     lr = a.lr or ('3e-3' if a.synth_pretrain else str(rec['lr']))
     mixup = a.mixup if a.mixup is not None else rec['mixup'] if a.augment else 0.
     smoothing = a.label_smoothing if a.label_smoothing is not None else rec['label_smoothing']
+    average = a.average if a.average is not None else rec['average']
     augs = ', '.join(n for n in rec['augment'] if not (n == 'specaug' and a.spec == 'wave')) if a.augment else 'none'
-    _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, batch {dls.bs}, augmentation {augs}, mixup {mixup:g}, label smoothing {smoothing:g}")
+    _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, batch {dls.bs}, augmentation {augs}, mixup {mixup:g}, label smoothing {smoothing:g}, weight average {average:g}")
     train(dls, a.arch, epochs, lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained,
-          mixup=mixup, label_smoothing=smoothing, tta=a.tta)
+          mixup=mixup, label_smoothing=smoothing, tta=a.tta, average=average)
     _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
     return 0
 

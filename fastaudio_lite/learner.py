@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import fastai.callback.all  # noqa: F401 -- gives Learner its fit_one_cycle, fine_tune, lr_find, to_fp16
+from fastai.callback.core import Callback
+from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.mixup import MixUp
 from fastai.learner import Learner
 from fastai.losses import LabelSmoothingCrossEntropyFlat
@@ -19,7 +21,7 @@ from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
 from plum import dispatch
 
-from fastcore.basics import chunked
+from fastcore.basics import chunked, store_attr
 
 from .core import AudioError, AudioTensor, audio_grid, audio_windows
 from .data import LoadAudio, FixLength
@@ -27,8 +29,9 @@ from .models import create_audio_model
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
-__all__ = ['recipes', 'SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'recipe', 'recipe_callbacks', 'show_results',
-           'plot_top_losses', 'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['recipes', 'SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'WeightAverage', 'recipe', 'recipe_callbacks',
+           'show_results', 'plot_top_losses', 'audio_loader', 'Prediction', 'predict_files', 'predict_windows',
+           'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -88,12 +91,59 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=True, 
     return learn
 
 
+# %% ../nbs/04_learner.ipynb #we1a0002
+class WeightAverage(Callback):
+    "An exponential moving average of the weights and buffers, updated each step; validation during `fit` and the model after `fit` use it."
+    order = MixedPrecision.order + 1  # after the optimiser's step (and mixed precision's)
+    def __init__(self, span=0.1, decay=None, warmup=10):
+        if decay is None and not 0 < span <= 1: raise ValueError(f"span must be a fraction of the steps in (0, 1], got {span!r}")
+        if decay is not None and not 0 <= decay < 1: raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+        store_attr()
+        self.avg = self.net = None
+        self.fitting = False
+    def _tensors(self): return [t.data for t in (*self.net.parameters(), *self.net.buffers())]
+    def before_fit(self):
+        self.run = not hasattr(self.learn, 'lr_finder')
+    def before_train(self):
+        # the fit's first epoch (`validate` and `get_preds` also send before_fit and after_fit, but never before_train)
+        if self.fitting and self.epoch > 0: return
+        self.net = self.learn.model  # kept: `swap` works after the fit, also when the callback was given to `fit` alone
+        while hasattr(self.net, 'module'): self.net = self.net.module  # DistributedDataParallel, accelerate's wrappers
+        self.avg, self.step, self.fitting = [t.clone() for t in self._tensors()], 0, True
+        n = (self.n_epoch - self.epoch) * len(self.dls.train)
+        self.target = self.decay if self.decay is not None else max(0., 1 - 1 / max(self.span * n, 1))
+    def after_step(self):
+        self.step += 1
+        d = min(self.target, (1 + self.step) / (self.warmup + self.step))  # short warm-up: early weights fade fast
+        floats = [(a, t) for a, t in zip(self.avg, self._tensors()) if a.is_floating_point()]
+        torch._foreach_lerp_([a for a, _ in floats], [t for _, t in floats], 1 - d)
+        for a, t in zip(self.avg, self._tensors()):
+            if not a.is_floating_point(): a.copy_(t)  # counters such as BatchNorm's num_batches_tracked
+    def swap(self):
+        "Exchange the model's weights with the ones the callback holds (the average during `fit`, the trained ones after)."
+        if self.avg is None: raise ValueError("WeightAverage holds no weights: it has not been through a fit")
+        with torch.no_grad():
+            for a, t in zip(self.avg, self._tensors()):
+                tmp = t.clone(); t.copy_(a); a.copy_(tmp)
+    def before_validate(self):
+        if self.fitting: self.swap()
+    def after_validate(self):
+        if self.fitting: self.swap()
+    def after_fit(self):
+        if not self.fitting: return
+        self.fitting = False
+        self.swap()  # the average becomes the model; the trained weights stay here, for swap()
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d['avg'] = d['net'] = None  # export: the model's weights only
+        return d
+
 # %% ../nbs/04_learner.ipynb #ab0c0102
 _speech_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_width=8, max_time_width=20))
 _sound_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.5), specaug=dict(max_freq_width=8, max_time_width=40))
 recipes = {
-    'speech': dict(epochs=40, lr=1e-2, bs=32, augment=_speech_augment, mixup=0.4, label_smoothing=0.1),
-    'sound': dict(epochs=60, lr=1e-2, bs=16, augment=_sound_augment, mixup=0.4, label_smoothing=0.1),
+    'speech': dict(epochs=40, lr=1e-2, bs=32, augment=_speech_augment, mixup=0.4, label_smoothing=0.1, average=0.),
+    'sound': dict(epochs=60, lr=1e-2, bs=16, augment=_sound_augment, mixup=0.4, label_smoothing=0.1, average=0.),
 }
 recipes['music'] = recipes['sound']  # music is not measured yet: it trains as other sounds do, from one entry
 
@@ -102,12 +152,14 @@ def recipe(kind='speech'):
     if kind not in recipes: raise ValueError(f"kind must be one of {tuple(recipes)}, got {kind!r}")
     return deepcopy(recipes[kind])
 
-def recipe_callbacks(mixup=0., label_smoothing=0.):
-    "`dict(loss_func, cbs)` for a `Learner`: `MixUp(mixup)` if `mixup` > 0, label-smoothed cross-entropy if `label_smoothing` > 0."
+def recipe_callbacks(mixup=0., label_smoothing=0., average=0.):
+    """`dict(loss_func, cbs)` for a `Learner`: `MixUp(mixup)` if `mixup` > 0, label-smoothed cross-entropy if
+    `label_smoothing` > 0, `WeightAverage(span=average)` if `average` > 0."""
     if mixup < 0: raise ValueError(f"mixup must be an alpha >= 0 (0: off), got {mixup!r}")
     if not 0 <= label_smoothing < 1: raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if not 0 <= average <= 1: raise ValueError(f"average must be a fraction of the steps in [0, 1] (0: off), got {average!r}")
     return dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else None,
-                cbs=[MixUp(mixup)] if mixup else [])
+                cbs=([MixUp(mixup)] if mixup else []) + ([WeightAverage(span=average)] if average else []))
 
 # %% ../nbs/04_learner.ipynb #dbeeaf28
 @dispatch

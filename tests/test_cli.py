@@ -87,6 +87,7 @@ USER_ERRORS = [
     (lambda d: ('train', d / 'two', '--split', 'speech-commands'), 'validation_list.txt'),
     (lambda d: ('train', d / 'two', '--valid-re', 'zzz'), 'validation set is empty'),
     (lambda d: ('train', d / 'two', '--lr', 'fast'), '--lr'),
+    (lambda d: ('train', d / 'two', '--average', '2'), '--average must be a fraction of the steps'),
     (lambda d: ('train', d / 'two', '--synth-pretrain', '2'), 'at least 3 voices'),
     (lambda d: ('train', d / 'two', '--synth-words', 'a'), "--synth-words must be 'label=word,...'"),
     (lambda d: ('train', d / 'two', '--bs', '2', '--valid-pct', '0.5', '--out', d / 'out', '--synth-pretrain', '3', '--synth-words', 'a=hello!,b=bye!'), "can only say plain words here"),
@@ -148,7 +149,7 @@ def test_batch_size_from_the_recipe(tmp_path):
     with pytest.raises(UserError, match='--bs must be >= 1, got 0'): build_dls(tmp_path, bs=0, **args)
 
 
-@pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto', '--tta'],
+@pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto', '--tta', '--average', '0.3'],
                                    ['--spec', 'complex', '--coord', '--arch', 'SpecCNN', '--no-augment'],
                                    ['--spec', 'stft', '--arch', 'WaveCNN'], ['--spec', 'wave', '--arch', 'WaveCNN'],
                                    ['--synth-pretrain', '6', '--arch', 'SpecCNN']])
@@ -170,6 +171,9 @@ def test_train_options(fsdd, tmp_path, extra):
     # the speech recipe (learner.recipes) unless told: mixup and label smoothing; --no-augment drops mixup too
     assert 'recipe (speech): epochs 1,' in r.stdout and 'batch 8,' in r.stdout, r.stdout
     assert (m['mixup'], m['label_smoothing']) == ((0., 0.1) if '--no-augment' in extra else (0.4, 0.1)), m
+    from fastaudio_lite.learner import recipe
+    assert m['average'] == (0.3 if '--average' in extra else recipe('speech')['average']), m  # WeightAverage's span
+    assert f"weight average {m['average']:g}" in r.stdout, r.stdout
     assert ('augmentation none' in r.stdout) == ('--no-augment' in extra)
     assert ('specaug' in r.stdout) == ('--no-augment' not in extra and 'wave' not in extra), r.stdout
     if '--synth-pretrain' in extra:  # the labels '0' and '1' said by 6 voices, pretrained, then trained at 3e-3

@@ -177,3 +177,25 @@ def test_models_as_arch(mel_dls):
         learn = audio_learner(mel_dls, arch)
         x, _ = mel_dls.one_batch()
         assert learn.model.eval()(x).shape == (len(x), 4)
+
+
+def test_weight_average_validates_exports_and_swaps(mel_dls, tmp_path):
+    "WeightAverage on audio batches: the fit validates the average, the model ends as it, export keeps one set of weights."
+    from fastaudio_lite.learner import WeightAverage
+    set_seed(42)
+    learn = audio_learner(mel_dls, SpecCNN, metrics=accuracy, cbs=WeightAverage(span=0.5))
+    learn.fit_one_cycle(2, 1e-2)
+    last = learn.recorder.values[-1][1]  # read first: validate() starts the recorder again
+    loss = lambda: learn.validate()[0]
+    avg = loss()
+    assert abs(last - avg) < 1e-5  # the last epoch's validation was the average's, now the model
+    learn.weight_average.swap()
+    assert abs(loss() - avg) > 1e-4  # the trained weights are another model
+    learn.weight_average.swap()
+    assert abs(loss() - avg) < 1e-5
+    learn.export(tmp_path / 'model.pkl')
+    weights = sum(t.numel() * t.element_size() for t in learn.model.state_dict().values())
+    assert (tmp_path / 'model.pkl').stat().st_size < 1.5 * weights  # the trained weights are not exported beside the average
+    again = load_learner(tmp_path / 'model.pkl')
+    x, _ = mel_dls.valid.one_batch()
+    torch.testing.assert_close(again.model.eval()(x), learn.model.eval()(x))
