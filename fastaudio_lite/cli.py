@@ -243,7 +243,8 @@ def _parser():
     t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
     t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
     t.add_argument('--average', type=float, default=None, metavar='SPAN',
-                   help="validate and export a moving average of the weights over about this fraction of the steps (WeightAverage), 0 for none (default: the recipe's)")
+                   help="validate and export a moving average of the weights over about this fraction of the steps "
+                        "(WeightAverage), 0 for none (default: the recipe's)")
     t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
                    help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
@@ -297,7 +298,8 @@ def _cmd_train(a):
     smoothing = a.label_smoothing if a.label_smoothing is not None else rec['label_smoothing']
     average = a.average if a.average is not None else rec['average']
     augs = ', '.join(n for n in rec['augment'] if not (n == 'specaug' and a.spec == 'wave')) if a.augment else 'none'
-    _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, batch {dls.bs}, augmentation {augs}, mixup {mixup:g}, label smoothing {smoothing:g}, weight average {average:g}")
+    _say(f"recipe ({dls.kind}): epochs {epochs}, lr {lr}, batch {dls.bs}, augmentation {augs}, mixup {mixup:g}, "
+         f"label smoothing {smoothing:g}, weight average {average:g}")
     train(dls, a.arch, epochs, lr, a.out, a.seed, synth_voices=a.synth_pretrain, synth_words=words, pretrained=a.pretrained,
           mixup=mixup, label_smoothing=smoothing, tta=a.tta, average=average)
     _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")

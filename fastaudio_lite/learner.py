@@ -93,10 +93,11 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=True, 
 
 # %% ../nbs/04_learner.ipynb #we1a0002
 class WeightAverage(Callback):
-    "An exponential moving average of the weights and buffers, updated each step; validation during `fit` and the model after `fit` use it."
+    "A moving average of the weights and buffers, updated each step: validation during `fit` and the model after `fit` use it."
     order = MixedPrecision.order + 1  # after the optimiser's step (and mixed precision's)
     def __init__(self, span=0.1, decay=None, warmup=10):
-        if decay is None and not 0 < span <= 1: raise ValueError(f"span must be a fraction of the steps in (0, 1], got {span!r}")
+        if decay is None and not 0 < span <= 1:
+            raise ValueError(f"span must be a fraction of the steps in (0, 1], got {span!r}")
         if decay is not None and not 0 <= decay < 1: raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         store_attr()
         self.avg = self.net = None
@@ -120,7 +121,7 @@ class WeightAverage(Callback):
         for a, t in zip(self.avg, self._tensors()):
             if not a.is_floating_point(): a.copy_(t)  # counters such as BatchNorm's num_batches_tracked
     def swap(self):
-        "Exchange the model's weights with the ones the callback holds (the average during `fit`, the trained ones after)."
+        "Exchange the model's weights with the ones the callback holds (the average during `fit`, the trained after)."
         if self.avg is None: raise ValueError("WeightAverage holds no weights: it has not been through a fit")
         with torch.no_grad():
             for a, t in zip(self.avg, self._tensors()):
@@ -157,7 +158,8 @@ def recipe_callbacks(mixup=0., label_smoothing=0., average=0.):
     `label_smoothing` > 0, `WeightAverage(span=average)` if `average` > 0."""
     if mixup < 0: raise ValueError(f"mixup must be an alpha >= 0 (0: off), got {mixup!r}")
     if not 0 <= label_smoothing < 1: raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    if not 0 <= average <= 1: raise ValueError(f"average must be a fraction of the steps in [0, 1] (0: off), got {average!r}")
+    if not 0 <= average <= 1:
+        raise ValueError(f"average must be a fraction of the steps in [0, 1] (0: off), got {average!r}")
     return dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else None,
                 cbs=([MixUp(mixup)] if mixup else []) + ([WeightAverage(span=average)] if average else []))
 

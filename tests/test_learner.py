@@ -180,7 +180,7 @@ def test_models_as_arch(mel_dls):
 
 
 def test_weight_average_validates_exports_and_swaps(mel_dls, tmp_path):
-    "WeightAverage on audio batches: the fit validates the average, the model ends as it, export keeps one set of weights."
+    "WeightAverage on audio batches: the fit validates the average, the model ends as it, export keeps one weight set."
     from fastaudio_lite.learner import WeightAverage
     set_seed(42)
     learn = audio_learner(mel_dls, SpecCNN, metrics=accuracy, cbs=WeightAverage(span=0.5))
@@ -195,7 +195,7 @@ def test_weight_average_validates_exports_and_swaps(mel_dls, tmp_path):
     assert abs(loss() - avg) < 1e-5
     learn.export(tmp_path / 'model.pkl')
     weights = sum(t.numel() * t.element_size() for t in learn.model.state_dict().values())
-    assert (tmp_path / 'model.pkl').stat().st_size < 1.5 * weights  # the trained weights are not exported beside the average
+    assert (tmp_path / 'model.pkl').stat().st_size < 1.5 * weights  # not the trained weights beside the average
     again = load_learner(tmp_path / 'model.pkl')
     x, _ = mel_dls.valid.one_batch()
     torch.testing.assert_close(again.model.eval()(x), learn.model.eval()(x))
