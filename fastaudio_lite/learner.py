@@ -116,9 +116,10 @@ class WeightAverage(Callback):
     def after_step(self):
         self.step += 1
         d = min(self.target, (1 + self.step) / (self.warmup + self.step))  # short warm-up: early weights fade fast
-        floats = [(a, t) for a, t in zip(self.avg, self._tensors()) if a.is_floating_point()]
+        pairs = list(zip(self.avg, self._tensors()))
+        floats = [(a, t) for a, t in pairs if a.is_floating_point()]
         torch._foreach_lerp_([a for a, _ in floats], [t for _, t in floats], 1 - d)
-        for a, t in zip(self.avg, self._tensors()):
+        for a, t in pairs:
             if not a.is_floating_point(): a.copy_(t)  # counters such as BatchNorm's num_batches_tracked
     def swap(self):
         "Exchange the model's weights with the ones the callback holds (the average during `fit`, the trained after)."
