@@ -59,10 +59,11 @@ RECIPES = {
     'mix16': dict(bs=16),  # `mix` in batches of 16: twice the optimiser steps for the same compute (the sound recipe)
     'mix16d': dict(bs=16, arch='resnet18d'),  # `mix16` with timm's resnet18d (three-conv stem, average-pool shortcuts)
     # the recipes with `WeightAverage` over 0.2 of the steps; the same run also scores the trained weights and averages
-    # over other spans (paired: one training, several weight sets)
-    'mixavg': dict(bs=32, average=0.2, spans=(0.05, 0.1, 0.35)),
-    'mix16avg': dict(bs=16, average=0.2, spans=(0.05, 0.1, 0.35)),
+    # over the other SPANS (paired: one training, several weight sets)
+    'mixavg': dict(bs=32, average=0.2),
+    'mix16avg': dict(bs=16, average=0.2),
 }
+SPANS = (0.05, 0.1, 0.35)  # the averages kept beside the recipe's (0.2) in the weight-averaging runs
 STORE = 'recipes'
 RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours of runs
 
@@ -81,7 +82,7 @@ def run(data, fold, name, seed, epochs):
     dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=r.get('bs'), seed=seed, kind=kind, augment=rec['augment'],
                         hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
                         win_scales=r.get('win_scales'))
-    shadows = [_shadow_average(span) for span in r.get('spans', ())]
+    shadows = [_shadow_average(span) for span in SPANS] if r.get('average') else []
     learn, m = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
                          mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True,
                          average=r.get('average', rec['average']), cbs=shadows)
@@ -122,12 +123,12 @@ def key(data, name, seed, epochs): return f"{data}|{name}|{seed}|{epochs}"
 
 def paired_table(res):
     "The weight-averaging runs: the trained weights and each span's average, scored on the same clips after one training."
-    rows, spans = [], None
+    rows, spans = [], ()
     for k, v in res.items():
         d, name, seed, epochs = k.split('|')
         cells = [(f, c) for f, c in v.items() if 'final' in c]
         if not cells: continue
-        spans = sorted({float(x) for _, c in cells for x in c['spans']} | {RECIPES[name]['average']})
+        spans = sorted((*SPANS, RECIPES[name]['average']))  # the same for every averaging recipe (0.2 of the steps)
         score = lambda c: [c['final'], *(c['accuracy'] if x == RECIPES[name]['average'] else c['spans'][str(x)] for x in spans)]
         for f, c in cells: rows.append([d, name, seed, epochs, f, *(f"{a:.3f}" for a in score(c))])
         if len(cells) > 1:
