@@ -9,11 +9,24 @@ from pathlib import Path
 import matplotlib
 import pytest
 import torch
+from fastai.torch_core import set_seed
 
 matplotlib.use('Agg')
 ROOT = Path(__file__).resolve().parents[1]
 FSDD = ROOT.parent / 'shared' / 'data' / 'fsdd' / 'recordings'
 DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU'))]
+
+
+@pytest.fixture(scope='module', autouse=True)
+def seeded_module():
+    "Module fixtures (data loaders, trained learners) are built from the same random state on every run."
+    set_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    "Each test starts from the same random state: it passes or fails the same way on every run, CI's included."
+    set_seed(0)
 
 
 def pytest_configure(config):
