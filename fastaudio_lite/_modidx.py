@@ -233,6 +233,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.WeightAverage.__init__': ( 'learner.html#weightaverage.__init__',
                                                                                            'fastaudio_lite/learner.py'),
+                                        'fastaudio_lite.learner.WeightAverage._end_stopped_fit': ( 'learner.html#weightaverage._end_stopped_fit',
+                                                                                                   'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.WeightAverage._tensors': ( 'learner.html#weightaverage._tensors',
                                                                                            'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.WeightAverage.after_fit': ( 'learner.html#weightaverage.after_fit',

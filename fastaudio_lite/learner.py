@@ -101,10 +101,15 @@ class WeightAverage(Callback):
         if decay is not None and not 0 <= decay < 1: raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         store_attr()
         self.avg = self.net = None
-        self.fitting = False
+        self.fitting = self.validating = False
     def _tensors(self): return [t.data for t in (*self.net.parameters(), *self.net.buffers())]
     def before_fit(self):
         self.run = not hasattr(self.learn, 'lr_finder')
+        if self.fitting: self._end_stopped_fit()
+    def _end_stopped_fit(self):
+        "A fit stopped by an exception fastai lets through (Ctrl-C, an error) sent no after_fit: the trained weights stay."
+        if self.validating: self.swap()  # it stopped while validating with the average
+        self.fitting = self.validating = False
     def before_train(self):
         # the fit's first epoch (`validate` and `get_preds` also send before_fit and after_fit, but never before_train)
         if self.fitting and self.epoch > 0: return
@@ -128,9 +133,9 @@ class WeightAverage(Callback):
             for a, t in zip(self.avg, self._tensors()):
                 tmp = t.clone(); t.copy_(a); a.copy_(tmp)
     def before_validate(self):
-        if self.fitting: self.swap()
+        if self.fitting: self.swap(); self.validating = True
     def after_validate(self):
-        if self.fitting: self.swap()
+        if self.validating: self.swap(); self.validating = False
     def after_fit(self):
         if not self.fitting: return
         self.fitting = False
