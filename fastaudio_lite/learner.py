@@ -112,7 +112,7 @@ class WeightAverage(Callback):
         self.fitting = self.validating = False
     def before_train(self):
         # the fit's first epoch (`validate` and `get_preds` also send before_fit and after_fit, but never before_train)
-        if self.fitting and self.epoch > 0: return
+        if self.fitting: return
         self.net = self.learn.model  # kept: `swap` works after the fit, also when the callback was given to `fit` alone
         while hasattr(self.net, 'module'): self.net = self.net.module  # DistributedDataParallel, accelerate's wrappers
         self.avg, self.step, self.fitting = [t.clone() for t in self._tensors()], 0, True

@@ -37,9 +37,9 @@ def test_wave_p0_identity_p1_changes_all(wave, make):
     aug = make(1.)
     out = run(aug, wave)
     changed = (out != wave).flatten(1).any(1)
-    # TimeShift may draw a shift of 0 samples (1 draw in 3201 at 0.1 s, 16 kHz): that example is rightly unchanged
-    moved = aug.shifts.cpu() != 0 if hasattr(aug, 'shifts') else torch.ones(len(wave), dtype=torch.bool)
-    assert moved.all() and torch.equal(changed, moved)
+    # a drawn shift of 0 samples (1 draw in 3201 at 0.1 s, 16 kHz) would rightly leave its clip unchanged: not this seed's
+    if hasattr(aug, 'shifts'): assert (aug.shifts != 0).all()
+    assert changed.all()
     assert torch.equal(wave, before)
     assert type(out) is AudioTensor and out.sr == 16000 and out.dtype == wave.dtype and out.shape == wave.shape
 
