@@ -64,6 +64,9 @@ RECIPES = {
     # over the other SPANS (paired: one training, several weight sets)
     'mixavg': dict(bs=32, average=0.2),
     'mix16avg': dict(bs=16, average=0.2),
+    # `mix16` with between-class learning (`BetweenClassMix`, the sounds mixed in power at a uniform share) in place of
+    # fastai's MixUp (which blends the decibels)
+    'bc16': dict(bs=16, mixup=0., between=1.),
 }
 SPANS = (0.05, 0.1, 0.35)  # the averages kept beside the recipe's (0.2) in the weight-averaging runs
 STORE = 'recipes'
@@ -85,9 +88,11 @@ def run(data, fold, name, seed, epochs):
                         hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
                         win_scales=r.get('win_scales'))
     shadows = [_shadow_average(span) for span in SPANS] if r.get('average') else []
+    from fastaudio_lite.learner import BetweenClassMix
+    mixing = [BetweenClassMix(r['between'])] if r.get('between') else []
     learn, m = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
                          mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True,
-                         average=r.get('average', rec['average']), cbs=shadows)
+                         average=r.get('average', rec['average']), cbs=shadows + mixing)
     fit_s = time.time() - t
     acc, tta = m['accuracy'], m['tta_accuracy']  # what `fastaudio-lite train --tta` reports
     paired = {}

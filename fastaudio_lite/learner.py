@@ -13,25 +13,27 @@ import torch.nn as nn
 import fastai.callback.all  # noqa: F401 -- gives Learner its fit_one_cycle, fine_tune, lr_find, to_fp16
 from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.mixup import MixUp
+from fastai.callback.mixup import MixHandler, MixUp
 from fastai.learner import Learner
 from fastai.losses import LabelSmoothingCrossEntropyFlat
 from fastai.torch_core import rank_distrib
 from fastai.data.transforms import get_c
-from fastai.torch_core import TensorCategory
+from fastai.torch_core import TensorCategory, unsqueeze
 from plum import dispatch
 
 from fastcore.basics import chunked, store_attr
+from fastcore.foundation import L
 
 from .core import AudioError, AudioTensor, audio_grid, audio_windows
 from .data import LoadAudio, FixLength
 from .models import create_audio_model
-from .spectrogram import AudioSpectrogram
+from .augment import AudioAugment
+from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, _plain, power_to_db
 
 # %% auto #0
 __all__ = ['recipes', 'SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'WeightAverage', 'recipe', 'recipe_callbacks',
-           'show_results', 'plot_top_losses', 'audio_loader', 'Prediction', 'predict_files', 'predict_windows',
-           'predict_long']
+           'show_results', 'plot_top_losses', 'sound_level', 'between_class_ratio', 'mix_db', 'BetweenClassMix',
+           'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -189,6 +191,66 @@ def plot_top_losses(x: AudioSpectrogram | AudioTensor, y: TensorCategory, sample
     for ax, s, o, r, l in zip(axs, samples, outs, raws, losses):
         s[0].show(ctx=ax, **kwargs)
         ax.set_title(f"{o[0]}/{s[1]} / {l.item():.2f} / {r.max().item():.2f}")
+
+# %% ../nbs/04_learner.ipynb #b330f44a
+def sound_level(db):
+    "Each example's level in dB from its dB spectrogram `(batch, channels, freq, frames)`: the mean power over channels and frequencies of its loudest frame."
+    P = (10 ** (_plain(db).float() / 10)).mean(dim=(-3, -2))
+    return 10 * torch.log10(P.amax(dim=-1).clamp(min=1e-10))
+
+def between_class_ratio(r, level1, level2):
+    """BC+'s waveform weight `p` of the first sound (the second gets `1 - p`) so that one hears it at share `r` whatever
+    the two `level`s (dB): the louder sound is turned down (Tokozume et al. 2018)."""
+    r = torch.as_tensor(r, dtype=torch.float32).clamp(1e-6, 1 - 1e-6)
+    return 1 / (1 + 10 ** ((level1 - level2) / 20) * (1 - r) / r)
+
+def mix_db(db1, db2, p, top_db=80., amin=1e-10, ref='max'):
+    """The dB spectrogram of the sound `p * x1 + (1 - p) * x2` from the dB spectrograms of `x1` and `x2` (each relative
+    to its peak, as `ToDB` makes them, or to the number `ref`): the powers add (the cross term of two unrelated sounds
+    averages out), and the result is made relative and floored `top_db` below its peak as `ToDB` does."""
+    p = torch.as_tensor(p, dtype=torch.float32, device=db1.device).reshape(-1, *[1] * (db1.ndim - 1))
+    w = p * p / (p * p + (1 - p) ** 2)  # the first sound's share of the power
+    P = w * 10 ** (_plain(db1).float() / 10) + (1 - w) * 10 ** (_plain(db2).float() / 10)
+    return power_to_db(P, 10., amin, 'max' if ref == 'max' else 1., top_db)
+
+class BetweenClassMix(MixHandler):
+    """Between-class learning (Tokozume et al. 2018) for dB spectrograms: each training example is mixed with another of
+    the batch as sounds mix, their powers added (`mix_db`), the first heard at a share `r` drawn from `Beta(alpha,
+    alpha)` (1: uniform, as the paper) whatever the two levels (`between_class_ratio`); the loss is `r` times the first
+    label's plus `1 - r` times the second's (fastai's `MixUp` mixes the network's inputs, decibels, instead). The
+    training batches must end with `ToDB`, then only `SpecNormalize` and spectrogram augmentations, as
+    `spectrogram_preset` and the `fastaudio-lite train` transforms make them."""
+    def __init__(self, alpha=1.):
+        if not alpha > 0: raise ValueError(f"alpha must be > 0 (the Beta distribution of the share), got {alpha!r}")
+        super().__init__(alpha)
+    def before_fit(self):
+        fs = list(self.dls.train.after_batch.fs)
+        todb = [t for t in fs if isinstance(t, ToDB)]
+        if not todb: raise ValueError("BetweenClassMix mixes spectrograms in decibels: the training batch transforms have no ToDB "
+                                      f"(they are {', '.join(type(t).__name__ for t in fs) or 'none'})")
+        later = [type(t).__name__ for t in fs if getattr(t, 'order', 0) > ToDB.order and not isinstance(t, (ToDB, SpecNormalize, AudioAugment))]
+        if later: raise ValueError(f"BetweenClassMix cannot mix after {', '.join(later)}: after ToDB the batches may only be "
+                                   "normalised (SpecNormalize) and augmented")
+        self.todb = todb[-1]
+        self.norm = next((t for t in fs if isinstance(t, SpecNormalize)), None)
+    def before_batch(self):
+        x = self.x
+        if not isinstance(x, AudioSpectrogram) or not x.db:
+            raise ValueError(f"BetweenClassMix mixes dB spectrograms, got {type(x).__name__} of shape {tuple(x.shape)}")
+        db = _plain(x).float()
+        if self.norm is not None: m, s = self.norm._stats(x); db = db * s + m
+        n = x.shape[0]
+        self.lam = self.distrib.sample((n,)).to(x.device)  # the share of the first (this batch's own) example
+        self.shuffle = shuffle = torch.randperm(n, device=x.device)  # kept, as `lam`, for inspection
+        level = sound_level(db)
+        p = between_class_ratio(self.lam, level, level[shuffle])
+        out = mix_db(db, db[shuffle], p, self.todb.top_db, self.todb.amin, self.todb.ref)
+        if self.norm is not None: out = (out - m) / s
+        self.yb1 = tuple(L(self.yb).itemgot(shuffle))
+        self.learn.xb = (AudioSpectrogram(out.to(x.dtype), **x.meta), *self.xb[1:])
+        if not self.stack_y:  # a loss of soft targets: mix them
+            self.learn.yb = tuple(L(self.yb1, self.yb).map_zip(torch.lerp, weight=unsqueeze(self.lam, n=self.y.ndim - 1)))
+
 
 # %% ../nbs/04_learner.ipynb #803568fc
 def audio_loader(dls):
