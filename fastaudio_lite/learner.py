@@ -228,7 +228,7 @@ class BetweenClassMix(MixHandler):
         todb = [t for t in fs if isinstance(t, ToDB)]
         if not todb: raise ValueError("BetweenClassMix mixes spectrograms in decibels: the training batch transforms have no ToDB "
                                       f"(they are {', '.join(type(t).__name__ for t in fs) or 'none'})")
-        later = [type(t).__name__ for t in fs if getattr(t, 'order', 0) > ToDB.order and not isinstance(t, (ToDB, SpecNormalize, AudioAugment))]
+        later = [type(t).__name__ for t in fs if getattr(t, 'order', 0) > ToDB.order and not isinstance(t, (SpecNormalize, AudioAugment))]
         if later: raise ValueError(f"BetweenClassMix cannot mix after {', '.join(later)}: after ToDB the batches may only be "
                                    "normalised (SpecNormalize) and augmented")
         self.todb = todb[-1]
@@ -237,17 +237,15 @@ class BetweenClassMix(MixHandler):
         x = self.x
         if not isinstance(x, AudioSpectrogram) or not x.db:
             raise ValueError(f"BetweenClassMix mixes dB spectrograms, got {type(x).__name__} of shape {tuple(x.shape)}")
-        db = _plain(x).float()
-        if self.norm is not None: m, s = self.norm._stats(x); db = db * s + m
+        db = _plain(self.norm.decode(x) if self.norm is not None else x).float()  # SpecNormalize undone
         n = x.shape[0]
         self.lam = self.distrib.sample((n,)).to(x.device)  # the share of the first (this batch's own) example
         self.shuffle = shuffle = torch.randperm(n, device=x.device)  # kept, as `lam`, for inspection
         level = sound_level(db)
         p = between_class_ratio(self.lam, level, level[shuffle])
-        out = mix_db(db, db[shuffle], p, self.todb.top_db, self.todb.amin, self.todb.ref)
-        if self.norm is not None: out = (out - m) / s
+        out = AudioSpectrogram(mix_db(db, db[shuffle], p, self.todb.top_db, self.todb.amin, self.todb.ref).to(x.dtype), **x.meta)
         self.yb1 = tuple(L(self.yb).itemgot(shuffle))
-        self.learn.xb = (AudioSpectrogram(out.to(x.dtype), **x.meta), *self.xb[1:])
+        self.learn.xb = (self.norm(out) if self.norm is not None else out, *self.xb[1:])
         if not self.stack_y:  # a loss of soft targets: mix them
             self.learn.yb = tuple(L(self.yb1, self.yb).map_zip(torch.lerp, weight=unsqueeze(self.lam, n=self.y.ndim - 1)))
 
