@@ -225,7 +225,7 @@ def report():
 # shares), the batch-16 recipe at 90 epochs, resnet18d on two folds; Speech Commands and FSDD: the speech recipe at 20 epochs, as it was, and at 40, as it is; Speech Commands in
 # batches of 16 and at 60 epochs as well; weight averaging with each recipe, for Speech Commands at 60 epochs with
 # two seeds, and FSDD's three weakest held-out speakers (jackson, nicolas, george) at 60 epochs with it, the candidate
-# speech recipe)
+# speech recipe; last, the sound recipe with mel bands up to half the sample rate, all folds with two seeds)
 PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1', '2']), ('esc10', 'mix', [42, 43], 60, None),
         ('esc10', 'multires', [42], 60, ['1', '2']), ('esc10', 'mix16', [42, 43], 60, None),
         ('esc10', 'bc16', [42], 60, ['1', '2']), ('esc10', 'bc16a', [42], 60, ['1', '2']),
@@ -234,7 +234,7 @@ PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1'
         ('sc12', 'mix16', [42], 40, None), ('sc12', 'mix', [42], 60, None),
         ('fsdd', 'mix', [42], 20, None), ('fsdd', 'mix', [43], 20, ['official']), ('fsdd', 'mix', [42], 40, None),
         ('fsdd', 'mix', [43], 40, ['official']), ('esc10', 'mix16avg', [42], 60, None), ('sc12', 'mixavg', [42, 43], 60, None),
-        ('fsdd', 'mixavg', [42], 60, ['jackson', 'nicolas', 'george'])]
+        ('fsdd', 'mixavg', [42], 60, ['jackson', 'nicolas', 'george']), ('esc10', 'mix16f', [42, 43], 60, None)]
 
 
 def run_cells(data, names, seeds, epochs, folds):
