@@ -431,7 +431,7 @@ class SpecNormalize(SpecTransform):
 # %% ../nbs/02_spectrogram.ipynb #4a947a5f
 presets = {
     'speech': dict(sr=16000, max_duration=2.0, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
-    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=8000., win_scales=(1,)),
+    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
     'music': dict(sr=22050, max_duration=30.0, win_s=2048 / 22050, hop_s=512 / 22050, n_mels=128, f_min=0., f_max=None, win_scales=(1,)),
 }
 
