@@ -77,7 +77,7 @@ RECIPES = {
     'base': dict(**_TO_8K, augment='noise shift', mixup=0., label_smoothing=0., hop={'esc10': 256}, bs=32),
     'mix': dict(**_TO_8K, bs=32),
     'multires': dict(**_TO_8K, win_scales=(0.5, 1, 2), bs=32),  # `mix` with three mel windows as channels (23, 46, 93 ms for ESC-10)
-    'mix16': dict(**_TO_8K, bs=16),  # `mix` in batches of 16: twice the optimiser steps for the same compute (the sound recipe)
+    'mix16': dict(**_TO_8K, bs=16),  # `mix` in batches of 16: twice the optimiser steps for the same compute (the sound recipe to 8 kHz)
     'mix16d': dict(**_TO_8K, bs=16, arch='resnet18d'),  # `mix16` with timm's resnet18d (three-conv stem, average-pool shortcuts)
     # the recipes with `WeightAverage` over 0.2 of the steps; the same run also scores the trained weights and averages
     # over the other SPANS (paired: one training, several weight sets)
@@ -97,35 +97,21 @@ RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours 
 
 
 def run(data, fold, name, seed, epochs):
-    from fastaudio_lite.learner import recipe
+    import torch
+    from fastaudio_lite import cli
+    from fastaudio_lite.learner import BetweenClassMix, recipe
     r = RECIPES[name]
     split = {'esc10': f'esc:{fold}', 'sc12': 'speakers'}.get(data, 'fsdd' if fold == 'official' else None)
     valid_re = rf'^\d_{fold}_' if data == 'fsdd' and fold != 'official' else None
     kind = 'speech' if data != 'esc10' else 'sound'
     rec = {**recipe(kind), **r}
-    with _preset(kind, r.get('sound_preset', {}) if kind == 'sound' else {}): return _run(data, fold, r, rec, kind, split, valid_re, seed, epochs)
-
-
-@contextmanager
-def _preset(kind, changes):
-    "Preset `kind`'s settings (`spectrogram.presets`) with `changes`, restored after."
-    from fastaudio_lite.spectrogram import presets
-    saved = dict(presets[kind])
-    presets[kind].update(changes)
-    try: yield
-    finally: presets[kind].clear(); presets[kind].update(saved)
-
-
-def _run(data, fold, r, rec, kind, split, valid_re, seed, epochs):
-    import torch
-    from fastaudio_lite import cli
     t = time.time()
     label = r'^(\d)_' if data == 'fsdd' else 'parent'  # FSDD's digit is in the file name (the official split sets it)
-    dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=r.get('bs'), seed=seed, kind=kind, augment=rec['augment'],
-                        hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
-                        win_scales=r.get('win_scales'))
+    with _preset(kind, r.get('sound_preset', {}) if kind == 'sound' else {}):  # the batch transforms read the preset here
+        dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=r.get('bs'), seed=seed, kind=kind, augment=rec['augment'],
+                            hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
+                            win_scales=r.get('win_scales'))
     shadows = [_shadow_average(span) for span in SPANS] if r.get('average') else []
-    from fastaudio_lite.learner import BetweenClassMix
     mixing = [BetweenClassMix(r['between'])] if r.get('between') else []
     learn, m = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
                          mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True,
@@ -138,6 +124,16 @@ def _run(data, fold, r, rec, kind, split, valid_re, seed, epochs):
                       spans={str(cb.span): round(_swapped_accuracy(learn, cb), 4) for cb in shadows})
     return dict(accuracy=round(acc, 4), tta=round(tta, 4), s_per_epoch=round(fit_s / epochs, 1), epochs=epochs,
                 n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), threads=torch.get_num_threads(), **paired)
+
+
+@contextmanager
+def _preset(kind, changes):
+    "Preset `kind`'s settings (`spectrogram.presets`) with `changes`, restored after."
+    from fastaudio_lite.spectrogram import presets
+    saved = dict(presets[kind])
+    presets[kind].update(changes)
+    try: yield
+    finally: presets[kind].clear(); presets[kind].update(saved)
 
 
 def _shadow_average(span):
