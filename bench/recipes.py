@@ -232,9 +232,11 @@ def report():
 
 # what `make bench` runs (no arguments): the comparison on two ESC-10 folds, then each data set's recipe (ESC-10: the
 # batch-32 recipe, the multi-resolution screen on two folds, the batch-16 recipe, between-class mixing on two folds (two
-# shares), the batch-16 recipe at 90 epochs, resnet18d on two folds; Speech Commands and FSDD: the speech recipe at 20 epochs, as it was, and at 40, as it is; Speech Commands in
-# batches of 16 and at 60 epochs as well; weight averaging with each recipe, for Speech Commands at 60 epochs with
-# two seeds, and FSDD at 60 epochs with it (the three weakest held-out speakers first), the speech recipe since; last, the sound recipe with mel bands up to half the sample rate, all folds with two seeds)
+# shares), the batch-16 recipe at 90 epochs, resnet18d on two folds; Speech Commands and FSDD: the speech recipe before
+# averaging at 20 and 40 epochs; Speech Commands in batches of 16 and at 60 epochs as well; weight averaging with each
+# recipe, for Speech Commands at 60 epochs with two seeds and FSDD at 60 epochs (the three weakest held-out speakers
+# first): the speech recipe since; last, the sound recipe with mel bands up to half the sample rate, all folds with two
+# seeds)
 PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1', '2']), ('esc10', 'mix', [42, 43], 60, None),
         ('esc10', 'multires', [42], 60, ['1', '2']), ('esc10', 'mix16', [42, 43], 60, None),
         ('esc10', 'bc16', [42], 60, ['1', '2']), ('esc10', 'bc16a', [42], 60, ['1', '2']),
