@@ -150,7 +150,7 @@ def test_batch_size_from_the_recipe(tmp_path):
 
 
 @pytest.mark.parametrize('extra', [['--spec', 'mfcc', '--arch', 'SpecCNN', '--lr', 'auto', '--tta', '--average', '0.3'],
-                                   ['--spec', 'complex', '--coord', '--arch', 'SpecCNN', '--no-augment'],
+                                   ['--spec', 'complex', '--coord', '--arch', 'SpecCNN', '--no-augment', '--average', '0'],
                                    ['--spec', 'stft', '--arch', 'WaveCNN'], ['--spec', 'wave', '--arch', 'WaveCNN'],
                                    ['--synth-pretrain', '6', '--arch', 'SpecCNN']])
 def test_train_options(fsdd, tmp_path, extra):
@@ -172,8 +172,11 @@ def test_train_options(fsdd, tmp_path, extra):
     assert 'recipe (speech): epochs 1,' in r.stdout and 'batch 8,' in r.stdout, r.stdout
     assert (m['mixup'], m['label_smoothing']) == ((0., 0.1) if '--no-augment' in extra else (0.4, 0.1)), m
     from fastaudio_lite.learner import recipe
-    assert m['average'] == (0.3 if '--average' in extra else recipe('speech')['average']), m  # WeightAverage's span
+    # WeightAverage's span: the recipe's (0.2 for speech) unless told; --average 0 turns it off
+    assert m['average'] == (float(extra[extra.index('--average') + 1]) if '--average' in extra else recipe('speech')['average']), m
     assert f"weight average {m['average']:g}" in r.stdout, r.stdout
+    from fastai.learner import load_learner  # the exported learner carries the callback only when it averaged
+    assert hasattr(load_learner(tmp_path / 'out' / 'model.pkl'), 'weight_average') == (m['average'] > 0), m
     assert ('augmentation none' in r.stdout) == ('--no-augment' in extra)
     assert ('specaug' in r.stdout) == ('--no-augment' not in extra and 'wave' not in extra), r.stdout
     if '--synth-pretrain' in extra:  # the labels '0' and '1' said by 6 voices, pretrained, then trained at 3e-3
