@@ -2,9 +2,10 @@
 speaker, FSDD official split and leave-one-speaker-out, all from random weights (nothing can be downloaded here).
 
 Each run is the `fastaudio-lite train` command's own code (`cli.build_dls`, then `cli.train`), with the recipe's pieces
-set as named below; the data come from a `WaveCache` (decoded once). Every ESC-10 recipe but `mix16f` keeps the mel
-bands the sound preset had when it ran, 20 Hz to 8 kHz (`sound_preset`); `mix16f` trains with the preset's bands now,
-to half the sample rate.
+set as named below; the data come from a `WaveCache` (decoded once). Every ESC-10 recipe but `mix16f` and `mix16r`
+keeps the mel bands the sound preset had when it ran, 20 Hz to 8 kHz (`sound_preset`); those two train with the
+preset's bands now, to half the sample rate. Every ESC-10 recipe but `mix16r` keeps the sound recipe's time shifts
+when it ran, up to 0.5 s (`sound_shift`); `mix16r` shifts as the sound recipe does now, up to 2.5 s.
 
 - `base`: what `fastaudio-lite train` did before the recipes: noise and time shifts (with the recipe's settings),
   plain cross-entropy, and for ESC-10 the 11.6 ms hop (256 samples) the sound preset had then;
@@ -33,10 +34,14 @@ to half the sample rate.
   in the `mix16avg` run): fold 1 within a clip, fold 2 five to ten clips of 80 fewer, so the recipes keep MixUp and
   the other folds were not run.
 - `mix16f`: `mix16` with the mel bands up to half the sample rate (20 Hz to 11.025 kHz at 22.05 kHz) instead of
-  8 kHz, the same 64 bands and compute: the sound recipe, as the sound preset's bands now reach half the rate. All five
-  ESC-10 folds: 0.900 (seed 42) and 0.895 (seed 43), with TTA 0.8975 and 0.9075, against `mix16`'s 0.8975 and 0.8825
-  (TTA 0.905 and 0.9025): both seeds gained (1 and 5 clips of 400), +0.0075 on the two-seed mean, 0.8975; within the
-  noise of one seed run twice (3 clips of 400), and the aim 0.90 is 2 clips of 800 away.
+  8 kHz, the same 64 bands and compute: the sound recipe until `mix16r`, as the sound preset's bands now reach half
+  the rate. All five ESC-10 folds: 0.900 (seed 42) and 0.895 (seed 43), with TTA 0.8975 and 0.9075, against
+  `mix16`'s 0.8975 and 0.8825 (TTA 0.905 and 0.9025): both seeds gained (1 and 5 clips of 400), +0.0075 on the
+  two-seed mean, 0.8975; within the noise of one seed run twice (3 clips of 400), and 2 clips of 800 under the aim.
+- `mix16r`: `mix16f` with time shifts up to 2.5 s either way (half of a 5 s clip, rolled around, on half the clips)
+  instead of 0.5 s: the sound recipe. All five ESC-10 folds: 0.905 (seed 42) and 0.8975 (seed 43), mean 0.90125
+  (721 of 800 clips, the aim 0.90), with TTA 0.905 and 0.910, against `mix16f`'s 0.900 and 0.895: both seeds gained
+  (2 and 1 clips of 400, 3 of 800 on the mean), within noise.
 
 The speech recipe at 60 epochs reached 0.946 (seed 42, `mix`) and 0.950 (seed 43, the trained weights of the `mixavg`
 run) on Speech Commands against 0.939 and 0.934 at 40: both seeds gained (4 and 9 clips of 559); with the average over
@@ -54,7 +59,7 @@ bench/out/recipes.json of their sessions was lost (the accuracies are exact coun
 per-fold s/epoch is the row's mean).
 
     .venv/bin/python bench/recipes.py                                   # PLAN: every run of BENCHMARKS.md's section
-    .venv/bin/python bench/recipes.py --data esc10 --seeds 42 43 [--folds 1 2]    # the sound recipe (mix16f), 60 epochs
+    .venv/bin/python bench/recipes.py --data esc10 --seeds 42 43 [--folds 1 2]    # the sound recipe (mix16r), 60 epochs
     .venv/bin/python bench/recipes.py --data sc12 --recipes base mix --seeds 42 43 --epochs 20
     .venv/bin/python bench/recipes.py --data fsdd --folds official george jackson lucas nicolas yweweler   # mixavg, 60
 """
@@ -74,7 +79,10 @@ PATHS = {'esc10': DATA / 'esc10', 'sc12': DATA / 'speech_commands12', 'fsdd': FS
 DEFAULT_FOLDS = {'esc10': ['1', '2', '3', '4', '5'], 'sc12': ['speakers'], 'fsdd': ['official', *SPEAKERS]}
 # The ESC-10 runs before `mix16f` had the sound preset's mel bands end at 8 kHz; they keep that (`sound_preset`: changes
 # to `spectrogram.presets['sound']` for a run's ESC-10 folds; Speech Commands and FSDD train with the speech preset)
-_TO_8K = dict(sound_preset=dict(f_max=8000.))
+# and every ESC-10 recipe but `mix16r` the sound recipe's time shifts then, up to 0.5 s (`sound_shift`: the span in
+# seconds, for the ESC-10 folds)
+_HALF_S = dict(sound_shift=0.5)
+_TO_8K = dict(sound_preset=dict(f_max=8000.), **_HALF_S)
 RECIPES = {
     'base': dict(**_TO_8K, augment='noise shift', mixup=0., label_smoothing=0., hop={'esc10': 256}, bs=32),
     'mix': dict(**_TO_8K, bs=32),
@@ -91,10 +99,13 @@ RECIPES = {
     'bc16a': dict(**_TO_8K, bs=16, mixup=0., between=0.4),  # `bc16` with mixup's Beta(0.4, 0.4) shares: mostly one sound
     # `mix16` with the mel bands up to half the sample rate (11.025 kHz at 22.05 kHz), the sound preset's since this run,
     # instead of 8 kHz: the sound recipe
-    'mix16f': dict(bs=16),
+    'mix16f': dict(bs=16, **_HALF_S),
+    # `mix16f` with time shifts over the whole clip (up to 2.5 s either way of a 5 s clip, rolled around) instead of
+    # 0.5 s: the sound recipe
+    'mix16r': dict(bs=16),
 }
 # the bench recipe that is `fastaudio_lite.learner.recipes`' for each data set's kind of sound (run at the recipe's epochs)
-CURRENT = {'esc10': 'mix16f', 'sc12': 'mixavg', 'fsdd': 'mixavg'}
+CURRENT = {'esc10': 'mix16r', 'sc12': 'mixavg', 'fsdd': 'mixavg'}
 SPANS = (0.05, 0.1, 0.35)  # the averages kept beside the recipe's (0.2) in the weight-averaging runs
 STORE = 'recipes'
 RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours of runs
@@ -103,12 +114,12 @@ RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours 
 def run(data, fold, name, seed, epochs):
     import torch
     from fastaudio_lite import cli
-    from fastaudio_lite.learner import BetweenClassMix, recipe
+    from fastaudio_lite.learner import BetweenClassMix
     r = RECIPES[name]
     split = {'esc10': f'esc:{fold}', 'sc12': 'speakers'}.get(data, 'fsdd' if fold == 'official' else None)
     valid_re = rf'^\d_{fold}_' if data == 'fsdd' and fold != 'official' else None
     kind = 'speech' if data != 'esc10' else 'sound'
-    rec = {**recipe(kind), **r}
+    rec = resolve(kind, name)
     t = time.time()
     label = r'^(\d)_' if data == 'fsdd' else 'parent'  # FSDD's digit is in the file name (the official split sets it)
     with _preset(kind, r.get('sound_preset', {}) if kind == 'sound' else {}):  # the batch transforms read the preset here
@@ -129,6 +140,17 @@ def run(data, fold, name, seed, epochs):
                       spans={str(cb.span): round(_swapped_accuracy(learn, cb), 4) for cb in shadows})
     return dict(accuracy=round(acc, 4), tta=round(tta, 4), s_per_epoch=round(fit_s / epochs, 1), epochs=epochs,
                 n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), threads=torch.get_num_threads(), **paired)
+
+
+def resolve(kind, name):
+    "The library's recipe for `kind` with recipe `name`'s changes (for sound, its time shifts' span if it sets one)."
+    from fastaudio_lite.learner import recipe
+    r = RECIPES[name]
+    rec = {**recipe(kind), **r}
+    if kind == 'sound' and 'sound_shift' in r:  # the time shifts' span the sound recipe had when the run was made
+        aug = rec['augment'] if isinstance(rec['augment'], dict) else {n: recipe(kind)['augment'][n] for n in rec['augment'].split()}
+        rec['augment'] = {**aug, 'shift': {**aug['shift'], 'max_shift_s': r['sound_shift']}}
+    return rec
 
 
 @contextmanager
@@ -219,7 +241,7 @@ def report():
              "four augmented passes blended with the plain one); the means to four places, which is exact for ESC-10's 400 clips; Speech Commands to four places too, as three can round across the aim (531 of 559 clips is 0.9499). `base`: noise and time shifts, plain cross-entropy (for ESC-10 the "
              "11.6 ms hop); `mix`: the recipe (`learner.recipes`: noise, time shifts, SpecAugment, mixup 0.4, label "
              "smoothing 0.1; for ESC-10 the 23 ms hop) in batches of 32, without weight averaging: the speech recipe before it averaged (at 40 epochs; 20 until both Speech Commands seeds gained from 40, and FSDD's leave-one-speaker-out mean with them); `multires`: `mix` with three mel spectrograms as channels, windows of "
-             "0.5, 1 and 2 times the preset's (`MultiResolutionMel`; 23, 46 and 93 ms for ESC-10); `mix16`: `mix` in batches of 16, the sound recipe with the mel bands to 8 kHz (on Speech Commands it did not beat batches of 32: the speech recipe keeps 32; on ESC-10 90 epochs did not beat 60: the sound recipe keeps 60). `mix16d`: `mix16` with timm's resnet18d, on folds 1 and 2 0.875 and 0.925 against resnet18's 0.838 and 0.963, the same mean; no difference (fold 1 three clips more, fold 2 three fewer), so the recipes keep resnet18; the other three folds and a second seed were not run. `bc16`, `bc16a`: `mix16` with between-class learning (`BetweenClassMix`, the sounds mixed in power, BC+'s gain-aware ratio) in place of MixUp, shares uniform (`bc16`) or Beta(0.4, 0.4) (`bc16a`); on folds 1 and 2 five to ten clips of 80 fewer on fold 2 than `mix16`'s runs (0.938 and 0.963), fold 1 within a clip, so the recipes keep MixUp and the other folds were not run. `mix16f`: `mix16` with the mel bands up to half the sample rate (11,025 Hz) instead of 8 kHz, the sound recipe since: both seeds gained (1 and 5 clips of 400; +0.0075 on the two-seed mean, within noise), and every ESC-10 row above it has the bands to 8 kHz. `mix16avg`, `mixavg`: `mix16`, `mix` with `WeightAverage(span=0.2)` (the figure is the average's; the table below scores the trained weights and other spans of the same runs); on ESC-10 one clip of 400 more than the trained weights (so the sound recipe keeps no averaging), on Speech Commands (60 epochs) three of 559 (seed 43) and one (seed 42), within noise; 60 epochs with that average reached 0.9553 and 0.9499 there (mean 0.953, the aim 0.95), and `mixavg` at 60 epochs is the speech recipe since: on FSDD it kept the official split at 1.000 (seed 42), and its leave-one-speaker-out mean, 0.889 against 0.911 at 40 epochs without the average (four of five speakers lost; one seed), stays above the aim of 0.88; the trained weights of the seed 43 Speech Commands run, 0.950, are seed 43 of the speech recipe at 60 epochs (seed 42: 0.946, and 0.948 in the `mixavg` run), all above 40 epochs' 0.939 and 0.934. The ESC-10 run's trained weights (seed 42) reached 0.890 against 0.8975 in the earlier `mix16` run of that seed: training on this CPU is not bit-reproducible, and 3 clips of 400 (up to 3 of 80 on a fold) is the spread of one seed run twice. Speech Commands at 60 epochs: 4 clips more than at 40 with seed 42, 9 with seed 43 (seed 42's 88 s an epoch, against 57, ran alone on a slower day of this shared machine, top showed no other process running). resnet18 from random weights, batch 32 unless said, one cycle at 1e-2. 's/epoch' "
+             "0.5, 1 and 2 times the preset's (`MultiResolutionMel`; 23, 46 and 93 ms for ESC-10); `mix16`: `mix` in batches of 16, the sound recipe with the mel bands to 8 kHz (on Speech Commands it did not beat batches of 32: the speech recipe keeps 32; on ESC-10 90 epochs did not beat 60: the sound recipe keeps 60). `mix16d`: `mix16` with timm's resnet18d, on folds 1 and 2 0.875 and 0.925 against resnet18's 0.838 and 0.963, the same mean; no difference (fold 1 three clips more, fold 2 three fewer), so the recipes keep resnet18; the other three folds and a second seed were not run. `bc16`, `bc16a`: `mix16` with between-class learning (`BetweenClassMix`, the sounds mixed in power, BC+'s gain-aware ratio) in place of MixUp, shares uniform (`bc16`) or Beta(0.4, 0.4) (`bc16a`); on folds 1 and 2 five to ten clips of 80 fewer on fold 2 than `mix16`'s runs (0.938 and 0.963), fold 1 within a clip, so the recipes keep MixUp and the other folds were not run. `mix16f`: `mix16` with the mel bands up to half the sample rate (11,025 Hz) instead of 8 kHz: both seeds gained (1 and 5 clips of 400; +0.0075 on the two-seed mean, within noise), and every ESC-10 row above it has the bands to 8 kHz. `mix16r`: `mix16f` with time shifts up to 2.5 s either way (half of a 5 s clip, rolled around) instead of 0.5 s, the sound recipe since: both seeds gained again (2 and 1 clips of 400), the two-seed mean 0.90125 (721 of 800 clips; the aim 0.90), within noise of `mix16f`'s 0.8975; every ESC-10 row above it shifts by up to 0.5 s. `mix16avg`, `mixavg`: `mix16`, `mix` with `WeightAverage(span=0.2)` (the figure is the average's; the table below scores the trained weights and other spans of the same runs); on ESC-10 one clip of 400 more than the trained weights (so the sound recipe keeps no averaging), on Speech Commands (60 epochs) three of 559 (seed 43) and one (seed 42), within noise; 60 epochs with that average reached 0.9553 and 0.9499 there (mean 0.953, the aim 0.95), and `mixavg` at 60 epochs is the speech recipe since: on FSDD it kept the official split at 1.000 (seed 42), and its leave-one-speaker-out mean, 0.889 against 0.911 at 40 epochs without the average (four of five speakers lost; one seed), stays above the aim of 0.88; the trained weights of the seed 43 Speech Commands run, 0.950, are seed 43 of the speech recipe at 60 epochs (seed 42: 0.946, and 0.948 in the `mixavg` run), all above 40 epochs' 0.939 and 0.934. The ESC-10 run's trained weights (seed 42) reached 0.890 against 0.8975 in the earlier `mix16` run of that seed: training on this CPU is not bit-reproducible, and 3 clips of 400 (up to 3 of 80 on a fold) is the spread of one seed run twice. Speech Commands at 60 epochs: 4 clips more than at 40 with seed 42, 9 with seed 43 (seed 42's 88 s an epoch, against 57, ran alone on a slower day of this shared machine, top showed no other process running). resnet18 from random weights, batch 32 unless said, one cycle at 1e-2. 's/epoch' "
              "includes the validation pass and is a rough guide: some runs shared the 2 CPU cores with other work. FSDD: 8 kHz and 1 s clips, as `train` "
              "chooses them from the files; 'official' holds out recordings 0-4 of each digit and speaker (250 clips), each "
              "speaker's column is that speaker's 500 clips after training on the other four. Before the recipe, 5 epochs of "
@@ -227,7 +249,7 @@ def report():
     paired = paired_table(res)  # after the notes, which describe the tables above
     write_result(STORE, 'Training recipes on real recordings (from random weights)', '\n\n'.join(sections),
                  notes + ('\n\n' + paired if paired else ''),
-                 command='.venv/bin/python bench/recipes.py` (every run of its PLAN), or one data set: `.venv/bin/python bench/recipes.py --data esc10 --recipes mix16f --seeds 42 43 --epochs 60` (the sound recipe; `mix16` with the bands to 8 kHz, `mix` for batches of 32 as well), `--data sc12 --recipes mixavg --seeds 42 43 --epochs 60` (the speech recipe; `--recipes mix --epochs 40` or `20` as it was), `--data fsdd --recipes mixavg --epochs 60` (the official split and each held-out speaker; `--recipes mix --epochs 40` as it was); the tables alone, from bench/results/recipes.json: `.venv/bin/python bench/recipes.py --report')
+                 command='.venv/bin/python bench/recipes.py` (every run of its PLAN), or one data set: `.venv/bin/python bench/recipes.py --data esc10 --recipes mix16r --seeds 42 43 --epochs 60` (the sound recipe; `mix16f` with shifts up to 0.5 s, `mix16` with the bands to 8 kHz as well, `mix` for batches of 32 as well), `--data sc12 --recipes mixavg --seeds 42 43 --epochs 60` (the speech recipe; `--recipes mix --epochs 40` or `20` as it was), `--data fsdd --recipes mixavg --epochs 60` (the official split and each held-out speaker; `--recipes mix --epochs 40` as it was); the tables alone, from bench/results/recipes.json: `.venv/bin/python bench/recipes.py --report')
 
 
 # what `make bench` runs (no arguments): the comparison on two ESC-10 folds, then each data set's recipe (ESC-10: the
@@ -235,8 +257,8 @@ def report():
 # shares), the batch-16 recipe at 90 epochs, resnet18d on two folds; Speech Commands and FSDD: the speech recipe before
 # averaging at 20 and 40 epochs; Speech Commands in batches of 16 and at 60 epochs as well; weight averaging with each
 # recipe, for Speech Commands at 60 epochs with two seeds and FSDD at 60 epochs (the three weakest held-out speakers
-# first): the speech recipe since; last, the sound recipe with mel bands up to half the sample rate, all folds with two
-# seeds)
+# first): the speech recipe since; then the sound recipe with mel bands up to half the sample rate, all folds with two
+# seeds; last, with time shifts up to 2.5 s, the sound recipe since)
 PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1', '2']), ('esc10', 'mix', [42, 43], 60, None),
         ('esc10', 'multires', [42], 60, ['1', '2']), ('esc10', 'mix16', [42, 43], 60, None),
         ('esc10', 'bc16', [42], 60, ['1', '2']), ('esc10', 'bc16a', [42], 60, ['1', '2']),
@@ -246,7 +268,7 @@ PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1'
         ('fsdd', 'mix', [42], 20, None), ('fsdd', 'mix', [43], 20, ['official']), ('fsdd', 'mix', [42], 40, None),
         ('fsdd', 'mix', [43], 40, ['official']), ('esc10', 'mix16avg', [42], 60, None), ('sc12', 'mixavg', [42, 43], 60, None),
         ('fsdd', 'mixavg', [42], 60, ['jackson', 'nicolas', 'george', 'lucas', 'yweweler', 'official']),
-        ('esc10', 'mix16f', [42, 43], 60, None)]
+        ('esc10', 'mix16f', [42, 43], 60, None), ('esc10', 'mix16r', [42, 43], 60, None)]
 
 
 def run_cells(data, names, seeds, epochs, folds):

@@ -149,7 +149,7 @@ class WeightAverage(Callback):
 
 # %% ../nbs/04_learner.ipynb #ab0c0102
 _speech_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_width=8, max_time_width=20))
-_sound_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.5), specaug=dict(max_freq_width=8, max_time_width=40))
+_sound_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=2.5), specaug=dict(max_freq_width=8, max_time_width=40))
 recipes = {
     'speech': dict(epochs=60, lr=1e-2, bs=32, augment=_speech_augment, mixup=0.4, label_smoothing=0.1, average=0.2),
     'sound': dict(epochs=60, lr=1e-2, bs=16, augment=_sound_augment, mixup=0.4, label_smoothing=0.1, average=0.),
