@@ -7,7 +7,7 @@ keeps the mel bands the sound preset had when it ran, 20 Hz to 8 kHz (`sound_pre
 preset's bands now, to half the sample rate. Every ESC-10 recipe but `mix16r` keeps the sound recipe's time shifts
 when it ran, up to 0.5 s (`sound_shift`); `mix16r` shifts as the sound recipe does now, up to 2.5 s.
 
-- `base`: what `fastaudio-lite train` did before the recipes: noise and time shifts (with the recipe's settings),
+- `base`: what `fastaudio-lite train` did before the recipes: noise and time shifts (with the recipe's settings then),
   plain cross-entropy, and for ESC-10 the 11.6 ms hop (256 samples) the sound preset had then;
 - `mix`: the recipe of `fastaudio_lite.learner.recipes` for the kind of sound, with the preset's windows, in batches of
   32: noise, time shifts and SpecAugment, mixup (alpha 0.4) and label smoothing 0.1 (for ESC-10 the 23 ms hop, now the
@@ -78,9 +78,9 @@ DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
 PATHS = {'esc10': DATA / 'esc10', 'sc12': DATA / 'speech_commands12', 'fsdd': FSDD}
 DEFAULT_FOLDS = {'esc10': ['1', '2', '3', '4', '5'], 'sc12': ['speakers'], 'fsdd': ['official', *SPEAKERS]}
 # The ESC-10 runs before `mix16f` had the sound preset's mel bands end at 8 kHz; they keep that (`sound_preset`: changes
-# to `spectrogram.presets['sound']` for a run's ESC-10 folds; Speech Commands and FSDD train with the speech preset)
-# and every ESC-10 recipe but `mix16r` the sound recipe's time shifts then, up to 0.5 s (`sound_shift`: the span in
-# seconds, for the ESC-10 folds)
+# to `spectrogram.presets['sound']` for a run's ESC-10 folds; Speech Commands and FSDD train with the speech preset).
+# The ESC-10 runs before `mix16r` had the sound recipe's time shifts up to 0.5 s; they keep that (`sound_shift`: the
+# shifts' span in seconds for the ESC-10 folds, set by `resolve`)
 _HALF_S = dict(sound_shift=0.5)
 _TO_8K = dict(sound_preset=dict(f_max=8000.), **_HALF_S)
 RECIPES = {
@@ -98,7 +98,7 @@ RECIPES = {
     'bc16': dict(**_TO_8K, bs=16, mixup=0., between=1.),
     'bc16a': dict(**_TO_8K, bs=16, mixup=0., between=0.4),  # `bc16` with mixup's Beta(0.4, 0.4) shares: mostly one sound
     # `mix16` with the mel bands up to half the sample rate (11.025 kHz at 22.05 kHz), the sound preset's since this run,
-    # instead of 8 kHz: the sound recipe
+    # instead of 8 kHz: the sound recipe until `mix16r`
     'mix16f': dict(bs=16, **_HALF_S),
     # `mix16f` with time shifts over the whole clip (up to 2.5 s either way of a 5 s clip, rolled around) instead of
     # 0.5 s: the sound recipe
