@@ -146,10 +146,10 @@ def run(data, fold, name, seed, epochs):
 def resolve(kind, name):
     "The library's recipe for `kind` with recipe `name`'s changes (for sound, its time shifts' span if it sets one)."
     from fastaudio_lite.learner import recipe
-    r = RECIPES[name]
-    rec = {**recipe(kind), **r}
+    r, lib = RECIPES[name], recipe(kind)
+    rec = {**lib, **r}
     if kind == 'sound' and 'sound_shift' in r:  # the time shifts' span the sound recipe had when the run was made
-        aug = rec['augment'] if isinstance(rec['augment'], dict) else {n: recipe(kind)['augment'][n] for n in rec['augment'].split()}
+        aug = rec['augment'] if isinstance(rec['augment'], dict) else {n: lib['augment'][n] for n in rec['augment'].split()}
         rec['augment'] = {**aug, 'shift': {**aug['shift'], 'max_shift_s': r['sound_shift']}}
     return rec
 
