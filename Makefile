@@ -1,28 +1,47 @@
-# The two commands of the README: `make demo` and `make test`. Both set up .venv first.
+# The two commands of the README: `make demo` and `make test`. Both set up .venv first, with the tested versions of
+# requirements/lock.txt. `make test-latest` runs the same tests in .venv-latest with the newest versions settings.ini
+# allows; `make lock` runs it and, when it passes, writes those versions to requirements/lock.txt.
 PYTHON ?= python3
 VENV := .venv
+LATEST := .venv-latest
+LOCK := requirements/lock.txt
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: demo test bench export clean
+.PHONY: demo test test-latest lock bench export clean
 
-# Reinstall only when the package metadata changed since the last install (or .venv is missing or half-built).
-$(STAMP): settings.ini setup.py pyproject.toml
-	@PYTHON=$(PYTHON) bash scripts/venv.sh
+# Reinstall only when the package metadata or the lock changed since the last install (or .venv is missing or half-built).
+$(STAMP): settings.ini setup.py pyproject.toml $(LOCK)
+	@PYTHON=$(PYTHON) VENV=$(VENV) LOCK=$(LOCK) bash scripts/venv.sh
 	@touch $@
 
 demo: $(STAMP)
 	$(VENV)/bin/fastaudio-lite demo --out demo_out
 
 # Tests never download: notebooks and pytest run with Hugging Face's offline switch.
+define run-tests
+	@echo "== 1/3 nbdev-export leaves the modules unchanged ($(1))"
+	@VENV=$(1) bash scripts/check-export.sh
+	@echo "== 2/3 nbdev-test: the notebooks"
+	$(1)/bin/nbdev-test --n-workers 2
+	@echo "== 3/3 pytest: property, parity, bad-input, packaging and end-to-end tests"
+	$(1)/bin/python -m pytest tests
+endef
+
 test: export HF_HUB_OFFLINE := 1
 test: $(STAMP)
-	@echo "== 1/3 nbdev-export leaves the modules unchanged"
-	@bash scripts/check-export.sh
-	@echo "== 2/3 nbdev-test: the notebooks"
-	$(VENV)/bin/nbdev-test --n-workers 2
-	@echo "== 3/3 pytest: property, parity, bad-input and end-to-end tests"
-	$(VENV)/bin/python -m pytest tests
+	$(call run-tests,$(VENV))
+
+test-latest: export HF_HUB_OFFLINE := 1
+test-latest:
+	@PYTHON=$(PYTHON) VENV=$(LATEST) LOCK= bash scripts/venv.sh
+	@$(LATEST)/bin/python -c "import torch, torchvision, fastai, timm, transformers; print('make test-latest:', *(f'{m.__name__} {m.__version__}' for m in (torch, torchvision, fastai, timm, transformers)))"
+	$(call run-tests,$(LATEST))
+
+lock: test-latest
+	@{ echo "# The exact versions \`make test\` installs: written by \`make lock\` after \`make test-latest\` passed with them."; \
+	   $(LATEST)/bin/python -m pip freeze --exclude-editable; } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
+	@echo "make lock: wrote $(LOCK)"
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py
@@ -31,4 +50,4 @@ export: $(STAMP)
 	$(VENV)/bin/nbdev-export
 
 clean:
-	rm -rf $(VENV) demo_out bench/out .pytest_cache
+	rm -rf $(VENV) $(LATEST) demo_out bench/out .pytest_cache

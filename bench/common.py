@@ -20,10 +20,10 @@ def machine():
         for line in Path('/proc/cpuinfo').read_text().splitlines():
             if line.startswith('model name'): cpu = line.split(':', 1)[1].strip(); break
     except OSError: pass
-    import fastai, torchaudio, timm, librosa
+    import fastai, timm, librosa
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'
     return (f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, GPU: {gpu}; python {platform.python_version()}, "
-            f"torch {torch.__version__}, torchaudio {torchaudio.__version__}, fastai {fastai.__version__}, timm {timm.__version__}, "
+            f"torch {torch.__version__}, fastai {fastai.__version__}, timm {timm.__version__}, "
             f"librosa {librosa.__version__}; {date.today().isoformat()}")
 
 
@@ -74,3 +74,17 @@ def md_table(header, rows):
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(' --- ' for _ in header) + '|']
     lines += ['| ' + ' | '.join(str(c) for c in r) + ' |' for r in rows]
     return '\n'.join(lines)
+
+
+def bare_mel(sr, n_fft, hop_length, n_mels, device, db=False):
+    "The limit a batch transform is measured against: torch.stft, librosa's HTK mel filters as one matmul, optionally dB."
+    import librosa
+    window = torch.hann_window(n_fft, device=device)
+    fb = torch.tensor(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, htk=True, norm=None), device=device)
+    def mel(x):
+        X = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop_length, window=window, return_complex=True)
+        S = (fb @ X.abs().pow(2)).reshape(*x.shape[:-1], n_mels, -1)
+        if not db: return S
+        d = 10 * torch.log10(S.clamp(min=1e-10))
+        return torch.maximum(d, d.amax(dim=(-3, -2, -1), keepdim=True) - 80.)
+    return mel

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+# fastai's layers compile a helper with `torch.jit.script`, which torch 2.14 and newer call deprecated at every import:
+# a dependency's notice, not the user's, kept off the command's stderr (its errors are one line each)
+warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
+
 # %% auto #0
 __all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'main']
 

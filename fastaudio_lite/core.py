@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import lru_cache
+import math
 from math import gcd
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from fastcore.parallel import parallel
 
 # %% auto #0
 __all__ = ['audio_extensions', 'cache_dtypes', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
-           'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio', 'audio_windows',
-           'get_audio_files', 'audio_error', 'audio_errors', 'verify_audio', 'audio_info', 'default_cache_dir',
-           'WaveCache']
+           'sinc_resample_kernel', 'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio',
+           'audio_windows', 'get_audio_files', 'audio_error', 'audio_errors', 'verify_audio', 'audio_info',
+           'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class AudioError(ValueError):
@@ -109,11 +110,19 @@ def show_labelled(samples, ctxs=None, max_n=9, nrows=None, ncols=None, figsize=N
     return ctxs
 
 # %% ../nbs/00_core.ipynb #8f3ea91c
+def sinc_resample_kernel(orig, new, width=64, rolloff=0.9475937167399596, beta=14.769656459379492, device=None,
+                         dtype=torch.float32):
+    "Polyphase filters `(new, 1, taps)` from `orig` to `new` samples (coprime): a Kaiser-windowed sinc, `width` zero crossings each side."
+    cutoff = min(orig, new) * rolloff                     # the low-pass edge, in cycles per `orig` input samples
+    half = math.ceil(width * orig / cutoff)               # input samples each side of an output sample
+    taps = torch.arange(-half, half + orig, dtype=torch.float64, device=device) / orig
+    phase = torch.arange(new, dtype=torch.float64, device=device)[:, None] / new
+    t = ((taps - phase) * cutoff).clamp(-width, width)    # in zero crossings of the sinc
+    window = torch.special.i0(beta * torch.sqrt(1 - (t / width) ** 2)) / torch.special.i0(torch.tensor(beta, dtype=torch.float64))
+    return (torch.sinc(t) * window * (cutoff / orig))[:, None].to(dtype), half
+
 @lru_cache(maxsize=32)
-def _resampler(orig, new, device, dtype):
-    import torchaudio.transforms as AT
-    return AT.Resample(orig, new, resampling_method='sinc_interp_kaiser', lowpass_filter_width=64,
-                       rolloff=0.9475937167399596, beta=14.769656459379492, dtype=dtype).to(device)
+def _resampler(orig, new, device, dtype): return sinc_resample_kernel(orig, new, device=device, dtype=dtype)
 
 def _check_rates(orig_sr, new_sr):
     for name, v in (('orig_sr', orig_sr), ('new_sr', new_sr)):
@@ -126,7 +135,12 @@ def resample(x, orig_sr, new_sr):
     if orig_sr == new_sr: return x
     g = gcd(orig_sr, new_sr)
     t = x.as_subclass(torch.Tensor) if isinstance(x, TensorBase) else x
-    y = _resampler(orig_sr // g, new_sr // g, t.device, t.dtype)(t)
+    orig, new = orig_sr // g, new_sr // g
+    kernel, half = _resampler(orig, new, t.device, t.dtype)
+    n = t.shape[-1]
+    frames = torch.nn.functional.pad(t.reshape(-1, 1, n), (half, half + orig))
+    y = torch.nn.functional.conv1d(frames, kernel, stride=orig)          # (signals, new phases, blocks)
+    y = y.transpose(1, 2).reshape(len(frames), -1)[:, :-(-n * new // orig)].reshape(*t.shape[:-1], -1)
     return AudioTensor(y, sr=new_sr) if isinstance(x, AudioTensor) else y
 
 def resample_array(x, orig_sr, new_sr):

@@ -19,8 +19,8 @@ from .core import downmix, resample
 
 # %% auto #0
 __all__ = ['offline', 'reachable', 'no_weights', 'timm_cached', 'timm_weights', 'torchvision_weights', 'load_state_dict',
-           'first_conv', 'adapt_first_conv', 'ASTFeatures', 'WaveNormalize', 'hf_features', 'HFAudioModel',
-           'hf_splitter', 'is_hf_arch', 'hf_audio_model', 'create_audio_model']
+           'first_conv', 'adapt_first_conv', 'kaldi_mel_banks', 'kaldi_fbank', 'ASTFeatures', 'WaveNormalize',
+           'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model', 'create_audio_model']
 
 # %% ../nbs/08_models.ipynb #ce51d702
 def _flag(name): return os.environ.get(name, '').strip().lower() in ('1', 'true', 'yes', 'on')
@@ -135,20 +135,42 @@ def adapt_first_conv(model, n_in):
 # %% ../nbs/08_models.ipynb #1ff3b4f4
 def _plain(x): return x.as_subclass(torch.Tensor) if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor else x
 
+def _kaldi_mel(f): return 1127. * torch.log1p(f / 700.)
+
+def kaldi_mel_banks(num_mel_bins, n_fft, sr, low_freq=20., high_freq=0.):
+    "Kaldi's triangular mel filters `(n_fft//2 + 1, num_mel_bins)`, triangles on the mel axis; `high_freq <= 0` counts down from Nyquist."
+    high_freq = high_freq if high_freq > 0 else sr / 2 + high_freq
+    lo, hi = _kaldi_mel(torch.tensor(float(low_freq), dtype=torch.float64)), _kaldi_mel(torch.tensor(float(high_freq), dtype=torch.float64))
+    edges = lo + (hi - lo) / (num_mel_bins + 1) * torch.arange(num_mel_bins + 2, dtype=torch.float64)
+    mel = _kaldi_mel(sr / n_fft * torch.arange(n_fft // 2, dtype=torch.float64))[:, None]
+    left, centre, right = edges[:-2], edges[1:-1], edges[2:]
+    fb = torch.clamp(torch.minimum((mel - left) / (centre - left), (right - mel) / (right - centre)), min=0)
+    return nn.functional.pad(fb, (0, 0, 0, 1)).float()          # Kaldi leaves the Nyquist bin out
+
+def kaldi_fbank(x, sr=16000, num_mel_bins=128, frame_length_ms=25., frame_shift_ms=10., preemphasis=0.97,
+                low_freq=20., high_freq=0.):
+    "Kaldi's log-mel filterbank features of waveforms `x` `(batch, samples)` -> `(batch, frames, num_mel_bins)`, as AST uses them."
+    x = _plain(x).float()
+    win, hop = int(sr * frame_length_ms / 1000), int(sr * frame_shift_ms / 1000)
+    n_fft = 1 << (win - 1).bit_length()
+    if x.shape[-1] < win: return x.new_zeros(x.shape[0], 0, num_mel_bins)
+    frames = x.unfold(-1, win, hop)                                        # (batch, frames, win), edges snipped
+    frames = frames - frames.mean(-1, keepdim=True)                        # DC offset
+    frames = frames - preemphasis * torch.cat([frames[..., :1], frames[..., :-1]], -1)
+    frames = frames * torch.hann_window(win, periodic=False, device=x.device, dtype=x.dtype)
+    power = torch.fft.rfft(frames, n=n_fft).abs().pow(2)
+    mel = power @ kaldi_mel_banks(num_mel_bins, n_fft, sr, low_freq, high_freq).to(x.device)
+    return mel.clamp(min=torch.finfo(torch.float32).eps).log()
+
 class ASTFeatures(nn.Module):
     "AST's feature extraction on the batch's device: Kaldi log-mel filterbanks `(batch, max_length, num_mel_bins)`, normalised."
     def __init__(self, sr=16000, num_mel_bins=128, max_length=1024, mean=-4.2677393, std=4.5689974, do_normalize=True):
         super().__init__()
         self.sr, self.num_mel_bins, self.max_length, self.mean, self.std, self.do_normalize = sr, num_mel_bins, max_length, mean, std, do_normalize
     def forward(self, x):
-        import torchaudio.compliance.kaldi as kaldi
-        out = []
         with torch.autocast(x.device.type, enabled=False):  # features in float32, also under mixed precision
-            for w in downmix(_plain(x)).float():
-                f = kaldi.fbank(w, sample_frequency=self.sr, window_type='hanning', num_mel_bins=self.num_mel_bins)
-                f = nn.functional.pad(f, (0, 0, 0, max(self.max_length - len(f), 0)))[:self.max_length]
-                out.append(f)
-            f = torch.stack(out)
+            f = kaldi_fbank(downmix(_plain(x)).float()[:, 0], self.sr, self.num_mel_bins)
+            f = nn.functional.pad(f, (0, 0, 0, max(self.max_length - f.shape[1], 0)))[:, :self.max_length]
             return (f - self.mean) / (self.std * 2) if self.do_normalize else f
 
 class WaveNormalize(nn.Module):

@@ -11,7 +11,7 @@ from itertools import islice
 
 import numpy as np
 import torch
-import torchaudio.functional as AF
+import math
 from fastai.torch_core import TensorBase
 from fasttransform import Transform
 from plum import dispatch
@@ -21,9 +21,9 @@ from .core import AudioTensor, MetaTensor, _get_ax, show_labelled
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
            'channels_to_complex', 'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks',
-           'apply_fbanks', 'SpecTransform', 'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram',
-           'MFCC', 'MultiResolutionMel', 'ToDB', 'Deltas', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset',
-           'stft_args', 'spectrogram_preset', 'show_batch']
+           'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'apply_fbanks', 'SpecTransform', 'per_chunk', 'Spectrogram', 'istft',
+           'MelSpectrogram', 'ERBSpectrogram', 'dct_matrix', 'MFCC', 'MultiResolutionMel', 'ToDB', 'deltas', 'Deltas',
+           'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset', 'stft_args', 'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02_spectrogram.ipynb #6a36029b
 _meta_keys = ('sr', 'n_fft', 'hop_length', 'win_length', 'window', 'center', 'normalized', 'scale', 'mel_scale',
@@ -147,9 +147,29 @@ def erb_fbanks(n_freqs, f_min, f_max, n_bands, sample_rate):
     f_pts = erb_to_hz(np.linspace(hz_to_erb(f_min), hz_to_erb(f_max), n_bands + 2))
     return triangular_fbanks(np.linspace(0, sample_rate / 2, n_freqs), f_pts)
 
+def hz_to_mel(f, mel_scale='htk'):
+    "`f` Hz on the mel scale: HTK's `2595 log10(1 + f/700)`, or Slaney's (linear below 1 kHz, logarithmic above; librosa's default)."
+    f = np.asarray(f, dtype=float)
+    if mel_scale == 'htk': return 2595. * np.log10(1. + f / 700.)
+    lin = f / (200. / 3)
+    return np.where(f >= 1000., 15. + np.log(np.maximum(f, 1e-10) / 1000.) / (np.log(6.4) / 27.), lin)
+
+def mel_to_hz(m, mel_scale='htk'):
+    "The inverse of `hz_to_mel`."
+    m = np.asarray(m, dtype=float)
+    if mel_scale == 'htk': return 700. * (10. ** (m / 2595.) - 1.)
+    return np.where(m >= 15., 1000. * np.exp((np.log(6.4) / 27.) * (m - 15.)), m * (200. / 3))
+
+def mel_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale='htk'):
+    "Triangular mel filters `(n_freqs, n_mels)` over the STFT bins from 0 to `sample_rate/2`; `norm='slaney'` scales each to unit area."
+    f_pts = mel_to_hz(np.linspace(hz_to_mel(f_min, mel_scale), hz_to_mel(f_max, mel_scale), n_mels + 2), mel_scale)
+    fb = triangular_fbanks(np.linspace(0, sample_rate / 2, n_freqs), f_pts)
+    if norm == 'slaney': fb = fb * torch.as_tensor(2. / (f_pts[2:] - f_pts[:-2]), dtype=fb.dtype)
+    return fb
+
 @lru_cache(maxsize=64)
 def _fbanks(kind, n_freqs, f_min, f_max, n_bands, sr, norm, mel_scale, device):
-    if kind == 'mel': fb = AF.melscale_fbanks(n_freqs, f_min, f_max, n_bands, sr, norm, mel_scale)
+    if kind == 'mel': fb = mel_fbanks(n_freqs, f_min, f_max, n_bands, sr, norm, mel_scale)
     else: fb = erb_fbanks(n_freqs, f_min, f_max, n_bands, sr)
     return fb.to(device=device, dtype=torch.float32)
 
@@ -303,6 +323,17 @@ class ERBSpectrogram(_FilterbankSpectrogram):
                          normalized, center, pad_mode)
 
 # %% ../nbs/02_spectrogram.ipynb #d8f36652
+def dct_matrix(n_out, n_in, norm='ortho'):
+    "The DCT-II as a matrix `(n_in, n_out)` (the first `n_out` coefficients): `x @ dct_matrix(...)` is scipy's `dct(x, norm=norm)[..., :n_out]`."
+    if norm not in (None, 'ortho'): raise ValueError(f"norm must be None or 'ortho', got {norm!r}")
+    n, k = torch.arange(n_in, dtype=torch.float64), torch.arange(n_out, dtype=torch.float64)[:, None]
+    m = torch.cos(math.pi / n_in * (n + 0.5) * k)
+    if norm is None: m = 2 * m
+    else:
+        m[0] /= math.sqrt(2.)
+        m *= math.sqrt(2. / n_in)
+    return m.T.float()
+
 class MFCC(MelSpectrogram):
     "MFCCs `(..., channels, n_mfcc, frames)`: the DCT of the mel spectrogram in dB (as torchaudio and librosa)."
     def __init__(self, n_mfcc=40, n_mels=64, f_min=0., f_max=None, mel_scale='htk', norm=None, dct_norm='ortho',
@@ -315,7 +346,7 @@ class MFCC(MelSpectrogram):
         self.dct_norm, self.top_db = dct_norm, top_db
 
     @lru_cache(maxsize=8)
-    def _dct(self, device): return AF.create_dct(self.n_mfcc, self.n_mels, self.dct_norm).to(device)
+    def _dct(self, device): return dct_matrix(self.n_mfcc, self.n_mels, self.dct_norm).to(device)
 
     def _compute(self, x, sr):
         db = power_to_db(super()._compute(x, sr), 20. / self.power, ref=1., top_db=self.top_db)
@@ -360,6 +391,15 @@ class ToDB(SpecTransform):
         if x.power is None: raise ValueError("ToDB: a complex spectrogram (power=None) has no decibels; use power=2. or 1.")
         return _spec(power_to_db(x, 20. / x.power, self.amin, self.ref, self.top_db), x.meta, db=True)
 
+def deltas(S, win_length=5):
+    "Time derivative of `S` `(..., frames)`: the least-squares slope over `win_length` frames, edges repeated (librosa's `delta`, mode 'nearest')."
+    n = (win_length - 1) // 2
+    S = _plain(S)
+    shape = S.shape
+    x = torch.nn.functional.pad(S.reshape(-1, 1, shape[-1]), (n, n), mode='replicate')
+    k = torch.arange(-n, n + 1, dtype=S.dtype, device=S.device) / (n * (n + 1) * (2 * n + 1) / 3)
+    return torch.nn.functional.conv1d(x, k[None, None]).reshape(shape)
+
 class Deltas(SpecTransform):
     "Stack the time derivatives of each channel up to `order` as extra channels: `[S, dS, d2S]`."
     order = 24  # the pipeline position; the derivative order is the argument `order`, kept as `self.n`
@@ -370,7 +410,7 @@ class Deltas(SpecTransform):
         if win_length < 3: raise ValueError(f"win_length must be >= 3, got {win_length!r}")
     def encodes(self, x: AudioSpectrogram):
         out = [_plain(x)]
-        for _ in range(self.n): out.append(AF.compute_deltas(out[-1], self.win_length))
+        for _ in range(self.n): out.append(deltas(out[-1], self.win_length))
         base = x.channel_names or (['S'] if x.nchannels == 1 else [f'S{c}' for c in range(x.nchannels)])
         names = [nm if i == 0 else f"{nm} d{i}" for i in range(self.n + 1) for nm in base]
         return _spec(torch.cat(out, dim=-3), x.meta, channel_names=names)

@@ -15,12 +15,12 @@ from fastaudio_lite.distributed import DistributedAudioDL
 from fastaudio_lite.learner import SpecCNN, audio_learner
 from fastaudio_lite.spectrogram import MelSpectrogram, SpecNormalize, ToDB
 
-FSDD = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'fsdd' / 'recordings'
+FSDD = Path(__file__).resolve().parent / 'data' / 'fsdd' / 'recordings'
 out, bs, epochs = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 extra = [Path(p) for p in sys.argv[4:]]
 out.mkdir(parents=True, exist_ok=True)
 rank = rank_distrib()
-files = sorted(f for f in FSDD.glob('*.wav') if f.name.split('_')[1] in ('george', 'jackson') and f.name[0] in '0123') + extra
+files = sorted(f for f in FSDD.glob('*.wav') if f.name[0] in '0123') + extra
 
 seen = []
 get_idxs = DistributedAudioDL.get_idxs

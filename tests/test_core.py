@@ -19,7 +19,7 @@ def dominant_freq(x, sr):
 @pytest.mark.slow
 def test_all_fsdd_files_load(fsdd):
     files = get_audio_files(fsdd)
-    assert len(files) == 2500
+    assert len(files) == 400
     for f in files:
         x = load_audio(f)
         assert x.sr == 8000 and x.nchannels == 1 and x.nsamples > 0 and x.dtype == torch.float32
@@ -182,11 +182,11 @@ def test_duration_none_pads_to_longest(fsdd):
 def test_show_and_hear(fsdd):
     import matplotlib.pyplot as plt
     from IPython.display import Audio
-    x = load_audio(fsdd / '1_nicolas_3.wav')
+    x = load_audio(fsdd / '1_nicolas_13.wav')
     ax = x.show(title='one')
     assert ax.get_xlabel() == 'time (s)' and ax.get_title() == 'one'
     assert ax.lines[0].get_xdata()[-1] == pytest.approx((x.nsamples - 1) / 8000)
     plt.close('all')
     a = x.hear()
     assert isinstance(a, Audio) and a.data[:4] == b'RIFF'
-    assert AudioTensor.create(fsdd / '1_nicolas_3.wav', sr=16000, mono=True).sr == 16000
+    assert AudioTensor.create(fsdd / '1_nicolas_13.wav', sr=16000, mono=True).sr == 16000
