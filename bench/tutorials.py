@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import OUT, ROOT, write_result
+from common import FSDD, OUT, ROOT, write_result
 from fastcore.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
 
@@ -26,6 +26,8 @@ def tables(nb):
 
 if __name__ == '__main__':
     os.environ.pop('IN_TEST', None)
+    os.environ.setdefault('FSDD', str(FSDD))                                   # the full data sets, not tests/data's samples
+    os.environ.setdefault('ESC10', str(ROOT.parent / 'shared' / 'data' / 'esc10'))
     OUT.mkdir(parents=True, exist_ok=True)
     picks = sys.argv[1:]
     collect_only = picks == ['--collect']
