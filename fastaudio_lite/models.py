@@ -5,11 +5,9 @@
 # %% ../nbs/08_models.ipynb #39584187
 from __future__ import annotations
 import os
-import socket
 import threading
 import warnings
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
@@ -18,39 +16,78 @@ from fastai.vision.learner import create_body, add_head, num_features_model, mod
 from .core import downmix, resample
 
 # %% auto #0
-__all__ = ['offline', 'reachable', 'no_weights', 'timm_cached', 'timm_weights', 'torchvision_weights', 'load_state_dict',
-           'first_conv', 'adapt_first_conv', 'kaldi_mel_banks', 'kaldi_fbank', 'ASTFeatures', 'WaveNormalize',
-           'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model', 'create_audio_model']
+__all__ = ['offline', 'hub_timeout', 'WeightsUnavailable', 'hub_file', 'url_file', 'no_weights', 'timm_weights',
+           'torchvision_weights', 'load_state_dict', 'first_conv', 'adapt_first_conv', 'kaldi_mel_banks', 'kaldi_fbank',
+           'ASTFeatures', 'WaveNormalize', 'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model',
+           'create_audio_model']
 
 # %% ../nbs/08_models.ipynb #ce51d702
 def _flag(name): return os.environ.get(name, '').strip().lower() in ('1', 'true', 'yes', 'on')
 
 def offline():
-    "Is downloading switched off? `HF_HUB_OFFLINE=1` (or `TRANSFORMERS_OFFLINE=1`): the switch tests and CI set."
+    "Is downloading switched off? `HF_HUB_OFFLINE=1` (or `TRANSFORMERS_OFFLINE=1`): huggingface_hub's switch, which torch.hub's downloads here obey too."
     return _flag('HF_HUB_OFFLINE') or _flag('TRANSFORMERS_OFFLINE')
 
-_reached = {}
+def hub_timeout():
+    "Seconds to wait for the Hub's answer: `HF_HUB_ETAG_TIMEOUT` when set, else 5."
+    try: return float(os.environ['HF_HUB_ETAG_TIMEOUT'])
+    except (KeyError, ValueError): return 5.
 
-def reachable(host, port=443, timeout=3.):
-    "Can `host` be reached within `timeout` seconds, name lookup included? Asked once per host per process."
-    if host not in _reached:
-        ok = []
-        def probe():
-            try:
-                socket.create_connection((host, port), timeout=timeout).close()
-                ok.append(True)
-            except OSError: pass
-        t = threading.Thread(target=probe, daemon=True)  # a lookup that hangs is abandoned, not waited for
-        t.start()
-        t.join(timeout)
-        _reached[host] = bool(ok)
-    return _reached[host]
+class WeightsUnavailable(Exception):
+    "Pretrained weights that cannot be had now; the message says why."
 
-def _why_no_download(host):
-    "None if weights can be downloaded from `host` now, else why not."
-    if offline(): return "downloads are off (HF_HUB_OFFLINE=1)"
-    if not reachable(host): return f"{host} cannot be reached (no network?)"
-    return None
+def _within(fn, seconds):
+    "`fn()` in a daemon thread: its result or its exception, or `TimeoutError` after `seconds` (a name lookup that hangs is left behind)."
+    out = {}
+    def run():
+        try: out['value'] = fn()
+        except BaseException as e: out['error'] = e
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive(): raise TimeoutError(f"no answer within {seconds:g} s")
+    if 'error' in out: raise out['error']
+    return out['value']
+
+def _endpoint():
+    from huggingface_hub import constants
+    return constants.ENDPOINT
+
+def hub_file(repo_id, filenames, revision=None, timeout=None):
+    "The local path of the first of `filenames` that Hub repo `repo_id` holds: downloaded once with huggingface_hub, then cached."
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError
+    timeout = hub_timeout() if timeout is None else timeout
+    cached = next((p for fn in filenames if isinstance(p := try_to_load_from_cache(repo_id, fn, revision=revision), str)), None)
+    if offline():
+        if cached: return cached
+        raise WeightsUnavailable(f"downloads are off (HF_HUB_OFFLINE=1) and {repo_id} is not in the Hugging Face cache")
+    for fn in filenames:
+        try: _within(lambda: get_hf_file_metadata(hf_hub_url(repo_id, fn, revision=revision), timeout=timeout), timeout + 1)
+        except EntryNotFoundError: continue
+        except Exception as e:
+            if cached: return cached                     # the Hub cannot be asked: the cached copy serves
+            why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise WeightsUnavailable(f"the Hub at {_endpoint()} could not be asked for {repo_id} ({type(e).__name__}: {why})") from None
+        try: return hf_hub_download(repo_id, fn, revision=revision, etag_timeout=timeout)
+        except Exception as e: raise WeightsUnavailable(f"the download of {repo_id}/{fn} from {_endpoint()} failed ({type(e).__name__}: {e})") from None
+    if cached: return cached
+    raise WeightsUnavailable(f"{repo_id} on {_endpoint()} holds none of {', '.join(filenames)}")
+
+def url_file(url, timeout=None):
+    "The local path of `url` in torch.hub's cache (`TORCH_HOME`), downloaded once by torch.hub; a stalled connection fails after `timeout` s."
+    import socket
+    p = Path(torch.hub.get_dir()) / 'checkpoints' / Path(url).name
+    if p.exists(): return str(p)
+    if offline(): raise WeightsUnavailable(f"downloads are off (HF_HUB_OFFLINE=1) and {p.name} is not in the torch hub cache ({p.parent})")
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(hub_timeout() if timeout is None else timeout)   # urllib's per-read timeout, torch.hub's only knob
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(p), progress=False)
+    except Exception as e: raise WeightsUnavailable(f"the download of {url} failed ({type(e).__name__}: {e})") from None
+    finally: socket.setdefaulttimeout(old)
+    return str(p)
 
 def no_weights(name, reason, how):
     "Warn once that `name`'s pretrained weights could not be had, why, and how to supply them; returns False."
@@ -59,45 +96,30 @@ def no_weights(name, reason, how):
     return False
 
 # %% ../nbs/08_models.ipynb #37d16a23
-def timm_cached(arch):
-    "The file of `arch`'s timm weights if the Hugging Face or torch hub cache already holds it, else None (no network)."
-    from timm.models import get_pretrained_cfg
-    cfg = get_pretrained_cfg(arch, allow_unregistered=True)
-    if cfg is None: return None
-    if cfg.hf_hub_id:
-        from huggingface_hub import try_to_load_from_cache
-        for fn in ('model.safetensors', 'pytorch_model.bin'):
-            p = try_to_load_from_cache(cfg.hf_hub_id.split('@')[0], fn)
-            if isinstance(p, str): return p
-    if cfg.url:
-        p = Path(torch.hub.get_dir()) / 'checkpoints' / Path(cfg.url).name
-        if p.exists(): return str(p)
-    return None
-
 def timm_weights(arch):
-    "Where `arch`'s pretrained weights come from: `('file', path)` cached, `('download', None)`, or `(None, reason)`."
+    "`arch`'s timm weights: `('file', path)`, from the Hugging Face (or torch hub) cache or downloaded into it, or `(None, reason)`."
     from timm.models import get_pretrained_cfg
     cfg = get_pretrained_cfg(arch, allow_unregistered=True)
     if cfg is None or not (cfg.hf_hub_id or cfg.url): return None, f"timm has no pretrained weights for {arch}"
-    f = timm_cached(arch)
-    if f: return 'file', f
-    reason = _why_no_download('huggingface.co' if cfg.hf_hub_id else urlparse(cfg.url).hostname)
-    return ('download', None) if reason is None else (None, reason + " and they are not in the Hugging Face cache")
+    try:
+        if cfg.hf_hub_id:
+            repo, _, rev = cfg.hf_hub_id.partition('@')
+            return 'file', hub_file(repo, ['model.safetensors', 'pytorch_model.bin'], rev or None)
+        return 'file', url_file(cfg.url)
+    except WeightsUnavailable as e: return None, str(e)
 
 def _timm_how(arch):
     return (f"run timm.create_model('{arch}', pretrained=True) once on a machine with network and copy its Hugging Face "
-            f"cache (~/.cache/huggingface/hub) here")
+            f"cache (HF_HOME, ~/.cache/huggingface by default) here")
 
 def torchvision_weights(arch):
-    "`arch`'s default torchvision weights: `('file', path)` cached, `('download', url)`, or `(None, reason)`."
+    "`arch`'s default torchvision weights: `('file', path)`, from torch.hub's cache or downloaded into it, or `(None, reason)`."
     import torchvision
     name = getattr(arch, '__name__', str(arch))
     try: url = torchvision.models.get_model_weights(arch).DEFAULT.url
     except Exception: return None, f"torchvision has no pretrained weights for {name}"
-    p = Path(torch.hub.get_dir()) / 'checkpoints' / Path(url).name
-    if p.exists(): return 'file', str(p)
-    reason = _why_no_download(urlparse(url).hostname)
-    return ('download', url) if reason is None else (None, reason + f" and they are not in the torch hub cache ({p.parent})")
+    try: return 'file', url_file(url)
+    except WeightsUnavailable as e: return None, str(e)
 
 def load_state_dict(path):
     "A state dict from a `.safetensors` or torch file (unwrapping `state_dict`/`model`); names the file if it is missing."
@@ -236,11 +258,11 @@ def hf_audio_model(arch, vocab, pretrained=True):
     kw = {}
     if not Path(arch).is_dir():
         from huggingface_hub import try_to_load_from_cache
-        if isinstance(try_to_load_from_cache(str(arch), 'config.json'), str): kw['local_files_only'] = True
-        elif (reason := _why_no_download('huggingface.co')) is not None:
-            raise ValueError(f"arch: {arch} is not in the Hugging Face cache and {reason}. Download it once with network "
-                             f"(AutoModelForAudioClassification.from_pretrained('{arch}') and AutoFeatureExtractor), or pass "
-                             f"the folder that save_pretrained wrote")
+        try: hub_file(str(arch), ['config.json'])       # the Hub answers (or the cache holds it), within the timeout
+        except WeightsUnavailable as e:
+            raise ValueError(f"arch: {arch}: {e}. Download it once with network (AutoModelForAudioClassification."
+                             f"from_pretrained('{arch}') and AutoFeatureExtractor), or pass the folder that save_pretrained wrote") from None
+        if offline(): kw['local_files_only'] = True
     vocab = [str(v) for v in vocab]
     labels = dict(num_labels=len(vocab), id2label=dict(enumerate(vocab)), label2id={v: i for i, v in enumerate(vocab)})
     fe = AutoFeatureExtractor.from_pretrained(str(arch), **kw)
@@ -288,9 +310,6 @@ def _timm_model(arch, n_in, n_out, pretrained, sd):
     if pretrained and sd is None:
         kind, where = timm_weights(arch)
         if kind == 'file': src = dict(file=where)
-        elif kind == 'download':
-            try: return create_timm_model(arch, n_out, pretrained=True, n_in=n_in)[0], default_split, True
-            except Exception as e: no_weights(arch, f"the download failed ({type(e).__name__}: {e})", _timm_how(arch))
         else: no_weights(arch, where, _timm_how(arch))
     model, _ = create_timm_model(arch, n_out, pretrained=src is not None, n_in=n_in, **(dict(pretrained_cfg_overlay=src) if src else {}))
     return model, default_split, src is not None
@@ -303,10 +322,8 @@ def _callable_model(arch, n_in, n_out, pretrained, sd):
         how = f"run torchvision.models.{name}(weights='DEFAULT') once on a machine with network and copy {torch.hub.get_dir()} here"
         try:
             if kind == 'file': sd = load_state_dict(where)
-            elif kind == 'download': sd = torch.hub.load_state_dict_from_url(where, map_location='cpu')
             else: no_weights(name, where, how)
-        except Exception as e:
-            no_weights(name, f"{'the cached file ' + where if kind == 'file' else 'the download'} failed ({type(e).__name__}: {e})", how)
+        except Exception as e: no_weights(name, f"the cached file {where} cannot be read ({type(e).__name__}: {e})", how)
     meta = model_meta.get(arch, _default_meta)
     model = arch(weights=None) if 'weights' in meta else arch(pretrained=False)
     if sd is not None: model.load_state_dict(sd)
