@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -159,6 +160,7 @@ def _plain(x): return x.as_subclass(torch.Tensor) if isinstance(x, torch.Tensor)
 
 def _kaldi_mel(f): return 1127. * torch.log1p(f / 700.)
 
+@lru_cache(maxsize=16)
 def kaldi_mel_banks(num_mel_bins, n_fft, sr, low_freq=20., high_freq=0.):
     "Kaldi's triangular mel filters `(n_fft//2 + 1, num_mel_bins)`, triangles on the mel axis; `high_freq <= 0` counts down from Nyquist."
     high_freq = high_freq if high_freq > 0 else sr / 2 + high_freq
@@ -257,7 +259,6 @@ def hf_audio_model(arch, vocab, pretrained=True):
     except ImportError: raise ImportError("Hugging Face models need transformers: pip install 'fastaudio_lite[hf]'") from None
     kw = {}
     if not Path(arch).is_dir():
-        from huggingface_hub import try_to_load_from_cache
         try: hub_file(str(arch), ['config.json'])       # the Hub answers (or the cache holds it), within the timeout
         except WeightsUnavailable as e:
             raise ValueError(f"arch: {arch}: {e}. Download it once with network (AutoModelForAudioClassification."
