@@ -23,7 +23,7 @@ def train(procs, seed):
     bs = 64 // procs
     launch = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(procs), CLI] if procs > 1 else [CLI]
     args = launch + ['train', str(FSDD), '--label', r'^(\d)_', '--valid-re', r'_[0-4]\.wav$', '--sr', '8000', '--arch', 'SpecCNN',
-                     '--epochs', str(EPOCHS), '--lr', '3e-3', '--bs', str(bs), '--seed', str(seed), '--out', str(out)]
+                     '--epochs', str(EPOCHS), '--lr', '3e-3', '--bs', str(bs), '--seed', str(seed), '--out', str(out), '--force']
     r = subprocess.run(args, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((out / 'metrics.json').read_text())

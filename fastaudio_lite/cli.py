@@ -8,9 +8,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +25,7 @@ import numpy as np
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'build_dls', 'train', 'main']
+__all__ = ['spec_kinds', 'spec_tfms', 'UserError', 'TrainingError', 'build_dls', 'train', 'main']
 
 # %% ../nbs/06_cli.ipynb #0b2a3f60
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
@@ -47,7 +52,36 @@ def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech', ho
 
 # %% ../nbs/06_cli.ipynb #05eb8437
 class UserError(Exception):
-    "A mistake in the command line or the data, reported as one line without a traceback."
+    "A mistake in the command line, the data, the model file or the output folder: one line without a traceback, exit 2."
+
+class TrainingError(Exception):
+    "Training that went wrong (its loss turned NaN or infinite): one line, exit 3, and nothing written."
+
+def _atomic(writes):
+    """Write each path of `writes` (path: `write(tmp)`) under a temporary name in its folder, then rename them all into
+    place in their order: if any write fails, none is renamed and the earlier outputs stay as they were."""
+    tmps = {Path(p): Path(p).with_name(f".{Path(p).name}.{os.getpid()}.tmp") for p in writes}
+    path = None
+    try:
+        for path, write in writes.items(): write(tmps[Path(path)])
+        for path, tmp in tmps.items(): os.replace(tmp, path)
+    except BaseException as e:
+        full = isinstance(e, RuntimeError) and shutil.disk_usage(Path(path).parent).free < 2**20  # torch.save's C++
+        for tmp in tmps.values(): tmp.unlink(missing_ok=True)                                    # writer says not why
+        if isinstance(e, OSError) or full:
+            why = 'No space left on device' if full else e.strerror or e
+            raise UserError(f"{path}: cannot be written ({why}); the earlier outputs are unchanged") from None
+        raise
+
+def _check_out(out, force):
+    "Before training: `out` can be created and written, and holds no model of an earlier run unless `force`."
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out): pass
+    except OSError as e: raise UserError(f"--out {out}: cannot be written ({e.strerror or e})") from None
+    if (out / 'model.pkl').exists() and not force:
+        raise UserError(f"--out {out} holds a model.pkl already: pass --force to replace it, or choose another --out")
 
 def _rank0():
     "Is this the process that talks and writes (rank 0 under torchrun or accelerate launch, or the only one)?"
@@ -125,13 +159,20 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
         except ValueError as e: raise UserError(str(e)) from None
         sr, duration, kind = sr or c['sr'], duration or c['duration'], c['kind']
         _say(f"clips: {duration:g} s at {sr:,} Hz ({kind}): {c['why']}")
-    try: labels = {get_y(f) for f in items}
+    try: ys = [get_y(f) for f in items]
     except ValueError as e: raise UserError(str(e)) from None
+    labels = set(ys)
     if len(labels) < 2: raise UserError(f"{data}: only one class ({', '.join(map(str, labels))}); a classifier needs two or more")
     try: train_idx, valid_idx = splitter(items)[:2]
     except ValueError as e: raise UserError(f"the validation split: {e}") from None
     if len(valid_idx) == 0: raise UserError("the validation set is empty: check --valid-re / --split")
     if len(train_idx) == 0: raise UserError("the training set is empty: check --valid-re / --split")
+    counts = Counter(ys[i] for i in train_idx)
+    only_valid = sorted({ys[i] for i in valid_idx} - set(counts), key=str)
+    if only_valid: raise UserError(f"labels only in the validation set, which the model could never predict: "
+                                   f"{', '.join(map(str, only_valid))}; give them training files or change the split")
+    few = sorted((l for l, n in counts.items() if n < 2), key=str)
+    if few: _say(f"warning: classes with fewer than two training files: {', '.join(map(str, few))}", file=sys.stderr)
     kind = kind or 'speech'
     if bs is None:
         from fastaudio_lite.learner import recipe
@@ -160,7 +201,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     from fastai.metrics import accuracy
     import contextlib
     from fastai.torch_core import num_distrib, set_seed
-    from fastaudio_lite.learner import audio_learner, recipe_callbacks, SpecCNN, WaveCNN
+    from fastaudio_lite.learner import audio_learner, recipe_callbacks, NonFiniteLoss, SpecCNN, StopOnNonFinite, WaveCNN
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if tta and num_distrib() > 1: raise UserError("--tta runs in one process: train without torchrun, or leave out --tta")
@@ -180,7 +221,7 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
         set_seed(seed, reproducible=True)
     try: tricks = recipe_callbacks(mixup, label_smoothing, average)
     except ValueError as e: raise UserError(str(e)) from None
-    tricks['cbs'] += list(cbs or [])
+    tricks['cbs'] += [StopOnNonFinite()] + list(cbs or [])
     try: learn = audio_learner(dls, arch_, pretrained=pretrained, weights=weights, metrics=accuracy, **tricks)
     except ValueError as e: raise UserError(f"--arch: {e}") from None
     t = time.time()
@@ -191,8 +232,11 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     # shard by shard and gathers it (fastai's DistributedDL), so every rank computes it and rank 0 writes
     with learn.distrib_ctx() if num_distrib() > 1 else contextlib.nullcontext():
         # a pretrained body starts frozen: fastai's fine_tune (one epoch for the head, then all); else one cycle
-        if any(not p.requires_grad for p in learn.model.parameters()): learn.fine_tune(epochs, float(lr))
-        else: learn.fit_one_cycle(epochs, float(lr))
+        try:
+            if any(not p.requires_grad for p in learn.model.parameters()): learn.fine_tune(epochs, float(lr))
+            else: learn.fit_one_cycle(epochs, float(lr))
+        except NonFiniteLoss as e:   # fastai puts the callback's name on a line before the message
+            raise TrainingError(f"training stopped: {str(e).strip().splitlines()[-1].strip()}; nothing was written to {out}") from None
         fit_s = time.time() - t
         interp = ClassificationInterpretation.from_learner(learn)
         cm = interp.confusion_matrix()
@@ -205,13 +249,14 @@ def train(dls, arch='resnet18', epochs=10, lr='auto', out='.', seed=42, extra_me
     if not _rank0():
         plt.close('all')
         return learn, None
-    plt.savefig(out / 'confusion.png', bbox_inches='tight', dpi=100)
-    plt.close('all')
     metrics = dict(accuracy=acc, epochs=epochs, lr=float(lr), arch=str(arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds),
                    n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), mixup=mixup, label_smoothing=label_smoothing, average=average, classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
                    most_confused=[list(map(str, m)) for m in most], **pre, **(extra_metrics or {}))
-    if export: learn.export((out / 'model.pkl').absolute())
-    (out / 'metrics.json').write_text(json.dumps(metrics, indent=2))
+    writes = {out / 'confusion.png': lambda p: plt.savefig(p, format='png', bbox_inches='tight', dpi=100)}
+    if export: writes[out / 'model.pkl'] = lambda p: learn.export(p.absolute())
+    writes[out / 'metrics.json'] = lambda p: p.write_text(json.dumps(metrics, indent=2))   # last: its presence means a whole run
+    try: _atomic(writes)
+    finally: plt.close('all')
     print(f"validation accuracy: {acc:.4f}" + (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
     return learn, metrics
 
@@ -258,6 +303,7 @@ def _parser():
     t.add_argument('--strict', action='store_true', help='stop when a file cannot be decoded (default: list such files and leave them out)')
     t.add_argument('--seed', type=int, default=42)
     t.add_argument('--out', default='.', help='output folder (default .)')
+    t.add_argument('--force', action='store_true', help='replace the model.pkl (and its metrics and plot) of an earlier run in --out')
     r = sub.add_parser('predict', help='predict files with an exported model')
     r.add_argument('model', help='model.pkl written by train or learn.export')
     r.add_argument('files', nargs='+')
@@ -283,6 +329,10 @@ def _cmd_train(a):
         try: float(a.lr)
         except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
     if a.epochs is not None and a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
+    if a.sr is not None and a.sr <= 0: raise UserError(f"--sr must be a positive number of Hz, got {a.sr}")
+    if a.duration is not None and not a.duration > 0: raise UserError(f"--duration must be a positive number of seconds, got {a.duration:g}")
+    if a.bs is not None and a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
+    _check_out(a.out, a.force)
     if a.average is not None and not 0 <= a.average <= 1:
         raise UserError(f"--average must be a fraction of the steps in [0, 1] (0: off), got {a.average:g}")
     from fastai.torch_core import num_distrib
@@ -313,14 +363,34 @@ def _cmd_predict(a):
     from fastai.learner import load_learner
     from fastaudio_lite.core import AudioError
     from fastaudio_lite.learner import predict_files, predict_windows
+    from fastaudio_lite.core import get_audio_files
     model = Path(a.model)
+    if model.is_dir(): raise UserError(f"{model}: a folder, not a model file (model.pkl, written by train or learn.export)")
     if not model.is_file(): raise UserError(f"{model}: no such model file")
     if a.windows is not None and a.windows < 0: raise UserError(f"--windows: the hop must be > 0 seconds, got {a.windows}")
     if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
+    if a.topk < 1: raise UserError(f"--topk must be >= 1, got {a.topk}")
+    files = []
+    for f in a.files:
+        if not Path(f).is_dir(): files.append(f); continue
+        found = get_audio_files(f)
+        if not found: raise UserError(f"{f}: a folder with no audio files")
+        files += [str(p) for p in sorted(found)]
+    if a.csv:
+        dest = Path(a.csv)
+        if dest.is_dir(): raise UserError(f"--csv {dest}: a folder, not a file")
+        if not dest.parent.is_dir(): raise UserError(f"--csv {dest}: the folder {dest.parent} does not exist")
+        if dest.exists():
+            same = lambda p: os.path.exists(p) and os.path.samefile(p, dest)
+            if same(model): raise UserError(f"--csv {dest} is the model file: refusing to overwrite it")
+            if any(same(f) for f in files): raise UserError(f"--csv {dest} is one of the files to predict: refusing to overwrite it")
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        learn = load_learner(model, cpu=True)
-    fh = open(a.csv, 'w', newline='') if a.csv else None
+        try: learn = load_learner(model, cpu=True)
+        except Exception as e:
+            why = (str(e).strip().splitlines() or [''])[0][:200]
+            raise UserError(f"{model}: cannot be loaded as a model ({type(e).__name__}{': ' + why if why else ''})") from None
+    fh = open(a.csv, 'w', newline='', errors='surrogateescape') if a.csv else None
     out = csv.writer(fh) if fh else None
     n_bad = 0
     def bad(f, reason):
@@ -330,22 +400,23 @@ def _cmd_predict(a):
     try:
         if a.windows is None:
             if out: out.writerow(['file', 'pred', 'prob'])
-            for p in predict_files(learn, a.files, a.topk, a.bs):
+            for p in predict_files(learn, files, a.topk, a.bs):
                 if p.error is not None:
                     bad(p.file, p.error)
                     continue
+                if out: out.writerow([p.file, p.label, f"{p.prob:.6f}"]); fh.flush()   # in the file before it is printed
                 print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
-                if out: out.writerow([p.file, p.label, f"{p.prob:.6f}"])
         else:
             if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
             vocab = list(map(str, learn.dls.vocab))
-            for f in a.files:
+            for f in files:
                 try:
                     for starts, ends, probs in predict_windows(learn, f, a.windows or None, a.bs):
                         for s, e, p in zip(starts, ends, probs):
                             label, prob = vocab[int(p.argmax())], float(p.max())
-                            print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
                             if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
+                            print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
+                        if fh: fh.flush()
                 except AudioError as e: bad(f, e.reason)
     finally:
         if fh: fh.close()
@@ -375,7 +446,17 @@ def _cmd_demo(a):
 def main(argv=None):
     "Entry point of the `fastaudio-lite` command."
     a = _parser().parse_args(argv)
+    # SIGTERM ends the command as Ctrl-C does: files being written are closed (the CSV holds every row printed) or
+    # left under their temporary names, never half-written in place
+    if argv is None:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        # file names are bytes on Linux and need not be UTF-8: print them back as they are
+        for s in (sys.stdout, sys.stderr):
+            if hasattr(s, 'reconfigure'): s.reconfigure(errors='surrogateescape')
     try: return {'demo': _cmd_demo, 'train': _cmd_train, 'predict': _cmd_predict}[a.cmd](a)
     except UserError as e:
         print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)
         return 2
+    except TrainingError as e:
+        print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)
+        return 3

@@ -8,6 +8,7 @@ import hashlib
 import os
 from functools import lru_cache
 import math
+import warnings
 from math import gcd
 from pathlib import Path
 
@@ -166,8 +167,11 @@ def clip_window(total, n=None, pos=0.5):
     return int(round(pos * (total - n))), n
 
 def _why_not(fn, e):
-    "Why `fn` could not be decoded: the file is missing or empty (looked at only after a failure), or libsndfile's reason."
-    if not os.path.isfile(fn): return "no such file"
+    "Why `fn` could not be decoded: missing, a symlink loop, a folder, empty (looked at only after a failure), or libsndfile's reason."
+    import errno
+    try: st = os.stat(fn)
+    except OSError as err: return "a symlink loop" if err.errno == errno.ELOOP else "no such file" if err.errno == errno.ENOENT else err.strerror
+    if not os.path.isfile(fn): return "not a file"
     if os.path.getsize(fn) == 0: return "empty file (0 bytes)"
     return f"cannot decode ({type(e).__name__}: {e})"
 
@@ -180,7 +184,7 @@ def _samples(data, fn, file_sr, sr, mono, where=''):
 def _decode(fn, sr, mono, window):
     "Decode the `window(frames, file_sr) -> (start, count)` part of `fn`: float32 `(channels, samples)` at `sr` (file's if None)."
     try:
-        with sf.SoundFile(str(fn)) as f:
+        with sf.SoundFile(os.fsencode(fn)) as f:
             _check_complete(f, fn)
             file_sr = f.samplerate
             start, count = window(f.frames, file_sr)
@@ -214,7 +218,7 @@ def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
 def audio_windows(fn, sr, n, hop, mono=True):
     "Yield `(start, window)` for the `n`-sample windows of `fn` at `sr` Hz, `hop` samples apart, read one at a time."
     if n <= 0 or hop <= 0: raise ValueError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
-    try: f = sf.SoundFile(str(fn))
+    try: f = sf.SoundFile(os.fsencode(fn))
     except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
     with f:
         _check_complete(f, fn)
@@ -261,7 +265,7 @@ def verify_audio(files, n_workers=None):
 
 def _info(fn):
     try:
-        i = sf.info(str(fn))
+        i = sf.info(os.fsencode(fn))
         return (i.frames, i.samplerate, i.channels) if i.frames > 0 else "no samples"
     except Exception as e: return _why_not(fn, e)
 
@@ -288,11 +292,12 @@ class WaveCache:
     def __repr__(self): return f"WaveCache({str(self.path)!r}, sr={self.sr}, mono={self.mono}, dtype={self.dtype!r})"
 
     def entry(self, fn):
-        "The file that holds `fn`'s waveform, named by its path, size, modification time, `sr`, `mono` and `dtype`."
+        "The file that holds `fn`'s waveform, named by its path, inode, size, modification and change times, `sr`, `mono` and `dtype`."
         try: st = os.stat(fn)
-        except OSError: raise AudioError(fn, "no such file") from None
-        key = f"{os.path.abspath(fn)}|{st.st_size}|{st.st_mtime_ns}|{self.sr}|{self.mono}|{self.dtype}"
-        return self.path / f"{hashlib.sha1(key.encode()).hexdigest()}.wave"
+        except OSError as e: raise AudioError(fn, _why_not(fn, e)) from None
+        # the change time (ctime) moves with every write and no tool can set it back, unlike the modification time
+        key = f"{os.path.abspath(fn)}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{self.sr}|{self.mono}|{self.dtype}"
+        return self.path / f"{hashlib.sha1(key.encode(errors='surrogateescape')).hexdigest()}.wave"   # any bytes a name holds
 
     def get(self, fn, n=None, pos=0.5):
         "`n` samples of `fn`'s waveform at fraction `pos` of the slack (all if None), `(channels, samples)` in `dtype`."
@@ -300,11 +305,16 @@ class WaveCache:
         try:
             with open(p, 'rb') as fh:
                 c, t = (int(v) for v in np.frombuffer(fh.read(16), np.int64))
+                whole = os.fstat(fh.fileno()).st_size == 16 + c * t * size and c > 0 and t > 0
                 s, k = clip_window(t, n, pos)
                 fh.seek(16 + s * c * size)
                 buf = fh.read(k * c * size)
-            if len(buf) == k * c * size: return np.frombuffer(buf, self.dtype).reshape(k, c).T
-        except (FileNotFoundError, ValueError): pass  # not cached yet, or an entry cut short by a killed writer
+            x = np.frombuffer(buf, self.dtype).reshape(k, c).T if whole and len(buf) == k * c * size else None
+            if x is not None and np.isfinite(x).all(): return x
+            warnings.warn(f"{fn}: its cache entry {p.name} is damaged ({'NaN or infinite samples' if x is not None else 'wrong length'}): "
+                          f"decoding the file again", stacklevel=2)
+        except FileNotFoundError: pass  # not cached yet
+        except ValueError: pass         # a header cut short by a killed writer
         x = _decode(fn, self.sr, self.mono, lambda frames, file_sr: (0, -1))[0].astype(self.dtype)
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f"{p.stem}.{os.getpid()}.tmp")

@@ -31,9 +31,10 @@ from .augment import AudioAugment
 from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, _plain, power_to_db
 
 # %% auto #0
-__all__ = ['recipes', 'SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'WeightAverage', 'recipe', 'recipe_callbacks',
-           'show_results', 'plot_top_losses', 'sound_level', 'between_class_ratio', 'mix_db', 'BetweenClassMix',
-           'audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['recipes', 'SpecCNN', 'WaveCNN', 'AudioLearner', 'audio_learner', 'WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite',
+           'recipe', 'recipe_callbacks', 'show_results', 'plot_top_losses', 'sound_level', 'between_class_ratio',
+           'mix_db', 'BetweenClassMix', 'audio_loader', 'Prediction', 'predict_files', 'predict_windows',
+           'predict_long']
 
 # %% ../nbs/04_learner.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
@@ -146,6 +147,17 @@ class WeightAverage(Callback):
         d = dict(self.__dict__)
         d['avg'] = d['net'] = None  # export: the model's weights only
         return d
+
+class NonFiniteLoss(FloatingPointError):
+    "The training loss became NaN or infinite."
+
+class StopOnNonFinite(Callback):
+    "Stop `fit` with `NonFiniteLoss` (naming the epoch and step) as soon as a training loss is NaN or infinite, instead of training on."
+    order = -10
+    def after_loss(self):
+        if self.training and not torch.isfinite(self.learn.loss).all():
+            raise NonFiniteLoss(f"the training loss is {float(self.learn.loss.detach().float().mean())} at epoch {self.epoch + 1}, "
+                                f"step {self.iter + 1}: a corrupted file or cache entry, or a learning rate too high")
 
 # %% ../nbs/04_learner.ipynb #ab0c0102
 _speech_augment = dict(noise=dict(snr_db=(10., 40.)), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_width=8, max_time_width=20))
