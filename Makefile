@@ -8,7 +8,7 @@ LOCK := requirements/lock.txt
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-latest lock bench export clean
+.PHONY: demo test test-latest lock bench export docs clean
 
 # Reinstall only when the package metadata or the lock changed since the last install (or .venv is missing or half-built).
 $(STAMP): settings.ini setup.py pyproject.toml $(LOCK)
@@ -46,8 +46,12 @@ lock: test-latest
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py
 
+# The site, offline, from the notebooks as committed (with their outputs) and the source: docs/_build/html
+docs: $(STAMP)
+	$(VENV)/bin/python scripts/docs.py docs/_build/html
+
 export: $(STAMP)
 	$(VENV)/bin/nbdev-export
 
 clean:
-	rm -rf $(VENV) $(LATEST) demo_out bench/out .pytest_cache
+	rm -rf $(VENV) $(LATEST) demo_out bench/out .pytest_cache docs/_build docs/_src

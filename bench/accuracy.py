@@ -2,7 +2,7 @@
 front ends mel, STFT, complex (real/imaginary channels), mel+CoordConv and raw waveform.
 
 FSDD at its own 8 kHz, one-second clips; spectrograms with 25 ms windows and a 10 ms hop (n_fft 256); resnet18 from
-scratch for the spectrograms (no pretrained weights on this machine), WaveCNN for the raw waveform; one-cycle,
+scratch for the spectrograms (no pretrained weights where it was measured), WaveCNN for the raw waveform; one-cycle,
 batch 32, noise and time-shift augmentation. The variant `synth` is `mel` pretrained first on the ten digits said by
 300 eSpeak NG voices (`synth_pretrain`, one pretraining shared by every split: it never sees FSDD), then trained on
 FSDD at 3e-3. Results are saved per run in bench/out/accuracy.json, so an interrupted run resumes; `--variants` and
@@ -24,8 +24,10 @@ from fastai.torch_core import set_seed
 from fastaudio_lite.augment import AddNoise, TimeShift
 from fastaudio_lite.core import get_audio_files
 from fastaudio_lite.data import AudioBlock
-from fastaudio_lite.datasets import fsdd_labeller, fsdd_speaker_splitter, fsdd_splitter, synth_pretrain
-from fastaudio_lite.learner import WaveCNN, audio_learner
+from fastaudio_lite.datasets import fsdd_labeller, fsdd_speaker_splitter, fsdd_splitter
+from fastaudio_lite.recipes import synth_pretrain
+from fastaudio_lite.learner import audio_learner
+from fastaudio_lite.nets import WaveCNN
 from fastaudio_lite.spectrogram import CoordChannels, MelSpectrogram, Spectrogram, SpecNormalize, ToDB
 
 SR = 8000
@@ -93,7 +95,7 @@ if __name__ == '__main__':
                   f"{max(r['pretrain_seconds'] for r in pre)} s including the synthesis of the clips, accuracy {pre[0]['pretrain_valid_accuracy']:.3f} on held-out "
                   f"synthetic voices; the same seed and settings for every split, so it is cached after the first) is not in 'wall min'." if pre else '')
     text = table(res)
-    notes = " Cells marked 'not run' were not run on this machine." if 'not run' in text else ''
+    notes = " Cells marked 'not run' were not run." if 'not run' in text else ''
     notes += ''.join(f" Row '{NAMES[k.split('@')[0]]}, seed {k.split('@')[1]}': `.venv/bin/python bench/accuracy.py --variants {k.split('@')[0]} --seed {k.split('@')[1]}`."
                        for k in res if '@' in k)
     write_result('accuracy', 'Accuracy on FSDD: official split and leave-one-speaker-out', text,

@@ -80,7 +80,7 @@ if __name__ == '__main__':
     workers = (0, 2, 4, 8, 15) if CUDA else (0, 2)
     load = [[w, f"{loader_rate(w, files):,.0f}"] for w in workers if w <= (os.cpu_count() or 1)]
     for r in load: r.append(f"{float(r[1].replace(',', '')) / train:.2f}")
-    dev = torch.cuda.get_device_name(0) if CUDA else 'CPU (no GPU on this machine: the GPU rows wait for one)'
+    dev = torch.cuda.get_device_name(0) if CUDA else 'CPU (no GPU: the GPU rows wait for one)'
     table = md_table(['spectrogram, one-second 16 kHz clips', 'ours clips/s', 'bare torch clips/s', 'ours / bare torch'], spec)
     table += '\n\n' + md_table(['training', 'samples/s'], [[f"resnet18, 1 x 64 x 101, {'bf16 autocast, channels_last, batches of 256' if CUDA else 'float32, batches of 32'}", f"{train:,.0f}"]])
     table += '\n\n' + md_table([f'AudioBlock loader, Speech Commands ({len(files):,} clips), batches of 256: workers', 'files/s', 'loader / training rate'], load)

@@ -1,6 +1,6 @@
 """Transformers audio models against resnet18 on the same batches (issue 13): training seconds per epoch and peak
-memory on this machine's CPU, for a tiny and a base-sized AST configuration (random weights: what pretraining does to
-accuracy needs the downloaded weights, which this machine cannot fetch, so no accuracy is claimed).
+memory on the CPU, for a tiny and a base-sized AST configuration (random weights: what pretraining does to
+accuracy needs the downloaded weights, which the benchmark machine could not fetch, so no accuracy is claimed).
 
 FSDD at 16 kHz, one-second clips, batches of 16. resnet18 gets 64-band mel spectrograms (10 ms hop); AST gets its own
 Kaldi filterbanks (128 bands x 100 frames, `ASTFeatures`) from the same waveform batches. Each model trains 6 batches
@@ -75,4 +75,4 @@ if __name__ == '__main__':
     write_result('hf_models', 'Transformers audio models against resnet18 (CPU, random weights, FSDD at 16 kHz, batches of 16)',
                  md_table(['model', 'parameters', 'training samples/s', 's per epoch (2,250 clips)', 'peak memory (MiB)'], rows),
                  "What AudioSet pretraining does to accuracy (AST reports 95.6% on ESC-50) cannot be measured here: the weights "
-                 "cannot be downloaded on this machine, so no accuracy figure is claimed for these models.")
+                 "could not be downloaded where it ran, so no accuracy figure is claimed for these models.")

@@ -96,7 +96,7 @@ def run(cfg, speaker, seed=42):
     tf = [MelSpectrogram(n_mels=64, **stft), ToDB()]
     if cfg.get('warp'): tf.append(Warp(cfg['warp']))
     if cfg.get('tilt'): tf.append(Tilt(cfg['tilt']))
-    if cfg.get('specaug'): tf.append(SpecAugment(max_time_width=int(10 * 80 / hop), p=0.5))
+    if cfg.get('specaug'): tf.append(SpecAugment(max_time_frames=int(10 * 80 / hop), p=0.5))
     tf.append(InstNorm(cfg['inorm'] == 'freq') if cfg.get('inorm') else SpecNormalize())
     dblock = DataBlock(blocks=(AudioBlock(sr=8000, duration=1.0), CategoryBlock), get_items=get_audio_files,
                        get_y=fsdd_labeller, splitter=fsdd_speaker_splitter(speaker), batch_tfms=aug + tf)

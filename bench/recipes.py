@@ -115,7 +115,7 @@ RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours 
 def run(data, fold, name, seed, epochs):
     import torch
     from fastaudio_lite import cli
-    from fastaudio_lite.learner import BetweenClassMix
+    from fastaudio_lite.callbacks import BetweenClassMix
     r = RECIPES[name]
     split = {'esc10': f'esc:{fold}', 'sc12': 'speakers'}.get(data, 'fsdd' if fold == 'official' else None)
     valid_re = rf'^\d_{fold}_' if data == 'fsdd' and fold != 'official' else None
@@ -145,7 +145,7 @@ def run(data, fold, name, seed, epochs):
 
 def resolve(kind, name):
     "The library's recipe for `kind` with recipe `name`'s changes (for sound, its time shifts' span if it sets one)."
-    from fastaudio_lite.learner import recipe
+    from fastaudio_lite.recipes import recipe
     r, lib = RECIPES[name], recipe(kind)
     rec = {**lib, **r}
     if kind == 'sound' and 'sound_shift' in r:  # the time shifts' span the sound recipe had when the run was made
@@ -166,7 +166,7 @@ def _preset(kind, changes):
 
 def _shadow_average(span):
     "A `WeightAverage` that only keeps its average (no swap during or after the fit), to score other spans in one run."
-    from fastaudio_lite.learner import WeightAverage
+    from fastaudio_lite.callbacks import WeightAverage
     class ShadowAverage(WeightAverage):
         def before_validate(self): pass
         def after_validate(self): pass
@@ -274,7 +274,7 @@ PLAN = [('esc10', 'base', [42], 30, ['1', '2']), ('esc10', 'mix', [42], 30, ['1'
 
 def run_cells(data, names, seeds, epochs, folds):
     "Run every (seed, recipe, fold) not yet in bench/results/recipes.json, saving each result as it comes."
-    from fastaudio_lite.learner import recipe
+    from fastaudio_lite.recipes import recipe
     for seed in seeds:
         for name in names:
             ep = epochs or recipe('sound' if data == 'esc10' else 'speech')['epochs']

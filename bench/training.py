@@ -1,7 +1,7 @@
 """Training throughput (issue 6): samples per second for resnet18, SpecCNN and WaveCNN on one-second clips.
 
 16 kHz clips; the spectrogram models get 64 mels x 101 frames (10 ms hop) computed on the fly; WaveCNN gets the raw
-16,000 samples. Timed over a few training batches after a warm-up, data loading included, on this machine's threads.
+16,000 samples. Timed over a few training batches after a warm-up, data loading included, on the machine's threads.
 """
 import sys
 import time
@@ -50,4 +50,4 @@ base = rates['resnet18 (timm, 1 channel)'][0]
 rows = [[name] + [f"{x:,.0f}" for x in r] + [f"{r[0] / base:.1f}"] for name, r in rates.items()]
 header = ['model', 'CPU samples/s'] + (['GPU samples/s'] if len(devices) > 1 else []) + ['CPU speed / resnet18']
 write_result('training', 'Training throughput (one-second 16 kHz clips, spectrograms made on the fly)', md_table(header, rows),
-             '' if len(devices) > 1 else 'No GPU on this machine: the GPU column appears when one is present.')
+             '' if len(devices) > 1 else 'No GPU: the GPU column appears when one is present.')

@@ -49,5 +49,5 @@ if __name__ == '__main__':
     write_result('tutorials', 'Tutorials run in full (FSDD, official split unless the notebook says otherwise)',
                  '\n\n'.join(f.read_text() for f in parts) if parts else 'No tutorial has been run in full yet.',
                  "Seconds depend on what else the machine was doing during each run: compare the rows of one table. "
-                 "Tutorials without a section here have not been run in full on this machine.",
+                 "Tutorials without a section here have not been run in full.",
                  command='.venv/bin/python bench/tutorials.py')

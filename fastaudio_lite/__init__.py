@@ -1,11 +1,15 @@
-"""Audio classification for fastai v2. Modules (each generated from the notebook of the same number in nbs/):
+"""Audio classification for fastai v2. Modules (each generated from the notebook of the same name in nbs/; DESIGN.md gives their layers):
 
 - `core`: `AudioTensor`, decoding (`load_audio`, `read_clip`, `audio_windows`), resampling, `WaveCache`, `verify_audio`.
 - `data`: `AudioBlock`, its loader at decode speed (`AudioDataLoader`), `clip_settings`, splitters and labellers.
 - `spectrogram`: spectrogram batch transforms and the presets for speech, environmental sound and music.
 - `augment`: waveform and spectrogram augmentations.
-- `learner`: `audio_learner`, `SpecCNN`, `WaveCNN`, streaming prediction, show methods.
+- `nets`: the reference models `SpecCNN` and `WaveCNN`.
+- `learner`: `audio_learner` and the show methods.
+- `callbacks`: `WeightAverage`, `StopOnNonFinite`, `BetweenClassMix`, `recipe_callbacks`.
+- `inference`: `predict_files`, `predict_windows`, `predict_long`.
 - `datasets`: data set layouts (ESC-10/ESC-50 folds, Speech Commands speakers, FSDD) and offline spoken words.
+- `recipes`: `Recipe`, `recipe`, `recipe_for`, `train`, `synth_pretrain`: how to handle each kind of sound.
 - `cli`: the `fastaudio-lite` command.
 - `distributed`: fastai's distributed training on GPUs and on CPU processes.
 - `models`: pretrained weights (timm, torchvision, Hugging Face) and how a model meets the batches."""

@@ -10,5 +10,9 @@ from fastaudio_lite.data import *
 from fastaudio_lite.spectrogram import *
 from fastaudio_lite.augment import *
 from fastaudio_lite.models import *
+from fastaudio_lite.nets import *
 from fastaudio_lite.learner import *
+from fastaudio_lite.callbacks import *
+from fastaudio_lite.inference import *
 from fastaudio_lite.datasets import *
+from fastaudio_lite.recipes import *

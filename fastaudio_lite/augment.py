@@ -4,6 +4,8 @@
 
 # %% ../nbs/03_augment.ipynb #aa7984ea
 from __future__ import annotations
+import warnings
+
 import numpy as np
 import torch
 from fastai.vision.augment import RandTransform
@@ -79,7 +81,7 @@ def add_noise(x, noise, snr_db):
 
 class AddNoise(AudioAugment):
     "Add `color` noise at a signal-to-noise ratio drawn from `snr_db` (dB), with probability `p` per example."
-    def __init__(self, snr_db=(10., 30.), color='white', p=0.5):
+    def __init__(self, snr_db=(10., 40.), color='white', p=0.5):
         super().__init__(p)
         self.snr_db = _range(snr_db, 'snr_db')
         if color not in noise_colors: raise ValueError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
@@ -87,7 +89,7 @@ class AddNoise(AudioAugment):
     def draw(self, n, x):
         self.snr = uniform(*self.snr_db, n, x.device).masked_fill(~self.apply, float('inf'))  # infinite SNR: no noise
         self.noise = colored_noise((n, *x.shape[-2:]), self.color, x.device)
-    def encodes(self, x: AudioTensor | AudioSpectrogram):
+    def encodes(self, x: AudioTensor):
         return AudioTensor(add_noise(_plain(x).reshape(-1, *x.shape[-2:]), self.noise, self.snr).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #c287953d
@@ -114,7 +116,7 @@ class TimeShift(AudioAugment):
     def draw(self, n, x):
         m = int(round(self.max_shift_s * x.sr))
         self.shifts = torch.randint(-m, m + 1, (n,), device=x.device) * self.apply
-    def encodes(self, x: AudioTensor | AudioSpectrogram):
+    def encodes(self, x: AudioTensor):
         return AudioTensor(time_shift(_plain(x).reshape(-1, *x.shape[-2:]), self.shifts, self.mode).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #41e25bde
@@ -124,7 +126,7 @@ class Gain(AudioAugment):
         super().__init__(p)
         self.gain_db = _range(gain_db, 'gain_db')
     def draw(self, n, x): self.gain = uniform(*self.gain_db, n, x.device) * self.apply
-    def encodes(self, x: AudioTensor | AudioSpectrogram):
+    def encodes(self, x: AudioTensor):
         x3 = _plain(x).reshape(-1, *x.shape[-2:])
         return AudioTensor((x3 * (10 ** (self.gain / 20)).reshape(-1, 1, 1)).reshape(x.shape), sr=x.sr)
 
@@ -148,18 +150,25 @@ def mask_spec(x, fmask, tmask, fill='mean'):
     return torch.where(m, v, x)
 
 class SpecAugment(AudioAugment):
-    "Frequency and time masks on an `AudioSpectrogram`, with probability `p` per example."
+    """Frequency and time masks on an `AudioSpectrogram`, with probability `p` per example: `freq_masks` bands of up to
+    `max_freq_bins` frequency bins and `time_masks` of up to `max_time_frames` frames (hops) each."""
     order, target = 30, AudioSpectrogram
-    def __init__(self, freq_masks=2, max_freq_width=8, time_masks=2, max_time_width=10, fill='mean', p=0.5):
+    def __init__(self, freq_masks=2, max_freq_bins=8, time_masks=2, max_time_frames=10, fill='mean', p=0.5, **renamed):
         super().__init__(p)
-        for name, v in (('freq_masks', freq_masks), ('max_freq_width', max_freq_width), ('time_masks', time_masks), ('max_time_width', max_time_width)):
+        for old, new in (('max_freq_width', 'max_freq_bins'), ('max_time_width', 'max_time_frames')):
+            if old in renamed:
+                warnings.warn(f"SpecAugment's {old} is named {new}", DeprecationWarning, stacklevel=2)
+                if new == 'max_freq_bins': max_freq_bins = renamed.pop(old)
+                else: max_time_frames = renamed.pop(old)
+        if renamed: raise TypeError(f"SpecAugment got unexpected arguments {', '.join(renamed)}")
+        for name, v in (('freq_masks', freq_masks), ('max_freq_bins', max_freq_bins), ('time_masks', time_masks), ('max_time_frames', max_time_frames)):
             if not isinstance(v, (int, np.integer)) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
         if fill not in ('mean', 'zero') and (isinstance(fill, (str, bool)) or not np.isscalar(fill)): raise ValueError(f"fill must be 'mean', 'zero' or a number, got {fill!r}")
-        self.freq_masks, self.max_freq_width, self.time_masks, self.max_time_width, self.fill = freq_masks, max_freq_width, time_masks, max_time_width, fill
+        self.freq_masks, self.max_freq_bins, self.time_masks, self.max_time_frames, self.fill = freq_masks, max_freq_bins, time_masks, max_time_frames, fill
     def draw(self, n, x):
-        self.fmask = band_masks(n, self.freq_masks, self.max_freq_width, x.shape[-2], x.device) & self.apply[:, None]
-        self.tmask = band_masks(n, self.time_masks, self.max_time_width, x.shape[-1], x.device) & self.apply[:, None]
-    def encodes(self, x: AudioSpectrogram | AudioTensor):
+        self.fmask = band_masks(n, self.freq_masks, self.max_freq_bins, x.shape[-2], x.device) & self.apply[:, None]
+        self.tmask = band_masks(n, self.time_masks, self.max_time_frames, x.shape[-1], x.device) & self.apply[:, None]
+    def encodes(self, x: AudioSpectrogram):
         x4 = _plain(x).reshape(-1, *x.shape[-3:])
         return AudioSpectrogram(mask_spec(x4, self.fmask, self.tmask, self.fill).reshape(x.shape), **x.meta)
 

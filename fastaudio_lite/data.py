@@ -20,7 +20,6 @@ from fastai.data.transforms import ToTensor
 from fastai.vision.augment import RandTransform
 from plum import dispatch
 
-from .spectrogram import preset
 
 from .core import AudioTensor, WaveCache, audio_info, read_clip, resample, downmix, show_labelled
 
@@ -63,7 +62,7 @@ class LoadAudio(Transform):
         if bad: warnings.warn(f"{len(bad)} files could not be decoded into the cache: " +
                               '; '.join(f"{f}: {r}" for f, r in bad.items()))
     def __getstate__(self):
-        # the cache belongs to this machine: a pickled (exported) LoadAudio decodes its files itself
+        # the cache belongs to the machine that filled it: a pickled (exported) LoadAudio decodes its files itself
         return {**self.__dict__, 'cache': None}
     def encodes(self, fn: str | Path): return AudioTensor(torch.from_numpy(self.read(fn)), sr=self.sr)
     def encodes(self, x: AudioTensor):
@@ -181,26 +180,26 @@ def AudioBlock(sr=16000, duration=1.0, mono=True, pad='zeros', crop='random', ca
     return TransformBlock(type_tfms=la, item_tfms=FixLength(duration, pad, crop), dl_type=AudioDataLoader)
 
 # %% ../nbs/01_data.ipynb #ab12cd02
-def clip_settings(files, kind=None, coverage=0.95):
-    "Choose `AudioBlock`'s `duration` and `sr` for `files` from their headers: `dict(kind, duration, sr, why)`."
+def clip_settings(files, max_duration=None, max_sr=None, coverage=0.95):
+    """Choose `AudioBlock`'s `duration` (covering `coverage` of `files`, at most `max_duration` s) and `sr` (the files'
+    median rate, at most `max_sr` Hz) from their headers: `dict(duration, sr, median, why)`, `median` their median length."""
     if not 0 < coverage <= 1: raise ValueError(f"coverage must be in (0, 1], got {coverage!r}")
     ok = [i for i in audio_info(files) if not isinstance(i, str)]
     if not ok: raise ValueError(f"files: none of the {len(files)} files has a readable audio header")
     lengths = np.round(np.array([f / r for f, r, _ in ok]), 2)  # to the centisecond: 5.00002 s is a 5 s clip
     rates = np.array([r for _, r, _ in ok])
     med = float(np.median(lengths))
-    kind = kind or ('sound' if med > 2 else 'speech')
-    p = preset(kind)
     want = max(float(np.ceil(np.quantile(lengths, coverage) / 0.5) * 0.5), 0.5)
-    duration = min(want, p['max_duration'])
-    sr = int(min(p['sr'], np.median(rates)))
+    duration = min(want, max_duration or want)
+    own = int(np.median(rates))
+    sr = min(own, int(max_sr or own))
     rate_list = ', '.join(f"{r:,} Hz" for r in np.unique(rates)[:4]) + (' ...' if len(np.unique(rates)) > 4 else '')
-    capped = f", capped at the {kind} preset's {duration:g} s" if want > duration else ''
+    capped = f", capped at {duration:g} s" if want > duration else ''
     why = (f"{len(ok):,} files of {lengths.min():.2f}-{lengths.max():.2f} s (median {med:.2f} s) at {rate_list}: "
            f"{duration:g} s clips cover {(lengths <= duration).mean():.0%} of them (the length that covers "
-           f"{coverage:.0%}, rounded up to a half second{capped}); "
-           f"{sr:,} Hz: the {kind} preset's {p['sr']:,} Hz, or the files' own rate if lower")
-    return dict(kind=kind, duration=duration, sr=sr, why=why)
+           f"{coverage:.0%}, rounded up to a half second{capped}); {sr:,} Hz: "
+           + (f"at most {int(max_sr):,} Hz, or the files' own rate if lower" if max_sr else "the files' own rate"))
+    return dict(duration=duration, sr=sr, median=med, why=why)
 
 # %% ../nbs/01_data.ipynb #66dc0df4
 @dispatch

@@ -24,7 +24,7 @@ __all__ = ['fsdd_labeller', 'speech_words', 'english_accents', 'AudioURLs', 'get
            'speech_commands_splitter', 'speech_commands_speaker', 'hash_fraction', 'SpeakerHashSplitter',
            'esc50_splitter', 'ESC50Labeller', 'esc_fold', 'EscFoldSplitter', 'esc50_target', 'data_layout',
            'layout_split', 'fsdd_splitter', 'fsdd_speaker_splitter', 'espeak_words', 'synth_voices', 'synth_speech',
-           'folder_digest', 'synth_pretrain']
+           'folder_digest']
 
 # %% ../nbs/05_datasets.ipynb #63a48989
 class AudioURLs:
@@ -293,71 +293,9 @@ def folder_digest(path):
         h.update(f.read_bytes())
     return h.hexdigest()
 
-# %% ../nbs/05_datasets.ipynb #7b3c9e02
-def _spoken(vocab, words):
-    "The text eSpeak NG says for each label of `vocab`."
-    vocab = [str(v) for v in vocab]
-    if words is None: return vocab
-    if isinstance(words, dict):
-        words = {str(k): v for k, v in words.items()}
-        missing = [v for v in vocab if v not in words]
-        if missing: raise ValueError(f"words: no text for the labels {missing}")
-        return [str(words[v]) for v in vocab]
-    words = [str(w) for w in L(words)]
-    if len(words) != len(vocab): raise ValueError(f"words: {len(words)} words for the {len(vocab)} labels {vocab}")
-    return words
-
-def _tfm_key(t):
-    "The settings of a batch transform, for the cache key of `synth_pretrain` (not its per-call state, such as `do`)."
-    plain = (int, float, str, bool, type(None))
-    return [type(t).__name__, {k: v for k, v in sorted(vars(t).items()) if k != 'do' and
-                                (isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(o, plain) for o in v)))}]
-
-class _LabelOf:
-    "The label of a synthetic clip: its folder's word mapped back to the label it was said for."
-    def __init__(self, texts, vocab): self.map = dict(zip(texts, vocab))
-    def __call__(self, f): return self.map[Path(f).parent.name]
-
-def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=5, lr=1e-2, bs=None, seed=0, noise=(10., 40.)):
-    "Pretrain `arch` on `dls`'s labels said by `n_voices` eSpeak NG voices, with `dls`'s audio settings and batch transforms; returns the weights file for `audio_learner(..., weights=)`."
-    from copy import deepcopy
-    from fastai.data.block import CategoryBlock, DataBlock
-    from fastai.metrics import accuracy
-    from fastai.torch_core import set_seed
-    from fastaudio_lite.data import AudioBlock, FixLength
-    from fastaudio_lite.learner import audio_learner, audio_loader
-    from fastaudio_lite.spectrogram import SpecNormalize
-    path = Path(path)
-    vocab = list(getattr(dls, 'vocab', None) or [])
-    if not vocab: raise ValueError("synth_pretrain needs classification DataLoaders (dls.vocab is empty)")
-    texts = _spoken(vocab, words)
-    bad = [t for t in texts if not t.replace('-', '').isalnum()]
-    if bad: raise ValueError(f"words: eSpeak NG can only say plain words here, not {bad}; map the labels to words with words={{label: 'word', ...}}")
-    if len(set(texts)) != len(texts): raise ValueError(f"words: two labels are said the same way: {texts}")
-    if isinstance(arch, torch.nn.Module): raise ValueError("arch: give a timm name, a model function or an nn.Module class, not a model instance (it would be trained in place)")
-    la = audio_loader(dls)
-    fl = next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
-    duration, pad, crop = (fl.duration, fl.pad, fl.crop) if fl is not None else (1.0, 'zeros', 'random')
-    tfms = [deepcopy(t) for t in dls.train.after_batch.fs]
-    for t in tfms:
-        if isinstance(t, SpecNormalize): t.mean = t.std = None   # statistics of the synthetic clips, not of the real data
-    bs = bs or dls.bs
-    key = dict(texts=texts, vocab=[str(v) for v in vocab], n_voices=n_voices, seed=seed, sr=la.sr, duration=duration,
-               pad=pad, crop=crop, arch=str(getattr(arch, '__name__', arch)), epochs=epochs, lr=lr, bs=bs, noise=noise,
-               tfms=[_tfm_key(t) for t in tfms], version=1)
-    key = json.loads(json.dumps(key))   # as it reads back from weights.json: tuples become lists
-    wfile, kfile = path / 'weights.pth', path / 'weights.json'
-    if wfile.is_file() and kfile.is_file() and json.loads(kfile.read_text()).get('key') == key: return wfile
-    clips = synth_speech(path / 'clips', words=texts, n_voices=n_voices, seed=seed, sr=la.sr, noise=noise,
-                         duration=max(1.0, duration), valid_pct=0.1, test_pct=0.05, progress=False)
-    dblock = DataBlock(blocks=(AudioBlock(sr=la.sr, duration=duration, pad=pad, crop=crop), CategoryBlock(vocab=vocab)),
-                       get_items=get_speech_commands_files, get_y=_LabelOf(texts, vocab),
-                       splitter=speech_commands_splitter(clips), batch_tfms=tfms)
-    set_seed(seed, reproducible=True)
-    pdls = dblock.dataloaders(clips, bs=bs, num_workers=0, device=dls.device)
-    if len(pdls.train_ds) < bs: raise ValueError(f"n_voices={n_voices} gives {len(pdls.train_ds)} synthetic training clips, fewer than one batch of {bs}: use more voices or a smaller bs")
-    learn = audio_learner(pdls, arch, pretrained=False, metrics=accuracy)  # from scratch, as measured
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-    torch.save(learn.model.state_dict(), wfile)
-    kfile.write_text(json.dumps(dict(key=key, valid_accuracy=float(learn.validate()[1]), n_clips=len(pdls.train_ds) + len(pdls.valid_ds)), indent=1))
-    return wfile
+# %% ../nbs/05_datasets.ipynb #591a0964
+def __getattr__(name):
+    "`synth_pretrain`, which moved to `recipes`, imported from there when first asked for."
+    if name != 'synth_pretrain': raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from fastaudio_lite.recipes import synth_pretrain
+    return synth_pretrain

@@ -8,7 +8,7 @@ set -uo pipefail
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 LOCK=${LOCK-requirements/lock.txt}
-EXTRAS=dev,demo,dist,hf
+EXTRAS=dev,demo,dist,hf,docs
 fail() { echo "make: set-up failed at step '$1': $2" >&2; exit 1; }
 
 command -v "$PY" >/dev/null 2>&1 || fail "find python" "'$PY' is not on PATH. Install Python 3.10 or newer, or run: make PYTHON=/path/to/python3"

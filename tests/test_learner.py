@@ -14,7 +14,9 @@ from fastai.metrics import accuracy
 
 from fastaudio_lite.core import AudioError, load_audio
 from fastaudio_lite.data import AudioBlock, NameLabeller
-from fastaudio_lite.learner import SpecCNN, WaveCNN, audio_learner, predict_long
+from fastaudio_lite.inference import predict_long
+from fastaudio_lite.learner import audio_learner
+from fastaudio_lite.nets import SpecCNN, WaveCNN
 from fastaudio_lite.models import first_conv
 from fastaudio_lite.spectrogram import CoordChannels, MelSpectrogram, Spectrogram, SpecNormalize, ToDB
 
@@ -143,11 +145,28 @@ def test_export_predict_round_trip(trained, fsdd_small, tmp_path):
 @pytest.mark.slow
 def test_interpretation_and_show(trained):
     interp = ClassificationInterpretation.from_learner(trained)
+    cm = interp.confusion_matrix()
+    assert cm.shape == (4, 4) and cm.sum() == len(trained.dls.valid_ds)
+    # most_confused: (actual, predicted, count) for each off-diagonal cell of the matrix, largest first
+    vocab = list(trained.dls.vocab)
+    want = sorted(((vocab[i], vocab[j], int(cm[i, j])) for i in range(4) for j in range(4) if i != j and cm[i, j] > 0),
+                  key=lambda t: -t[2])
+    assert sorted(interp.most_confused(), key=lambda t: (-t[2], t[0], t[1])) == sorted(want, key=lambda t: (-t[2], t[0], t[1]))
     interp.plot_confusion_matrix()
+    plt.close('all')
     interp.plot_top_losses(6)
-    assert isinstance(interp.most_confused(), list)
+    titles = [a.get_title() for a in plt.gcf().axes if a.images]
+    losses = [float(t.split(' / ')[1]) for t in titles]
+    assert len(titles) == 6 and losses == sorted(losses, reverse=True), titles   # the six largest losses, in order
+    plt.close('all')
     trained.show_results(max_n=4)
+    titles = [a.get_title() for a in plt.gcf().axes if a.images]
+    assert len(titles) == 4 and all(t.startswith('actual ') and ' / predicted ' in t for t in titles), titles
+    plt.close('all')
     trained.dls.show_batch(max_n=4)
+    titles = [a.get_title() for a in plt.gcf().axes if a.images]
+    assert len(titles) == 4 and set(titles) <= set(map(str, vocab)), titles
+    plt.close('all')
     plt.close('all')
 
 
@@ -181,7 +200,7 @@ def test_models_as_arch(mel_dls):
 
 def test_weight_average_validates_exports_and_swaps(mel_dls, tmp_path):
     "WeightAverage on audio batches: the fit validates the average, the model ends as it, export keeps one weight set."
-    from fastaudio_lite.learner import WeightAverage
+    from fastaudio_lite.callbacks import WeightAverage
     set_seed(42)
     learn = audio_learner(mel_dls, SpecCNN, metrics=accuracy, cbs=WeightAverage(span=0.5))
     learn.fit_one_cycle(2, 1e-2)

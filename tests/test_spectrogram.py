@@ -157,7 +157,12 @@ def test_presets(batch):
 def test_show(batch, make):
     x = batch[:2]
     for t in make(): x = t(x)
-    x[0].show(title='x')
+    ax = x[0].show(title='x')
+    n = x.shape[-3]
+    shown = [a for a in [ax, *ax.child_axes] if a.images]   # one image per channel, side by side (insets for two or more)
+    assert ax.get_title() == 'x' and len(shown) == n, (ax.get_title(), len(shown), n)
+    np.testing.assert_allclose(shown[0].images[0].get_array(), x[0, 0].float().numpy(), rtol=1e-6)  # channel 0 as it is
+    assert shown[0].get_xlabel() == 'time (s)'
     plt.close('all')
 
 

@@ -1,0 +1,50 @@
+"`make docs`: the site builds offline from the notebooks and the source, and its check finds what is missing."
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+spec = importlib.util.spec_from_file_location('docs_build', ROOT / 'scripts' / 'docs.py')
+docs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(docs)
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp('site')
+    docs.main(out)          # exits naming what is missing when the site is not whole
+    return out, docs.write_sources()
+
+
+def test_a_page_per_notebook_with_its_images_and_an_api_page_per_module(site):
+    out, counts = site
+    assert docs.check(out, counts) == []
+    assert set(counts) == {p.stem for p in (ROOT / 'nbs').glob('*.ipynb')}
+    assert sum(counts.values()) >= 20, counts               # the notebooks are committed with their figures
+    home = (out / 'index.html').read_text()
+    assert 'fastaudio_lite' in home and '14_tutorial_esc10.html' in home and 'search.html' in home
+    assert 'searchindex.js' in (out / 'search.html').read_text()   # search reads the index from a script: works from disk
+    api = (out / 'api' / 'fastaudio_lite' / 'recipes' / 'index.html').read_text()
+    assert 'recipe_for' in api and 'Recipe' in api and 'The kind of sound' in api   # signatures and docstrings
+
+
+def test_hidden_cells_are_left_out_and_directives_removed(site):
+    out, _ = site
+    core = re.sub(r'<[^>]+>', '', (out / '00_core.html').read_text())   # the text, without the highlighting's tags
+    assert '#| export' not in core and '#| hide' not in core and 'default_exp' not in core
+    assert 'class AudioTensor(MetaTensor)' in core          # exported code is shown
+
+
+def test_the_check_names_a_missing_image_and_a_missing_page(site, tmp_path):
+    out, counts = site
+    broken = tmp_path / 'broken'
+    shutil.copytree(out, broken)
+    for f in (broken / '_images').iterdir(): f.unlink()
+    (broken / '11_tutorial_raw_waveform.html').unlink()
+    missing = docs.check(broken, counts)
+    assert '11_tutorial_raw_waveform.html: no page' in missing
+    assert any(m.startswith('14_tutorial_esc10.html: 0 of its') for m in missing), missing

@@ -1,0 +1,44 @@
+"The layers run one way: each module imports only modules of lower layers (DESIGN.md's table), at the top or in a function."
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).parents[1] / 'fastaudio_lite'
+# DESIGN.md's layers, lowest first
+LAYERS = [('core',), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
+          ('callbacks', 'inference'), ('datasets',), ('recipes',), ('cli',), ('all',)]
+LEVEL = {m: i for i, names in enumerate(LAYERS) for m in names}
+
+
+def imports(path):
+    "The fastaudio_lite modules `path` imports, outside the `__getattr__` that keeps moved names importable."
+    tree = ast.parse(path.read_text())
+    shims = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == '__getattr__' for n in ast.walk(f)}
+    found = set()
+    for n in ast.walk(tree):
+        if id(n) in shims: continue
+        if isinstance(n, ast.ImportFrom):
+            mod = n.module or ''
+            if n.level == 1: found.add(mod.split('.')[0] if mod else None)
+            elif mod.startswith('fastaudio_lite.'): found.add(mod.split('.')[1])
+            elif mod == 'fastaudio_lite': found.update(a.name for a in n.names)
+        elif isinstance(n, ast.Import):
+            found.update(a.name.split('.')[1] for a in n.names if a.name.startswith('fastaudio_lite.'))
+    return found - {None, '_modidx'}
+
+
+def test_every_module_has_a_layer():
+    mods = {p.stem for p in PKG.glob('*.py')} - {'__init__', '_modidx'}
+    assert mods == set(LEVEL), mods ^ set(LEVEL)
+
+
+@pytest.mark.parametrize('mod', sorted(LEVEL))
+def test_imports_go_down(mod):
+    up = {m for m in imports(PKG / f'{mod}.py') if m != mod and LEVEL[m] >= LEVEL[mod]}
+    assert not up, f"{mod} (layer {LEVEL[mod]}) imports {sorted(up)} of the same or a higher layer"
+
+
+def test_the_data_layer_never_imports_the_learner():
+    assert not imports(PKG / 'data.py') & {'learner', 'recipes', 'callbacks', 'inference'}
+    assert not imports(PKG / 'datasets.py') & {'learner', 'recipes', 'callbacks', 'inference'}
