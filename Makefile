@@ -39,7 +39,7 @@ test-latest:
 	$(call run-tests,$(LATEST))
 
 lock: test-latest
-	@{ echo "# The exact versions \`make test\` installs: written by \`make lock\` after \`make test-latest\` passed with them."; \
+	@{ echo "# The exact versions \`make test\` installs, tested together; \`make lock\` rewrites this file after \`make test-latest\` passes."; \
 	   $(LATEST)/bin/python -m pip freeze --exclude-editable; } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
 	@echo "make lock: wrote $(LOCK)"
 

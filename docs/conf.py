@@ -20,6 +20,7 @@ html_theme = 'furo'
 html_title = f"{project} {version}"
 html_static_path = []
 exclude_patterns = ['_build']
+default_role = 'literal'                # `name` in a docstring is code, as in the notebooks' Markdown
 suppress_warnings = ['mystnb.unknown_mime_type', 'myst.header', 'misc.highlighting_failure']
 
 autoapi_dirs = [str(ROOT / meta['lib_path'])]

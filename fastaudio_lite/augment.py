@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from fastai.vision.augment import RandTransform
 
-from .core import AudioTensor
+from .core import ArgumentError, AudioTensor
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
@@ -21,12 +21,12 @@ __all__ = ['noise_colors', 'shift_modes', 'augment_classes', 'uniform', 'AudioAu
 def _range(v, name, lo=None):
     "`v` as a (min, max) pair of floats, checked."
     mn, mx = (v, v) if np.isscalar(v) else tuple(v)
-    if mn > mx: raise ValueError(f"{name} must be a number or a (min, max) pair with min <= max, got {v!r}")
-    if lo is not None and mn < lo: raise ValueError(f"{name} must be >= {lo}, got {v!r}")
+    if mn > mx: raise ArgumentError(f"{name} must be a number or a (min, max) pair with min <= max, got {v!r}")
+    if lo is not None and mn < lo: raise ArgumentError(f"{name} must be >= {lo}, got {v!r}")
     return float(mn), float(mx)
 
 def _check_p(p):
-    if not np.isscalar(p) or not 0 <= p <= 1: raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+    if not np.isscalar(p) or not 0 <= p <= 1: raise ArgumentError(f"p must be a probability in [0, 1], got {p!r}")
     return float(p)
 
 def _plain(x): return x.as_subclass(torch.Tensor)
@@ -47,7 +47,7 @@ class AudioAugment(RandTransform):
         if x is None: return
         if not isinstance(x, self.target):
             kind = 'waveform AudioTensor' if self.target is AudioTensor else 'AudioSpectrogram'
-            raise ValueError(f"{type(self).__name__} augments a {kind}, got {type(x).__name__} of shape {tuple(x.shape)}: "
+            raise ArgumentError(f"{type(self).__name__} augments a {kind}, got {type(x).__name__} of shape {tuple(x.shape)}: "
                              f"check the order of batch_tfms (waveform augmentations before the spectrogram, SpecAugment after)")
         n = int(np.prod(x.shape[:-(2 if self.target is AudioTensor else 3)]))
         self.apply = torch.rand(n, device=x.device) < self.p
@@ -61,7 +61,7 @@ noise_colors = {'white': 0., 'pink': 1., 'brown': 2.}
 
 def colored_noise(shape, color='white', device=None):
     "Unit-power noise of `shape` `(..., samples)` with power spectrum 1/f^k (white k=0, pink 1, brown 2)."
-    if color not in noise_colors: raise ValueError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
+    if color not in noise_colors: raise ArgumentError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
     w = torch.randn(shape, device=device)
     if color != 'white':
         n = shape[-1]
@@ -84,7 +84,7 @@ class AddNoise(AudioAugment):
     def __init__(self, snr_db=(10., 40.), color='white', p=0.5):
         super().__init__(p)
         self.snr_db = _range(snr_db, 'snr_db')
-        if color not in noise_colors: raise ValueError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
+        if color not in noise_colors: raise ArgumentError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
         self.color = color
     def draw(self, n, x):
         self.snr = uniform(*self.snr_db, n, x.device).masked_fill(~self.apply, float('inf'))  # infinite SNR: no noise
@@ -110,8 +110,8 @@ class TimeShift(AudioAugment):
     "Shift each example in time by up to `max_shift_s` seconds either way (`mode` 'roll' or 'zeros'), with probability `p`."
     def __init__(self, max_shift_s=0.1, mode='roll', p=0.5):
         super().__init__(p)
-        if not np.isscalar(max_shift_s) or max_shift_s < 0: raise ValueError(f"max_shift_s must be >= 0 seconds, got {max_shift_s!r}")
-        if mode not in shift_modes: raise ValueError(f"mode must be one of {shift_modes}, got {mode!r}")
+        if not np.isscalar(max_shift_s) or max_shift_s < 0: raise ArgumentError(f"max_shift_s must be >= 0 seconds, got {max_shift_s!r}")
+        if mode not in shift_modes: raise ArgumentError(f"mode must be one of {shift_modes}, got {mode!r}")
         self.max_shift_s, self.mode = float(max_shift_s), mode
     def draw(self, n, x):
         m = int(round(self.max_shift_s * x.sr))
@@ -162,8 +162,8 @@ class SpecAugment(AudioAugment):
                 else: max_time_frames = renamed.pop(old)
         if renamed: raise TypeError(f"SpecAugment got unexpected arguments {', '.join(renamed)}")
         for name, v in (('freq_masks', freq_masks), ('max_freq_bins', max_freq_bins), ('time_masks', time_masks), ('max_time_frames', max_time_frames)):
-            if not isinstance(v, (int, np.integer)) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
-        if fill not in ('mean', 'zero') and (isinstance(fill, (str, bool)) or not np.isscalar(fill)): raise ValueError(f"fill must be 'mean', 'zero' or a number, got {fill!r}")
+            if not isinstance(v, (int, np.integer)) or v < 0: raise ArgumentError(f"{name} must be an integer >= 0, got {v!r}")
+        if fill not in ('mean', 'zero') and (isinstance(fill, (str, bool)) or not np.isscalar(fill)): raise ArgumentError(f"fill must be 'mean', 'zero' or a number, got {fill!r}")
         self.freq_masks, self.max_freq_bins, self.time_masks, self.max_time_frames, self.fill = freq_masks, max_freq_bins, time_masks, max_time_frames, fill
     def draw(self, n, x):
         self.fmask = band_masks(n, self.freq_masks, self.max_freq_bins, x.shape[-2], x.device) & self.apply[:, None]
@@ -181,5 +181,5 @@ def augmentations(spec, defaults=None):
     if isinstance(spec, str): spec = spec.split()
     if not isinstance(spec, dict): spec = {n: (defaults or {}).get(n, {}) for n in spec}
     bad = [n for n in spec if n not in augment_classes]
-    if bad: raise ValueError(f"unknown augmentation {', '.join(map(repr, bad))}: the names are {', '.join(augment_classes)}")
+    if bad: raise ArgumentError(f"unknown augmentation {', '.join(map(repr, bad))}: the names are {', '.join(augment_classes)}")
     return [augment_classes[n](**kw) for n, kw in spec.items()]

@@ -15,12 +15,14 @@ from fastai.torch_core import unsqueeze
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 
+from .core import ArgumentError
+
 from .augment import AudioAugment
 from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, _plain, power_to_db
 
 # %% auto #0
-__all__ = ['WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'recipe_callbacks', 'sound_level', 'between_class_ratio',
-           'mix_db', 'BetweenClassMix']
+__all__ = ['WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'check_callback_settings', 'recipe_callbacks', 'sound_level',
+           'between_class_ratio', 'mix_db', 'BetweenClassMix']
 
 # %% ../nbs/04b_callbacks.ipynb #we1a0002
 class WeightAverage(Callback):
@@ -28,8 +30,8 @@ class WeightAverage(Callback):
     order = MixedPrecision.order + 1  # after the optimiser's step (and mixed precision's)
     def __init__(self, span=0.1, decay=None, warmup=10):
         if decay is None and not 0 < span <= 1:
-            raise ValueError(f"span must be a fraction of the steps in (0, 1], got {span!r}")
-        if decay is not None and not 0 <= decay < 1: raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+            raise ArgumentError(f"span must be a fraction of the steps in (0, 1], got {span!r}")
+        if decay is not None and not 0 <= decay < 1: raise ArgumentError(f"decay must be in [0, 1), got {decay!r}")
         store_attr()
         self.avg = self.net = None
         self.fitting = self.validating = False
@@ -59,7 +61,7 @@ class WeightAverage(Callback):
             if not a.is_floating_point(): a.copy_(t)  # counters such as BatchNorm's num_batches_tracked
     def swap(self):
         "Exchange the model's weights with the ones the callback holds (the average during `fit`, the trained after)."
-        if self.avg is None: raise ValueError("WeightAverage holds no weights: it has not been through a fit")
+        if self.avg is None: raise ArgumentError("WeightAverage holds no weights: it has not been through a fit")
         with torch.no_grad():
             for a, t in zip(self.avg, self._tensors()):
                 tmp = t.clone(); t.copy_(a); a.copy_(tmp)
@@ -88,13 +90,17 @@ class StopOnNonFinite(Callback):
                                 f"step {self.iter + 1}: a corrupted file or cache entry, or a learning rate too high")
 
 # %% ../nbs/04b_callbacks.ipynb #c25b2988
+def check_callback_settings(mixup=0., label_smoothing=0., average=0.):
+    "A `ValueError` naming the first of `recipe_callbacks`' settings that is out of its range."
+    if mixup < 0: raise ArgumentError(f"mixup must be an alpha >= 0 (0: off), got {mixup!r}")
+    if not 0 <= label_smoothing < 1: raise ArgumentError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if not 0 <= average <= 1:
+        raise ArgumentError(f"average must be a fraction of the steps in [0, 1] (0: off), got {average!r}")
+
 def recipe_callbacks(mixup=0., label_smoothing=0., average=0.):
     """`dict(loss_func, cbs)` for a `Learner`: `MixUp(mixup)` if `mixup` > 0, label-smoothed cross-entropy if
     `label_smoothing` > 0, `WeightAverage(span=average)` if `average` > 0."""
-    if mixup < 0: raise ValueError(f"mixup must be an alpha >= 0 (0: off), got {mixup!r}")
-    if not 0 <= label_smoothing < 1: raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    if not 0 <= average <= 1:
-        raise ValueError(f"average must be a fraction of the steps in [0, 1] (0: off), got {average!r}")
+    check_callback_settings(mixup, label_smoothing, average)
     return dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else None,
                 cbs=([MixUp(mixup)] if mixup else []) + ([WeightAverage(span=average)] if average else []))
 
@@ -106,7 +112,7 @@ def sound_level(db):
 
 def between_class_ratio(r, level1, level2):
     """BC+'s waveform weight `p` of the first sound (the second gets `1 - p`) so that one hears it at share `r` whatever
-    the two `level`s (dB): the louder sound is turned down (Tokozume et al. 2018)."""
+    their levels `level1` and `level2` (dB): the louder sound is turned down (Tokozume et al. 2018)."""
     r = torch.as_tensor(r, dtype=torch.float32).clamp(1e-6, 1 - 1e-6)
     return 1 / (1 + 10 ** ((level1 - level2) / 20) * (1 - r) / r)
 
@@ -127,22 +133,22 @@ class BetweenClassMix(MixHandler):
     training batches must end with `ToDB`, then only `SpecNormalize` and spectrogram augmentations, as
     `spectrogram_preset` and the `fastaudio-lite train` transforms make them."""
     def __init__(self, alpha=1.):
-        if not alpha > 0: raise ValueError(f"alpha must be > 0 (the Beta distribution of the share), got {alpha!r}")
+        if not alpha > 0: raise ArgumentError(f"alpha must be > 0 (the Beta distribution of the share), got {alpha!r}")
         super().__init__(alpha)
     def before_fit(self):
         fs = list(self.dls.train.after_batch.fs)
         todb = [t for t in fs if isinstance(t, ToDB)]
-        if not todb: raise ValueError("BetweenClassMix mixes spectrograms in decibels: the training batch transforms have no ToDB "
+        if not todb: raise ArgumentError("BetweenClassMix mixes spectrograms in decibels: the training batch transforms have no ToDB "
                                       f"(they are {', '.join(type(t).__name__ for t in fs) or 'none'})")
         later = [type(t).__name__ for t in fs if getattr(t, 'order', 0) > ToDB.order and not isinstance(t, (SpecNormalize, AudioAugment))]
-        if later: raise ValueError(f"BetweenClassMix cannot mix after {', '.join(later)}: after ToDB the batches may only be "
+        if later: raise ArgumentError(f"BetweenClassMix cannot mix after {', '.join(later)}: after ToDB the batches may only be "
                                    "normalised (SpecNormalize) and augmented")
         self.todb = todb[-1]
         self.norm = next((t for t in fs if isinstance(t, SpecNormalize)), None)
     def before_batch(self):
         x = self.x
         if not isinstance(x, AudioSpectrogram) or not x.db:
-            raise ValueError(f"BetweenClassMix mixes dB spectrograms, got {type(x).__name__} of shape {tuple(x.shape)}")
+            raise ArgumentError(f"BetweenClassMix mixes dB spectrograms, got {type(x).__name__} of shape {tuple(x.shape)}")
         db = _plain(self.norm.decode(x) if self.norm is not None else x).float()  # SpecNormalize undone
         n = x.shape[0]
         self.lam = self.distrib.sample((n,)).to(x.device)  # the share of the first (this batch's own) example

@@ -36,10 +36,6 @@ def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech', ho
 class UserError(Exception):
     "A mistake in the command line, the data, the model file or the output folder: one line without a traceback, exit 2."
 
-def _say(*args, **kwargs):
-    from fastai.torch_core import rank_distrib
-    if rank_distrib() == 0: print(*args, **kwargs)
-
 def _labeller(label):
     from fastai.data.transforms import parent_label
     from fastaudio_lite.data import NameLabeller
@@ -83,7 +79,8 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
     through `Recipe.dataloaders`. `dls.recipe` is that recipe; a mistake is a `UserError`."""
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
-    from fastaudio_lite.core import audio_extensions
+    from fastaudio_lite.core import ArgumentError, audio_extensions
+    from fastaudio_lite.distributed import say
     from fastaudio_lite.recipes import DataError, recipe, recipe_for
     if bs is not None and bs < 1: raise UserError(f"--bs must be >= 1, got {bs}")
     data = Path(data)
@@ -96,16 +93,16 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
         if layout is None and split == 'speakers': raise UserError("--split speakers: the file names follow no layout with speakers (Speech Commands, FSDD)")
         if layout is None: splitter, why = RandomSplitter(0.2, seed=seed), "20% at random (no fold or speaker layout in the file names)"
         else: splitter, kind, why = layout[0], kind or layout[1], layout[2]
-        _say(f"validation split: {why}")
+        say(f"validation split: {why}")
     opts = dict(spec=spec, coord=coord, hop_length=hop_length, win_scales=win_scales, **changes)
     try:
         if sr is not None and duration is not None: r = recipe(kind or 'speech', sr=sr, duration=duration, **opts)
         else:
             r = recipe_for(items, kind, sr=sr, duration=duration, **opts)
-            _say(f"clips: {r.duration:g} s at {r.sr:,} Hz ({r.kind}): {r.why.rsplit(' (', 1)[0]}")
+            say(f"clips: {r.duration:g} s at {r.sr:,} Hz ({r.kind}): {r.why.rsplit(' (', 1)[0]}")
         return r.dataloaders(data, items=items, get_y=get_y, splitter=splitter, bs=bs, augment=augment, cache=cache,
                              strict=strict, num_workers=num_workers)
-    except (DataError, ValueError) as e: raise UserError(str(e)) from None
+    except (ArgumentError, DataError) as e: raise UserError(str(e)) from None
 
 # %% ../nbs/06_cli.ipynb #9b17791d
 class TrainingError(Exception):
@@ -115,11 +112,12 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, **kwargs):
     """`recipes.train` for the command: the recipe of `dls` (`dls.recipe`) with the arguments not None, its outputs in
     `out`; the mistakes a user can cause become a `UserError` and a loss that turns NaN a `TrainingError`."""
     from fastaudio_lite.callbacks import NonFiniteLoss
+    from fastaudio_lite.core import ArgumentError
     from fastaudio_lite.recipes import OutputError, train as _train
     try: return _train(dls, arch, epochs, lr, out, seed, **kwargs)
     except NonFiniteLoss as e:   # fastai puts the callback's name on a line before the message
         raise TrainingError(f"training stopped: {str(e).strip().splitlines()[-1].strip()}; nothing was written to {out}") from None
-    except (OutputError, ValueError) as e: raise UserError(str(e)) from None
+    except (ArgumentError, OutputError) as e: raise UserError(str(e)) from None
 
 # %% ../nbs/06_cli.ipynb #f70534d7
 def _parser():
@@ -201,19 +199,20 @@ def _cmd_train(a):
         raise UserError(f"--average must be a fraction of the steps in [0, 1] (0: off), got {a.average:g}")
     from fastai.torch_core import num_distrib
     if a.lr == 'auto' and num_distrib() > 1: raise UserError("--lr auto runs lr_find in one process: run it once without torchrun, then pass --lr")
+    from fastaudio_lite.distributed import say
     from fastaudio_lite.models import is_hf_arch
     if is_hf_arch(a.arch) and a.spec != 'wave':
-        _say(f"--arch {a.arch}: a transformers model computes its own features from the waveform (--spec wave)")
+        say(f"--arch {a.arch}: a transformers model computes its own features from the waveform (--spec wave)")
         a.spec = 'wave'
     lr = None if a.lr is None else a.lr if a.lr == 'auto' else float(a.lr)
     if lr is None and a.synth_pretrain: lr = 3e-3
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
                     strict=a.strict, kind=a.kind, cache=a.cache, arch=a.arch, pretrained=a.pretrained, epochs=a.epochs, lr=lr,
                     mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average)
-    _say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
-    _say(dls.recipe.but(bs=dls.bs).summary(a.augment))
+    say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
+    say(dls.recipe.but(bs=dls.bs).summary(a.augment))
     train(dls, out=a.out, seed=a.seed, synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
-    _say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
+    say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
     return 0
 
 def _cmd_predict(a):
@@ -281,6 +280,7 @@ def _cmd_predict(a):
 
 def _cmd_demo(a):
     from fastaudio_lite.datasets import synth_speech, speech_commands_splitter, get_speech_commands_files
+    from fastaudio_lite.distributed import say
     from fastaudio_lite.inference import predict_files
     out = Path(a.out)
     t = time.time()
@@ -288,8 +288,8 @@ def _cmd_demo(a):
     files = get_speech_commands_files(data)
     print(f"generated {len(files)} spoken words offline with eSpeak NG in {time.time() - t:.0f} s: {data}")
     dls = build_dls(data, split='speech-commands', kind='speech', epochs=a.epochs)   # the speech recipe, for a.epochs
-    _say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips (validation speakers never heard in training)")
-    _say(dls.recipe.summary())
+    say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips (validation speakers never heard in training)")
+    say(dls.recipe.summary())
     learn, metrics = train(dls, out=out)
     test_files = files[speech_commands_splitter(data, test=True)(files)[1]]
     rows = list(predict_files(learn, test_files))

@@ -22,12 +22,15 @@ from fastcore.foundation import L
 from fastcore.parallel import parallel
 
 # %% auto #0
-__all__ = ['audio_extensions', 'cache_dtypes', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
-           'sinc_resample_kernel', 'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip', 'load_audio',
-           'audio_windows', 'get_audio_files', 'audio_error', 'audio_errors', 'verify_audio', 'audio_info',
-           'default_cache_dir', 'WaveCache']
+__all__ = ['audio_extensions', 'cache_dtypes', 'ArgumentError', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid',
+           'show_labelled', 'sinc_resample_kernel', 'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip',
+           'load_audio', 'audio_windows', 'get_audio_files', 'audio_error', 'audio_errors', 'verify_audio',
+           'audio_info', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
+class ArgumentError(ValueError):
+    "An argument or setting that cannot be used; the message names it and says why."
+
 class AudioError(ValueError):
     "A file that cannot be decoded into usable audio; the message names the file and the reason."
     def __init__(self, fn, reason=None):
@@ -40,6 +43,7 @@ class AudioError(ValueError):
 class MetaTensor(TensorBase):
     "A fastai `TensorBase` whose `clone` keeps its metadata (fastai's drops it)."
     def clone(self, *, memory_format=torch.preserve_format):
+        "A copy of the tensor with a copy of its metadata."
         res = super().clone(memory_format=memory_format)
         res.set_meta(self, as_copy=True)
         return res
@@ -49,10 +53,10 @@ class AudioTensor(MetaTensor):
     def __new__(cls, x, sr=None, **kwargs):
         if isinstance(x, np.ndarray): x = torch.from_numpy(np.ascontiguousarray(x))
         x = torch.as_tensor(x)
-        if not x.is_floating_point(): raise ValueError(f"AudioTensor: expected floating-point samples, got dtype {x.dtype}")
+        if not x.is_floating_point(): raise ArgumentError(f"AudioTensor: expected floating-point samples, got dtype {x.dtype}")
         if x.ndim == 1: x = x[None]
         if sr is None: sr = getattr(x, 'sr', None)
-        if sr is not None and (not np.isscalar(sr) or sr <= 0): raise ValueError(f"sr must be a positive number of Hz, got {sr!r}")
+        if sr is not None and (not np.isscalar(sr) or sr <= 0): raise ArgumentError(f"sr must be a positive number of Hz, got {sr!r}")
         res = super().__new__(cls, x.float(), **kwargs)
         res.sr = None if sr is None else int(sr)
         return res
@@ -127,7 +131,7 @@ def _resampler(orig, new, device, dtype): return sinc_resample_kernel(orig, new,
 
 def _check_rates(orig_sr, new_sr):
     for name, v in (('orig_sr', orig_sr), ('new_sr', new_sr)):
-        if v is None or v <= 0: raise ValueError(f"{name} must be a positive number of Hz, got {v!r}")
+        if v is None or v <= 0: raise ArgumentError(f"{name} must be a positive number of Hz, got {v!r}")
     return int(orig_sr), int(new_sr)
 
 def resample(x, orig_sr, new_sr):
@@ -206,9 +210,9 @@ def read_clip(fn, sr, mono=True, n=None, pos=0.5):
 
 def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
     "Decode `fn` to an `AudioTensor` `(channels, samples)`, resampled to `sr` Hz and down-mixed if `mono`."
-    if sr is not None and (not np.isscalar(sr) or sr <= 0): raise ValueError(f"sr must be a positive number of Hz or None, got {sr!r}")
-    if offset < 0: raise ValueError(f"offset must be >= 0 seconds, got {offset!r}")
-    if duration is not None and duration <= 0: raise ValueError(f"duration must be > 0 seconds or None, got {duration!r}")
+    if sr is not None and (not np.isscalar(sr) or sr <= 0): raise ArgumentError(f"sr must be a positive number of Hz or None, got {sr!r}")
+    if offset < 0: raise ArgumentError(f"offset must be >= 0 seconds, got {offset!r}")
+    if duration is not None and duration <= 0: raise ArgumentError(f"duration must be > 0 seconds or None, got {duration!r}")
     def window(frames, file_sr):
         return int(round(offset * file_sr)), -1 if duration is None else int(round(duration * file_sr))
     x, out_sr = _decode(fn, sr, mono, window)
@@ -217,7 +221,7 @@ def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
 # %% ../nbs/00_core.ipynb #c8e1d5f3
 def audio_windows(fn, sr, n, hop, mono=True):
     "Yield `(start, window)` for the `n`-sample windows of `fn` at `sr` Hz, `hop` samples apart, read one at a time."
-    if n <= 0 or hop <= 0: raise ValueError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
+    if n <= 0 or hop <= 0: raise ArgumentError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
     try: f = sf.SoundFile(os.fsencode(fn))
     except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
     with f:
@@ -242,7 +246,7 @@ audio_extensions = ('.wav', '.wave', '.flac', '.ogg', '.oga', '.opus', '.mp3', '
 
 def get_audio_files(path, recurse=True, folders=None):
     "The audio files in `path`, recursively if `recurse`, only in `folders` if given."
-    if not Path(path).is_dir(): raise ValueError(f"path: {path} is not a folder")
+    if not Path(path).is_dir(): raise ArgumentError(f"path: {path} is not a folder")
     return get_files(path, extensions=audio_extensions, recurse=recurse, folders=folders)
 
 def audio_error(fn):
@@ -285,8 +289,8 @@ def default_cache_dir():
 class WaveCache:
     "Waveforms decoded once at `sr` Hz (down-mixed if `mono`), kept in `path` as `dtype` samples and read by window."
     def __init__(self, path=None, sr=16000, mono=True, dtype='float16'):
-        if dtype not in cache_dtypes: raise ValueError(f"dtype must be one of {cache_dtypes}, got {dtype!r}")
-        if sr is None or not np.isscalar(sr) or sr <= 0: raise ValueError(f"sr must be a positive number of Hz, got {sr!r}")
+        if dtype not in cache_dtypes: raise ArgumentError(f"dtype must be one of {cache_dtypes}, got {dtype!r}")
+        if sr is None or not np.isscalar(sr) or sr <= 0: raise ArgumentError(f"sr must be a positive number of Hz, got {sr!r}")
         self.path, self.sr, self.mono, self.dtype = Path(path) if path is not None else default_cache_dir(), int(sr), mono, dtype
 
     def __repr__(self): return f"WaveCache({str(self.path)!r}, sr={self.sr}, mono={self.mono}, dtype={self.dtype!r})"

@@ -21,7 +21,7 @@ from fastai.vision.augment import RandTransform
 from plum import dispatch
 
 
-from .core import AudioTensor, WaveCache, audio_info, read_clip, resample, downmix, show_labelled
+from .core import ArgumentError, AudioTensor, WaveCache, audio_info, read_clip, resample, downmix, show_labelled
 
 # %% auto #0
 __all__ = ['pad_modes', 'crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
@@ -29,7 +29,7 @@ __all__ = ['pad_modes', 'crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'P
 
 # %% ../nbs/01_data.ipynb #cd132858
 def _check_sr(sr, name='sr'):
-    if sr is None or not np.isscalar(sr) or sr <= 0: raise ValueError(f"{name} must be a positive number of Hz, got {sr!r}")
+    if sr is None or not np.isscalar(sr) or sr <= 0: raise ArgumentError(f"{name} must be a positive number of Hz, got {sr!r}")
     return int(sr)
 
 def _wave_cache(cache, sr, mono):
@@ -39,9 +39,9 @@ def _wave_cache(cache, sr, mono):
     if isinstance(cache, (str, Path)): return WaveCache(cache, sr, mono)
     if isinstance(cache, WaveCache):
         if (cache.sr, cache.mono) != (sr, mono):
-            raise ValueError(f"cache: {cache} holds sr={cache.sr}, mono={cache.mono}; the block wants sr={sr}, mono={mono}")
+            raise ArgumentError(f"cache: {cache} holds sr={cache.sr}, mono={cache.mono}; the block wants sr={sr}, mono={mono}")
         return cache
-    raise ValueError(f"cache must be None, True, a folder or a WaveCache, got {cache!r}")
+    raise ArgumentError(f"cache must be None, True, a folder or a WaveCache, got {cache!r}")
 
 class LoadAudio(Transform):
     "Decode a path, or convert an array, to an `AudioTensor` at `sr` Hz, averaged to one channel if `mono`."
@@ -77,7 +77,7 @@ pad_modes = ('zeros', 'repeat', 'reflect')
 
 def fix_length(x, n, pos=0.5, pad='zeros'):
     "Crop or pad `x` `(..., samples)` (tensor or array) to `n` samples, placed at fraction `pos` of the slack, padding by `pad`."
-    if pad not in pad_modes: raise ValueError(f"pad must be one of {pad_modes}, got {pad!r}")
+    if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
     sr = getattr(x, 'sr', None)
     t = x.shape[-1]
     plain = x if isinstance(x, np.ndarray) else x.as_subclass(torch.Tensor)  # plain ops: no per-op metadata overhead
@@ -106,9 +106,9 @@ class FixLength(RandTransform):
     "Crop or pad each clip to `duration` s: at a random place when training, centred otherwise."
     split_idx, order = None, 10
     def __init__(self, duration=1.0, pad='zeros', crop='random'):
-        if duration is None or not np.isscalar(duration) or duration <= 0: raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
-        if pad not in pad_modes: raise ValueError(f"pad must be one of {pad_modes}, got {pad!r}")
-        if crop not in crop_modes: raise ValueError(f"crop must be one of {crop_modes}, got {crop!r}")
+        if duration is None or not np.isscalar(duration) or duration <= 0: raise ArgumentError(f"duration must be > 0 seconds, got {duration!r}")
+        if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
+        if crop not in crop_modes: raise ArgumentError(f"crop must be one of {crop_modes}, got {crop!r}")
         super().__init__(p=1.)
         self.duration, self.pad, self.crop = duration, pad, crop
     def before_call(self, b, split_idx):
@@ -119,7 +119,7 @@ class FixLength(RandTransform):
 class PadBatch:
     "Pad the waveforms (tensors or arrays) of a list of samples at their end to the longest, with `pad`."
     def __init__(self, pad='zeros'):
-        if pad not in pad_modes: raise ValueError(f"pad must be one of {pad_modes}, got {pad!r}")
+        if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
         self.pad = pad
     def __call__(self, samples):
         n = max(s[0].shape[-1] for s in samples)
@@ -180,12 +180,14 @@ def AudioBlock(sr=16000, duration=1.0, mono=True, pad='zeros', crop='random', ca
     return TransformBlock(type_tfms=la, item_tfms=FixLength(duration, pad, crop), dl_type=AudioDataLoader)
 
 # %% ../nbs/01_data.ipynb #ab12cd02
-def clip_settings(files, max_duration=None, max_sr=None, coverage=0.95):
+def clip_settings(files, max_duration=None, max_sr=None, coverage=0.95, info=None):
     """Choose `AudioBlock`'s `duration` (covering `coverage` of `files`, at most `max_duration` s) and `sr` (the files'
-    median rate, at most `max_sr` Hz) from their headers: `dict(duration, sr, median, why)`, `median` their median length."""
-    if not 0 < coverage <= 1: raise ValueError(f"coverage must be in (0, 1], got {coverage!r}")
-    ok = [i for i in audio_info(files) if not isinstance(i, str)]
-    if not ok: raise ValueError(f"files: none of the {len(files)} files has a readable audio header")
+    median rate, at most `max_sr` Hz) from their headers (`info`: their `audio_info`, if already read):
+    `dict(duration, sr, median, why)`, `median` their median length."""
+    if not 0 < coverage <= 1: raise ArgumentError(f"coverage must be in (0, 1], got {coverage!r}")
+    if info is not None and len(info) != len(files): raise ArgumentError(f"info: {len(info)} headers for {len(files)} files")
+    ok = [i for i in (audio_info(files) if info is None else info) if not isinstance(i, str)]
+    if not ok: raise ArgumentError(f"files: none of the {len(files)} files has a readable audio header")
     lengths = np.round(np.array([f / r for f, r, _ in ok]), 2)  # to the centisecond: 5.00002 s is a 5 s clip
     rates = np.array([r for _, r, _ in ok])
     med = float(np.median(lengths))
@@ -210,7 +212,7 @@ def show_batch(x: AudioTensor, y, samples, ctxs=None, max_n=9, nrows=None, ncols
 # %% ../nbs/01_data.ipynb #39e14582
 def _name_regex(pat, name):
     try: return re.compile(pat)
-    except re.error as e: raise ValueError(f"{name}: {pat!r} is not a valid regex ({e})") from None
+    except re.error as e: raise ArgumentError(f"{name}: {pat!r} is not a valid regex ({e})") from None
 
 def RegexSplitter(pat):
     "Split items into training and validation: validation holds the files whose name matches `pat`."
@@ -223,7 +225,7 @@ def RegexSplitter(pat):
 def speaker_of(fn, pat=r'^[^_]+_([^_]+)_'):
     "The speaker of `fn`: the first group of `pat` matched on the file name."
     m = _name_regex(pat, 'pat').search(Path(fn).name)
-    if m is None or not m.groups(): raise ValueError(f"{fn}: the speaker pattern {pat!r} does not match this file name")
+    if m is None or not m.groups(): raise ArgumentError(f"{fn}: the speaker pattern {pat!r} does not match this file name")
     return m.group(1)
 
 def SpeakerSplitter(speakers, pat=r'^[^_]+_([^_]+)_'):
@@ -231,7 +233,7 @@ def SpeakerSplitter(speakers, pat=r'^[^_]+_([^_]+)_'):
     speakers = set(L(speakers))
     def _inner(items):
         valid = np.array([speaker_of(o, pat) in speakers for o in items])
-        if not valid.any(): raise ValueError(f"speakers: none of {sorted(speakers)} appears among the items")
+        if not valid.any(): raise ArgumentError(f"speakers: none of {sorted(speakers)} appears among the items")
         return L(np.where(~valid)[0].tolist()), L(np.where(valid)[0].tolist())
     return _inner
 
@@ -241,8 +243,8 @@ class NameLabeller:
     def __init__(self, pat):
         self.pat = pat
         self.rx = _name_regex(pat, 'pat')
-        if self.rx.groups < 1: raise ValueError(f"pat: {pat!r} has no group to take the label from; put the label in parentheses")
+        if self.rx.groups < 1: raise ArgumentError(f"pat: {pat!r} has no group to take the label from; put the label in parentheses")
     def __call__(self, fn):
         m = self.rx.search(Path(fn).name)
-        if m is None: raise ValueError(f"{fn}: the label pattern {self.pat!r} does not match this file name")
+        if m is None: raise ArgumentError(f"{fn}: the label pattern {self.pat!r} does not match this file name")
         return m.group(1)

@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 from fastcore.foundation import L
 
-from .core import get_audio_files, resample
+from .core import ArgumentError, get_audio_files, resample
 from .data import NameLabeller, RegexSplitter, SpeakerSplitter, speaker_of
 
 # %% auto #0
@@ -37,7 +37,7 @@ class AudioURLs:
 # %% ../nbs/05_datasets.ipynb #288824e5
 def _read_list(path, name):
     p = Path(path) / name
-    if not p.is_file(): raise ValueError(f"path: {path} has no {name} (is it a Speech Commands folder?)")
+    if not p.is_file(): raise ArgumentError(f"path: {path} has no {name} (is it a Speech Commands folder?)")
     return {l.strip() for l in p.read_text().splitlines() if l.strip()}
 
 def get_speech_commands_files(path):
@@ -64,7 +64,7 @@ _sc_name = re.compile(r'([^_]+)_nohash_\d+')
 def speech_commands_speaker(fn):
     "The speaker of a Speech Commands file: `{speaker}_nohash_{n}.wav`, or `{word}_{speaker}_nohash_{n}.wav` in `_unknown_`."
     m = _sc_name.search(Path(fn).name)
-    if m is None: raise ValueError(f"{fn}: not a Speech Commands file name ({{speaker}}_nohash_{{n}}.wav)")
+    if m is None: raise ArgumentError(f"{fn}: not a Speech Commands file name ({{speaker}}_nohash_{{n}}.wav)")
     return m.group(1)
 
 def hash_fraction(key):
@@ -79,7 +79,7 @@ def SpeakerHashSplitter(speaker_of, valid_pct=0.2):
         if not valid.any():  # few speakers: hold out the one with the smallest hash
             first = min(set(spk), key=hash_fraction)
             valid = np.array([s == first for s in spk])
-        if valid.all(): raise ValueError(f"valid_pct={valid_pct}: every speaker fell in the validation set")
+        if valid.all(): raise ArgumentError(f"valid_pct={valid_pct}: every speaker fell in the validation set")
         return L(np.where(~valid)[0].tolist()), L(np.where(valid)[0].tolist())
     return _inner
 
@@ -87,12 +87,12 @@ def SpeakerHashSplitter(speaker_of, valid_pct=0.2):
 def _esc50_meta(path):
     import pandas as pd
     p = Path(path) / 'meta' / 'esc50.csv'
-    if not p.is_file(): raise ValueError(f"path: {path} has no meta/esc50.csv (is it the ESC-50 folder?)")
+    if not p.is_file(): raise ArgumentError(f"path: {path} has no meta/esc50.csv (is it the ESC-50 folder?)")
     return pd.read_csv(p).set_index('filename')
 
 def esc50_splitter(path, fold=1):
     "Validation is ESC-50's fold `fold` (1-5), training the other four."
-    if fold not in (1, 2, 3, 4, 5): raise ValueError(f"fold must be 1 to 5, got {fold!r}")
+    if fold not in (1, 2, 3, 4, 5): raise ArgumentError(f"fold must be 1 to 5, got {fold!r}")
     folds = _esc50_meta(path)['fold']
     def _inner(items):
         f = np.array([folds[Path(o).name] for o in items])
@@ -109,12 +109,12 @@ _esc_name = re.compile(r'^([1-5])-(\d+)-([A-Z])(?:-(\d+))?\.\w+$')
 def esc_fold(fn):
     "The fold (1-5) of an ESC-10 `{fold}-{id}-{take}.ogg` or ESC-50 `{fold}-{id}-{take}-{target}.wav` file, from its name."
     m = _esc_name.match(Path(fn).name)
-    if m is None: raise ValueError(f"{fn}: not an ESC file name ({{fold}}-{{id}}-{{take}}[-{{target}}].wav)")
+    if m is None: raise ArgumentError(f"{fn}: not an ESC file name ({{fold}}-{{id}}-{{take}}[-{{target}}].wav)")
     return int(m.group(1))
 
 def EscFoldSplitter(fold=1):
     "Validation is ESC-10/ESC-50 fold `fold` (1-5), read from the file names (no CSV needed); training the other four."
-    if fold not in (1, 2, 3, 4, 5): raise ValueError(f"fold must be 1 to 5, got {fold!r}")
+    if fold not in (1, 2, 3, 4, 5): raise ArgumentError(f"fold must be 1 to 5, got {fold!r}")
     def _inner(items):
         f = np.array([esc_fold(o) for o in items])
         return L(np.where(f != fold)[0].tolist()), L(np.where(f == fold)[0].tolist())
@@ -123,7 +123,7 @@ def EscFoldSplitter(fold=1):
 def esc50_target(fn):
     "The class number (0-49) of an ESC-50 file `{fold}-{id}-{take}-{target}.wav`, from its name."
     m = _esc_name.match(Path(fn).name)
-    if m is None or m.group(4) is None: raise ValueError(f"{fn}: not an ESC-50 file name ({{fold}}-{{id}}-{{take}}-{{target}}.wav)")
+    if m is None or m.group(4) is None: raise ArgumentError(f"{fn}: not an ESC-50 file name ({{fold}}-{{id}}-{{take}}-{{target}}.wav)")
     return m.group(4)
 
 def data_layout(files):
@@ -214,7 +214,7 @@ def synth_voices(n_voices, seed=0):
     "`n_voices` distinct speakers: (id, eSpeak voice, pitch, rate), drawn deterministically from `seed`."
     rng = np.random.default_rng(seed)
     combos = [(a, v) for a in english_accents for v in _voice_variants]
-    if n_voices > len(combos): raise ValueError(f"n_voices must be at most {len(combos)}, got {n_voices}")
+    if n_voices > len(combos): raise ArgumentError(f"n_voices must be at most {len(combos)}, got {n_voices}")
     picks = rng.permutation(len(combos))[:n_voices]
     out = []
     for i, k in enumerate(picks):
@@ -237,11 +237,11 @@ def synth_speech(path, words=speech_words, n_voices=30, seed=0, sr=16000, noise=
     "Write a spoken-word data set to `path` in the Speech Commands layout with eSpeak NG, offline; returns `path`."
     path = Path(path)
     words = list(L(words))
-    if not words or len(set(words)) != len(words): raise ValueError(f"words must be distinct and not empty, got {words!r}")
+    if not words or len(set(words)) != len(words): raise ArgumentError(f"words must be distinct and not empty, got {words!r}")
     for w in words:
-        if not w.replace('-', '').isalnum(): raise ValueError(f"words: {w!r} is not a plain word (letters and digits)")
-    if n_voices < 3: raise ValueError(f"n_voices must be >= 3 (training, validation and test speakers), got {n_voices}")
-    if noise is not None and (len(noise) != 2 or noise[0] > noise[1]): raise ValueError(f"noise must be None or a (min, max) SNR in dB, got {noise!r}")
+        if not w.replace('-', '').isalnum(): raise ArgumentError(f"words: {w!r} is not a plain word (letters and digits)")
+    if n_voices < 3: raise ArgumentError(f"n_voices must be >= 3 (training, validation and test speakers), got {n_voices}")
+    if noise is not None and (len(noise) != 2 or noise[0] > noise[1]): raise ArgumentError(f"noise must be None or a (min, max) SNR in dB, got {noise!r}")
     args = dict(words=words, n_voices=n_voices, seed=seed, sr=sr, noise=list(noise) if noise else None,
                 duration=duration, valid_pct=valid_pct, test_pct=test_pct, version=1)
     manifest = path / 'synth_speech.json'

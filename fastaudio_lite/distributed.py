@@ -15,7 +15,7 @@ from fastai.torch_core import rank_distrib
 from .spectrogram import SpecNormalize
 
 # %% auto #0
-__all__ = ['broadcast_device', 'DistributedAudioDL', 'seed_per_rank', 'sync_spec_stats', 'AudioDistributedTrainer']
+__all__ = ['broadcast_device', 'DistributedAudioDL', 'say', 'seed_per_rank', 'sync_spec_stats', 'AudioDistributedTrainer']
 
 # %% ../nbs/07_distributed.ipynb #8bb0bf55
 def broadcast_device():
@@ -29,6 +29,10 @@ class DistributedAudioDL(DistributedDL):
         t = torch.tensor(t, dtype=torch.long, device=broadcast_device())
         torch.distributed.broadcast(t, rank)
         return t.cpu().tolist()
+
+def say(*args, **kwargs):
+    "`print` on rank 0 only: under torchrun the process that writes the outputs says what happens, once."
+    if rank_distrib() == 0: print(*args, **kwargs)
 
 def seed_per_rank(rank=None):
     "Offset Python's, NumPy's and torch's generators by the rank, so each rank draws its own crops, noise and dropout masks."

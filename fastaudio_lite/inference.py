@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from fastcore.basics import chunked
 
-from .core import AudioError, AudioTensor, audio_windows
+from .core import ArgumentError, AudioError, AudioTensor, audio_windows
 from .data import LoadAudio, FixLength
 
 # %% auto #0
@@ -21,7 +21,7 @@ __all__ = ['audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'pr
 def audio_loader(dls):
     "The `LoadAudio` type transform of `dls` (decodes and resamples files as the learner was trained)."
     la = next((t for tl in dls.valid_ds.tls for t in tl.tfms.fs if isinstance(t, LoadAudio)), None)
-    if la is None: raise ValueError("the learner's data was not built with AudioBlock: no LoadAudio transform")
+    if la is None: raise ArgumentError("the learner's data was not built with AudioBlock: no LoadAudio transform")
     return la
 
 def _clip_length(dls):
@@ -64,10 +64,10 @@ def predict_files(learn, files, topk=3, bs=64):
 def predict_windows(learn, fn, hop_s=None, bs=64):
     "Classify `fn` window by window as it is read (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
     la, fl = audio_loader(learn.dls), _clip_length(learn.dls)
-    if fl is None: raise ValueError("windows need a learner whose data was built with AudioBlock(duration=...)")
+    if fl is None: raise ArgumentError("windows need a learner whose data was built with AudioBlock(duration=...)")
     n = int(round(fl.duration * la.sr))
     hop = int(round((hop_s if hop_s is not None else fl.duration / 2) * la.sr))
-    if hop <= 0: raise ValueError(f"hop_s must be > 0 seconds, got {hop_s!r}")
+    if hop <= 0: raise ArgumentError(f"hop_s must be > 0 seconds, got {hop_s!r}")
     starts, wins = [], []
     for s, w in audio_windows(fn, la.sr, n, hop, la.mono):
         starts.append(s)

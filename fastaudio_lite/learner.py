@@ -13,7 +13,7 @@ from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
 from plum import dispatch
 
-from .core import AudioTensor, audio_grid
+from .core import ArgumentError, AudioTensor, audio_grid
 from .models import create_audio_model
 from .nets import SpecCNN, WaveCNN, reference_models
 from .spectrogram import AudioSpectrogram
@@ -26,7 +26,7 @@ def _batch_input(dls):
     b = dls.one_batch()
     x = b[0]
     if not isinstance(x, (AudioTensor, AudioSpectrogram)):
-        raise ValueError(f"audio_learner expects batches of AudioTensor or AudioSpectrogram, got {type(x).__name__}")
+        raise ArgumentError(f"audio_learner expects batches of AudioTensor or AudioSpectrogram, got {type(x).__name__}")
     return x
 
 class AudioLearner(Learner):
@@ -48,9 +48,9 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=True, 
     x = _batch_input(dls)
     arch = reference_models.get(arch, arch) if isinstance(arch, str) else arch
     c = x.shape[1]
-    if n_in is not None and n_in != c: raise ValueError(f"n_in={n_in} disagrees with the batches, which have {c} channels (shape {tuple(x.shape)})")
+    if n_in is not None and n_in != c: raise ArgumentError(f"n_in={n_in} disagrees with the batches, which have {c} channels (shape {tuple(x.shape)})")
     n_out = n_out if n_out is not None else get_c(dls)
-    if n_out is None: raise ValueError("n_out could not be inferred from the data: set dls.c or pass n_out")
+    if n_out is None: raise ArgumentError("n_out could not be inferred from the data: set dls.c or pass n_out")
     model, splitter, name, used, freeze = create_audio_model(arch, x, n_out, getattr(dls, 'vocab', None), pretrained, weights)
     learn = AudioLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter, **kwargs)
     if freeze: learn.freeze()

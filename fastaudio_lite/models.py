@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 from fastai.vision.learner import create_body, add_head, num_features_model, model_meta, _default_meta, create_timm_model
 
-from .core import downmix, resample
+from .core import ArgumentError, downmix, resample
 
 # %% auto #0
 __all__ = ['offline', 'hub_timeout', 'WeightsUnavailable', 'hub_file', 'url_file', 'no_weights', 'timm_weights',
@@ -125,7 +125,7 @@ def torchvision_weights(arch):
 def load_state_dict(path):
     "A state dict from a `.safetensors` or torch file (unwrapping `state_dict`/`model`); names the file if it is missing."
     path = Path(path)
-    if not path.is_file(): raise ValueError(f"weights: {path} is not a file")
+    if not path.is_file(): raise ArgumentError(f"weights: {path} is not a file")
     if path.suffix == '.safetensors':
         from safetensors.torch import load_file
         return load_file(str(path))
@@ -140,7 +140,7 @@ def first_conv(model):
     for pname, parent in model.named_modules():
         for name, child in parent.named_children():
             if isinstance(child, (nn.Conv1d, nn.Conv2d)): return child, parent, name
-    raise ValueError(f"{type(model).__name__} has no Conv1d or Conv2d layer to take the input channels")
+    raise ArgumentError(f"{type(model).__name__} has no Conv1d or Conv2d layer to take the input channels")
 
 def adapt_first_conv(model, n_in):
     "Replace the first convolution of `model` with one taking `n_in` channels, its weights adapted by timm's rule."
@@ -214,7 +214,7 @@ def hf_features(fe):
     if kind == 'ASTFeatureExtractor':
         return ASTFeatures(fe.sampling_rate, fe.num_mel_bins, fe.max_length, fe.mean, fe.std, fe.do_normalize)
     if kind == 'Wav2Vec2FeatureExtractor': return WaveNormalize(fe.sampling_rate, fe.do_normalize)
-    raise ValueError(f"arch: its feature extractor is {kind}; supported: ASTFeatureExtractor (AST), "
+    raise ArgumentError(f"arch: its feature extractor is {kind}; supported: ASTFeatureExtractor (AST), "
                      f"Wav2Vec2FeatureExtractor (wav2vec2, HuBERT, WavLM)")
 
 class HFAudioModel(nn.Module):
@@ -261,7 +261,7 @@ def hf_audio_model(arch, vocab, pretrained=True):
     if not Path(arch).is_dir():
         try: hub_file(str(arch), ['config.json'])       # the Hub answers (or the cache holds it), within the timeout
         except WeightsUnavailable as e:
-            raise ValueError(f"arch: {arch}: {e}. Download it once with network (AutoModelForAudioClassification."
+            raise ArgumentError(f"arch: {arch}: {e}. Download it once with network (AutoModelForAudioClassification."
                              f"from_pretrained('{arch}') and AutoFeatureExtractor), or pass the folder that save_pretrained wrote") from None
         if offline(): kw['local_files_only'] = True
     vocab = [str(v) for v in vocab]
@@ -279,9 +279,9 @@ def _check_input(model, x, n_in, arch_name):
         kind = 'spectrograms (batch, channels, freq, frames)' if want == 4 else 'waveforms (batch, channels, samples)'
         got = 'spectrograms' if x.ndim == 4 else 'waveforms'
         hint = 'add a spectrogram transform to batch_tfms' if want == 4 else 'remove the spectrogram transform or use a 2-D model'
-        raise ValueError(f"{arch_name} takes {kind}, but the batches are {got} of shape {tuple(x.shape)}: {hint}")
+        raise ArgumentError(f"{arch_name} takes {kind}, but the batches are {got} of shape {tuple(x.shape)}: {hint}")
     if conv.in_channels != n_in:
-        raise ValueError(f"{arch_name}'s first layer takes {conv.in_channels} input channels, the batches have {n_in}")
+        raise ArgumentError(f"{arch_name}'s first layer takes {conv.in_channels} input channels, the batches have {n_in}")
 
 def _is_audio_sd(sd):
     "Is `sd` the state dict of an `audio_learner` model (fastai's body `0.` and head `1.`), not of a timm/torchvision model?"
@@ -292,7 +292,7 @@ def _load_audio_sd(model, sd, name, weights):
     part = lambda i: {k[2:]: v for k, v in sd.items() if k.startswith(f'{i}.')}
     try: model[0].load_state_dict(part(0))
     except (RuntimeError, TypeError) as e:
-        raise ValueError(f"weights: {weights} does not fit the body of {name} for these batches ({str(e).splitlines()[0]}); "
+        raise ArgumentError(f"weights: {weights} does not fit the body of {name} for these batches ({str(e).splitlines()[0]}); "
                          f"it must come from the same arch with the same number of input channels") from None
     head, cur = part(1), model[1].state_dict()
     if head.keys() != cur.keys() or any(head[k].shape != cur[k].shape for k in head): return False
@@ -306,7 +306,7 @@ def _timm_model(arch, n_in, n_out, pretrained, sd):
     if not timm.is_model(arch):
         import difflib
         close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
-        raise ValueError(f"arch: {arch!r} is not a timm model name" + (f"; closest: {', '.join(close)}" if close else ''))
+        raise ArgumentError(f"arch: {arch!r} is not a timm model name" + (f"; closest: {', '.join(close)}" if close else ''))
     src = dict(state_dict=sd) if sd is not None else None
     if pretrained and sd is None:
         kind, where = timm_weights(arch)
@@ -340,9 +340,9 @@ def create_audio_model(arch, x, n_out, vocab=None, pretrained=True, weights=None
     sd = load_state_dict(weights) if weights is not None else None
     own = sd is not None and not isinstance(arch, (nn.Module, type)) and _is_audio_sd(sd)
     if is_hf_arch(arch):
-        if x.ndim != 3: raise ValueError(f"{name} takes waveforms (batch, channels, samples) and makes its own features, but the "
+        if x.ndim != 3: raise ArgumentError(f"{name} takes waveforms (batch, channels, samples) and makes its own features, but the "
                                          f"batches are spectrograms of shape {tuple(x.shape)}: remove the spectrogram transforms")
-        if vocab is None: raise ValueError(f"{name}: its classification head needs the data's vocab")
+        if vocab is None: raise ArgumentError(f"{name}: its classification head needs the data's vocab")
         model = hf_audio_model(arch, vocab, pretrained and sd is None)
         if sd is not None: model.load_state_dict(sd)
         used = sd is not None or pretrained
@@ -356,7 +356,7 @@ def create_audio_model(arch, x, n_out, vocab=None, pretrained=True, weights=None
         model, splitter, used = arch(n_in=n_in, n_out=n_out), trainable_params, sd is not None
         if sd is not None: model.load_state_dict(sd)
     elif callable(arch): model, splitter, used = _callable_model(arch, n_in, n_out, pretrained and not own, sd_arch)
-    else: raise ValueError(f"arch must be a timm model name, a transformers folder or Hub id, a model function, an nn.Module "
+    else: raise ArgumentError(f"arch must be a timm model name, a transformers folder or Hub id, a model function, an nn.Module "
                            f"or an nn.Module class; got {arch!r}")
     _check_input(model, x, n_in, name)
     # weights from another audio_learner model (e.g. `synth_pretrain`): the body always, the head when it fits; a

@@ -24,13 +24,14 @@ from fastai.data.transforms import parent_label
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
-from .core import audio_errors, get_audio_files
+from .core import ArgumentError, audio_errors, audio_info, get_audio_files
 from .data import AudioBlock, FixLength, clip_settings
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
-from .callbacks import NonFiniteLoss, StopOnNonFinite, recipe_callbacks
+from .callbacks import NonFiniteLoss, StopOnNonFinite, check_callback_settings, recipe_callbacks
 from .learner import audio_learner
 from .inference import audio_loader
+from .distributed import say
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
 
 # %% auto #0
@@ -72,13 +73,13 @@ class Recipe:
     why: str = ''                        # how `for_files` chose `sr` and `duration`
 
     def __post_init__(self):
-        if self.kind not in presets: raise ValueError(f"kind must be one of {tuple(presets)}, got {self.kind!r}")
-        if self.spec not in spec_kinds: raise ValueError(f"spec must be one of {spec_kinds}, got {self.spec!r}")
+        if self.kind not in presets: raise ArgumentError(f"kind must be one of {tuple(presets)}, got {self.kind!r}")
+        if self.spec not in spec_kinds: raise ArgumentError(f"spec must be one of {spec_kinds}, got {self.spec!r}")
         for name in ('sr', 'epochs', 'bs'):
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not self.duration > 0: raise ValueError(f"duration must be > 0 seconds, got {self.duration!r}")
-        recipe_callbacks(self.mixup, self.label_smoothing, self.average)   # checks them
+            if not isinstance(v, (int, np.integer)) or v < 1: raise ArgumentError(f"{name} must be an integer >= 1, got {v!r}")
+        if not self.duration > 0: raise ArgumentError(f"duration must be > 0 seconds, got {self.duration!r}")
+        check_callback_settings(self.mixup, self.label_smoothing, self.average)
 
     # the recipe reads as the dict it replaces: r['epochs']
     def __getitem__(self, k): return getattr(self, k)
@@ -88,12 +89,13 @@ class Recipe:
     def but(self, **changes):
         "A copy with `changes` (None values are ignored, so command-line options pass through as they are)."
         bad = [k for k in changes if k not in self.keys()]
-        if bad: raise ValueError(f"Recipe has no setting {', '.join(map(repr, bad))}: the settings are {', '.join(self.keys())}")
+        if bad: raise ArgumentError(f"Recipe has no setting {', '.join(map(repr, bad))}: the settings are {', '.join(self.keys())}")
         return replace(deepcopy(self), **{k: v for k, v in changes.items() if v is not None})
 
-    def for_files(self, files, coverage=0.95):
-        "A copy whose `duration` covers `coverage` of `files` (up to `max_duration`) and whose `sr` is at most theirs."
-        c = clip_settings(files, max_duration=self.max_duration, max_sr=presets[self.kind]['sr'], coverage=coverage)
+    def for_files(self, files, coverage=0.95, info=None):
+        """A copy whose `duration` covers `coverage` of `files` (up to `max_duration`) and whose `sr` is at most theirs
+        (from their headers: `info`, their `core.audio_info`, if already read)."""
+        c = clip_settings(files, max_duration=self.max_duration, max_sr=presets[self.kind]['sr'], coverage=coverage, info=info)
         return self.but(sr=c['sr'], duration=c['duration'], why=f"{c['why']} ({self.kind})")
 
     def summary(self, augment=True):
@@ -150,7 +152,7 @@ class Recipe:
         few = sorted((l for l, n in counts.items() if n < 2), key=str)
         if few and rank_distrib() == 0: warnings.warn(f"classes with fewer than two training files: {', '.join(map(str, few))}", stacklevel=2)
         bs = self.bs if bs is None else bs
-        if bs < 1: raise ValueError(f"bs must be >= 1, got {bs}")
+        if bs < 1: raise ArgumentError(f"bs must be >= 1, got {bs}")
         if len(train_idx) < bs: raise DataError(f"the training set has {len(train_idx)} clips, fewer than one batch ({bs}): use more data or a smaller batch")
         dblock = DataBlock(blocks=(self.block(cache), CategoryBlock), get_items=lambda _: items, get_y=get_y,
                            splitter=lambda _: (train_idx, valid_idx), batch_tfms=self.batch_tfms(augment))
@@ -189,17 +191,19 @@ recipes['music'] = recipes['sound'].but(kind='music', sr=presets['music']['sr'],
 
 def recipe(kind='speech', **changes):
     "A copy of the recipe for `kind` of sound ('speech', 'sound' or 'music') with `changes` (`Recipe.but`)."
-    if kind not in recipes: raise ValueError(f"kind must be one of {tuple(recipes)}, got {kind!r}")
+    if kind not in recipes: raise ArgumentError(f"kind must be one of {tuple(recipes)}, got {kind!r}")
     return recipes[kind].but(**changes)
 
-def kind_of(files):
-    "The kind of sound `files` sound like from their lengths alone: 'sound' when the median clip is longer than 2 s, else 'speech'."
-    return 'sound' if clip_settings(files)['median'] > 2 else 'speech'
+def kind_of(files, info=None):
+    """The kind of sound `files` sound like from their lengths alone (`info`: their `core.audio_info`, if already read):
+    'sound' when the median clip is longer than 2 s, else 'speech'."""
+    return 'sound' if clip_settings(files, info=info)['median'] > 2 else 'speech'
 
 def recipe_for(files, kind=None, coverage=0.95, **changes):
     """The recipe for `files`: of `kind` (from their lengths if None, `kind_of`), its clip length covering `coverage` of
-    them and its rate at most theirs (`Recipe.for_files`), then `changes`."""
-    r = recipe(kind or kind_of(files)).for_files(files, coverage)
+    them and its rate at most theirs (`Recipe.for_files`), then `changes`. Each header is read once."""
+    info = audio_info(files)
+    r = recipe(kind or kind_of(files, info)).for_files(files, coverage, info)
     return r.but(**changes)
 
 # %% ../nbs/09_recipes.ipynb #24f53cfb
@@ -230,9 +234,6 @@ def check_out(out, force=False):
     if (out / 'model.pkl').exists() and not force:
         raise OutputError(f"{out} holds a model.pkl already: pass force=True (--force) to replace it, or choose another folder")
 
-def _say(*args, **kwargs):
-    if rank_distrib() == 0: print(*args, **kwargs)
-
 def _recipe_of(dls):
     "`dls.recipe`, or the recipe of `dls.kind` ('speech' if it has none)."
     return getattr(dls, 'recipe', None) or recipe(getattr(dls, 'kind', None) or 'speech')
@@ -252,7 +253,7 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, extra_metrics=
     r = r.but(arch=arch, epochs=epochs, lr=lr, pretrained=pretrained, mixup=mixup, label_smoothing=label_smoothing, average=average)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if tta and num_distrib() > 1: raise ValueError("tta runs in one process: train without torchrun, or leave out tta")
+    if tta and num_distrib() > 1: raise ArgumentError("tta runs in one process: train without torchrun, or leave out tta")
     set_seed(seed, reproducible=True)
     weights, pre = None, {}
     if synth_voices:
@@ -260,17 +261,17 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, extra_metrics=
         weights = synth_pretrain(dls, out / 'synth', r.arch, words=synth_words, n_voices=synth_voices)
         info = json.loads((out / 'synth' / 'weights.json').read_text())
         pre = dict(synth_voices=synth_voices, synth_valid_accuracy=info['valid_accuracy'], synth_seconds=round(time.time() - t, 1))
-        _say(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
+        say(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
              f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
         set_seed(seed, reproducible=True)
     learn = r.learner(dls, weights=weights, cbs=cbs)
     t = time.time()
-    if r.lr == 'auto' and num_distrib() > 1: raise ValueError("lr 'auto' runs lr_find in one process: run it once without torchrun, then pass lr")
+    if r.lr == 'auto' and num_distrib() > 1: raise ArgumentError("lr 'auto' runs lr_find in one process: run it once without torchrun, then pass lr")
     # under torchrun / accelerate launch each rank trains on its shard; the interpretation predicts the validation set
     # shard by shard and gathers it (fastai's DistributedDL), so every rank computes it and rank 0 writes
     with learn.distrib_ctx() if num_distrib() > 1 else contextlib.nullcontext():
         used_lr = r.fit(learn)
-        if r.lr == 'auto': _say(f"learning rate from lr_find: {used_lr:.2e}")
+        if r.lr == 'auto': say(f"learning rate from lr_find: {used_lr:.2e}")
         fit_s = time.time() - t
         interp = ClassificationInterpretation.from_learner(learn)
         cm = interp.confusion_matrix()
@@ -292,7 +293,7 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, extra_metrics=
     writes[out / 'metrics.json'] = lambda p: p.write_text(json.dumps(metrics, indent=2))   # last: its presence means a whole run
     try: _atomic(writes)
     finally: plt.close('all')
-    _say(f"validation accuracy: {acc:.4f}" + (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
+    say(f"validation accuracy: {acc:.4f}" + (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
     return learn, metrics
 
 # %% ../nbs/09_recipes.ipynb #7b3c9e02
@@ -303,10 +304,10 @@ def _spoken(vocab, words):
     if isinstance(words, dict):
         words = {str(k): v for k, v in words.items()}
         missing = [v for v in vocab if v not in words]
-        if missing: raise ValueError(f"words: no text for the labels {missing}")
+        if missing: raise ArgumentError(f"words: no text for the labels {missing}")
         return [str(words[v]) for v in vocab]
     words = [str(w) for w in L(words)]
-    if len(words) != len(vocab): raise ValueError(f"words: {len(words)} words for the {len(vocab)} labels {vocab}")
+    if len(words) != len(vocab): raise ArgumentError(f"words: {len(words)} words for the {len(vocab)} labels {vocab}")
     return words
 
 def _tfm_key(t):
@@ -324,12 +325,12 @@ def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=
     "Pretrain `arch` on `dls`'s labels said by `n_voices` eSpeak NG voices, with `dls`'s audio settings and batch transforms; returns the weights file for `audio_learner(..., weights=)`."
     path = Path(path)
     vocab = list(getattr(dls, 'vocab', None) or [])
-    if not vocab: raise ValueError("synth_pretrain needs classification DataLoaders (dls.vocab is empty)")
+    if not vocab: raise ArgumentError("synth_pretrain needs classification DataLoaders (dls.vocab is empty)")
     texts = _spoken(vocab, words)
     bad = [t for t in texts if not t.replace('-', '').isalnum()]
-    if bad: raise ValueError(f"words: eSpeak NG can only say plain words here, not {bad}; map the labels to words with words={{label: 'word', ...}}")
-    if len(set(texts)) != len(texts): raise ValueError(f"words: two labels are said the same way: {texts}")
-    if isinstance(arch, torch.nn.Module): raise ValueError("arch: give a timm name, a model function or an nn.Module class, not a model instance (it would be trained in place)")
+    if bad: raise ArgumentError(f"words: eSpeak NG can only say plain words here, not {bad}; map the labels to words with words={{label: 'word', ...}}")
+    if len(set(texts)) != len(texts): raise ArgumentError(f"words: two labels are said the same way: {texts}")
+    if isinstance(arch, torch.nn.Module): raise ArgumentError("arch: give a timm name, a model function or an nn.Module class, not a model instance (it would be trained in place)")
     la = audio_loader(dls)
     fl = next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
     duration, pad, crop = (fl.duration, fl.pad, fl.crop) if fl is not None else (1.0, 'zeros', 'random')
@@ -350,7 +351,7 @@ def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=
                        splitter=speech_commands_splitter(clips), batch_tfms=tfms)
     set_seed(seed, reproducible=True)
     pdls = dblock.dataloaders(clips, bs=bs, num_workers=0, device=dls.device)
-    if len(pdls.train_ds) < bs: raise ValueError(f"n_voices={n_voices} gives {len(pdls.train_ds)} synthetic training clips, fewer than one batch of {bs}: use more voices or a smaller bs")
+    if len(pdls.train_ds) < bs: raise ArgumentError(f"n_voices={n_voices} gives {len(pdls.train_ds)} synthetic training clips, fewer than one batch of {bs}: use more voices or a smaller bs")
     learn = audio_learner(pdls, arch, pretrained=False, metrics=accuracy)  # from scratch, as measured
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
     torch.save(learn.model.state_dict(), wfile)

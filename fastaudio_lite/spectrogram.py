@@ -16,7 +16,7 @@ from fastai.torch_core import TensorBase
 from fasttransform import Transform
 from plum import dispatch
 
-from .core import AudioTensor, MetaTensor, _get_ax, show_labelled
+from .core import ArgumentError, AudioTensor, MetaTensor, _get_ax, show_labelled
 
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
@@ -87,7 +87,7 @@ _windows = {'hann': torch.hann_window, 'hamming': torch.hamming_window, 'blackma
 @lru_cache(maxsize=64)
 def get_window(window, win_length, device, dtype=torch.float32):
     "The periodic `window` ('hann', 'hamming', 'blackman') of `win_length` samples, built once per device and dtype."
-    if window not in _windows: raise ValueError(f"window must be one of {tuple(_windows)}, got {window!r}")
+    if window not in _windows: raise ArgumentError(f"window must be one of {tuple(_windows)}, got {window!r}")
     return _windows[window](win_length, periodic=True, device=device, dtype=dtype)
 
 def _plain(x): return x.as_subclass(torch.Tensor) if isinstance(x, TensorBase) else x
@@ -182,15 +182,15 @@ def _next_pow2(n): return 1 << (int(n) - 1).bit_length()
 
 def _check_pos_int(v, name, allow_none=False):
     if v is None and allow_none: return v
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0: raise ArgumentError(f"{name} must be a positive integer, got {v!r}")
     return int(v)
 
 def _check_wave(tfm, x):
-    if x.ndim < 2: raise ValueError(f"{type(tfm).__name__} expects a waveform (..., channels, samples), got shape {tuple(x.shape)}")
-    if x.sr is None: raise ValueError(f"{type(tfm).__name__} needs the sample rate: the AudioTensor has sr=None")
+    if x.ndim < 2: raise ArgumentError(f"{type(tfm).__name__} expects a waveform (..., channels, samples), got shape {tuple(x.shape)}")
+    if x.sr is None: raise ArgumentError(f"{type(tfm).__name__} needs the sample rate: the AudioTensor has sr=None")
 
 def _not_a_waveform(tfm, x):
-    raise ValueError(f"{type(tfm).__name__} expects a waveform AudioTensor (..., channels, samples), "
+    raise ArgumentError(f"{type(tfm).__name__} expects a waveform AudioTensor (..., channels, samples), "
                      f"got an AudioSpectrogram of shape {tuple(x.shape)}: put it before the spectrogram transform")
 
 def _device_type(b):
@@ -223,13 +223,13 @@ class Spectrogram(SpecTransform):
         super().__init__()
         self.n_fft = _check_pos_int(n_fft, 'n_fft')
         self.win_length = _check_pos_int(win_length, 'win_length', allow_none=True) or self.n_fft
-        if self.win_length > self.n_fft: raise ValueError(f"win_length must be <= n_fft ({self.n_fft}), got {win_length!r}")
+        if self.win_length > self.n_fft: raise ArgumentError(f"win_length must be <= n_fft ({self.n_fft}), got {win_length!r}")
         if hop_length is not None and (not isinstance(hop_length, (int, np.integer)) or hop_length <= 0):
-            raise ValueError(f"hop_length must be a positive integer, got {hop_length!r}")
+            raise ArgumentError(f"hop_length must be a positive integer, got {hop_length!r}")
         self.hop_length = int(hop_length or self.win_length // 2)
-        if window not in _windows: raise ValueError(f"window must be one of {tuple(_windows)}, got {window!r}")
-        if power is not None and (not np.isscalar(power) or power <= 0): raise ValueError(f"power must be > 0 or None, got {power!r}")
-        if pad_mode not in _pad_modes: raise ValueError(f"pad_mode must be one of {_pad_modes}, got {pad_mode!r}")
+        if window not in _windows: raise ArgumentError(f"window must be one of {tuple(_windows)}, got {window!r}")
+        if power is not None and (not np.isscalar(power) or power <= 0): raise ArgumentError(f"power must be > 0 or None, got {power!r}")
+        if pad_mode not in _pad_modes: raise ArgumentError(f"pad_mode must be one of {_pad_modes}, got {pad_mode!r}")
         self.window, self.power, self.normalized, self.center, self.pad_mode = window, power, normalized, center, pad_mode
 
     def _meta(self, x):
@@ -240,7 +240,7 @@ class Spectrogram(SpecTransform):
     def _check(self, x):
         _check_wave(self, x)
         if not self.center and self.n_fft > x.shape[-1]:
-            raise ValueError(f"n_fft ({self.n_fft}) is larger than the clip ({x.shape[-1]} samples) with center=False")
+            raise ArgumentError(f"n_fft ({self.n_fft}) is larger than the clip ({x.shape[-1]} samples) with center=False")
 
     def _stft(self, x):
         return stft(x, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.pad_mode, self.normalized)
@@ -264,7 +264,7 @@ def istft(spec, length=None):
     "Rebuild the waveform `(..., channels, samples)` from a complex `AudioSpectrogram` made with `power=None`."
     m = spec.meta
     if m['power'] is not None or m['scale'] != 'linear' or m['db']:
-        raise ValueError("istft needs a complex spectrogram made by Spectrogram(power=None), not transformed further")
+        raise ArgumentError("istft needs a complex spectrogram made by Spectrogram(power=None), not transformed further")
     X = channels_to_complex(_plain(spec))
     w = get_window(m['window'], m['win_length'], X.device)
     if m['normalized']: X = X * w.pow(2).sum().sqrt()
@@ -281,19 +281,19 @@ class _FilterbankSpectrogram(Spectrogram):
     def __init__(self, n_bands, f_min=0., f_max=None, norm=None, mel_scale='htk', n_fft=512, win_length=None,
                  hop_length=None, window='hann', power=2., normalized=False, center=True, pad_mode='reflect'):
         super().__init__(n_fft, win_length, hop_length, window, power, normalized, center, pad_mode)
-        if power is None: raise ValueError(f"power must be a number for {type(self).__name__}: filterbanks need a real spectrogram")
+        if power is None: raise ArgumentError(f"power must be a number for {type(self).__name__}: filterbanks need a real spectrogram")
         self.n_bands = _check_pos_int(n_bands, self._bands_arg)
         if self.n_bands > self.n_fft // 2 + 1:
-            raise ValueError(f"{self._bands_arg} ({n_bands}) is larger than the {self.n_fft // 2 + 1} STFT bins of n_fft={self.n_fft}")
-        if f_min < 0: raise ValueError(f"f_min must be >= 0 Hz, got {f_min!r}")
-        if f_max is not None and f_max <= f_min: raise ValueError(f"f_max must be > f_min ({f_min}), got {f_max!r}")
-        if norm not in (None, 'slaney'): raise ValueError(f"norm must be None or 'slaney', got {norm!r}")
-        if mel_scale not in _mel_scales: raise ValueError(f"mel_scale must be one of {_mel_scales}, got {mel_scale!r}")
+            raise ArgumentError(f"{self._bands_arg} ({n_bands}) is larger than the {self.n_fft // 2 + 1} STFT bins of n_fft={self.n_fft}")
+        if f_min < 0: raise ArgumentError(f"f_min must be >= 0 Hz, got {f_min!r}")
+        if f_max is not None and f_max <= f_min: raise ArgumentError(f"f_max must be > f_min ({f_min}), got {f_max!r}")
+        if norm not in (None, 'slaney'): raise ArgumentError(f"norm must be None or 'slaney', got {norm!r}")
+        if mel_scale not in _mel_scales: raise ArgumentError(f"mel_scale must be one of {_mel_scales}, got {mel_scale!r}")
         self.f_min, self.f_max, self.norm, self.mel_scale = float(f_min), f_max, norm, mel_scale
 
     def _fmax(self, sr):
         f_max = sr / 2 if self.f_max is None else float(self.f_max)
-        if f_max > sr / 2: raise ValueError(f"f_max ({f_max} Hz) is above the Nyquist frequency sr/2 ({sr / 2} Hz)")
+        if f_max > sr / 2: raise ArgumentError(f"f_max ({f_max} Hz) is above the Nyquist frequency sr/2 ({sr / 2} Hz)")
         return f_max
 
     def _meta(self, x):
@@ -325,7 +325,7 @@ class ERBSpectrogram(_FilterbankSpectrogram):
 # %% ../nbs/02_spectrogram.ipynb #d8f36652
 def dct_matrix(n_out, n_in, norm='ortho'):
     "The DCT-II as a matrix `(n_in, n_out)` (the first `n_out` coefficients): `x @ dct_matrix(...)` is scipy's `dct(x, norm=norm)[..., :n_out]`."
-    if norm not in (None, 'ortho'): raise ValueError(f"norm must be None or 'ortho', got {norm!r}")
+    if norm not in (None, 'ortho'): raise ArgumentError(f"norm must be None or 'ortho', got {norm!r}")
     n, k = torch.arange(n_in, dtype=torch.float64), torch.arange(n_out, dtype=torch.float64)[:, None]
     m = torch.cos(math.pi / n_in * (n + 0.5) * k)
     if norm is None: m = 2 * m
@@ -342,7 +342,7 @@ class MFCC(MelSpectrogram):
         super().__init__(n_mels, f_min, f_max, mel_scale, norm, n_fft, win_length, hop_length, window, power,
                          normalized, center, pad_mode)
         self.n_mfcc = _check_pos_int(n_mfcc, 'n_mfcc')
-        if n_mfcc > n_mels: raise ValueError(f"n_mfcc ({n_mfcc}) must be <= n_mels ({n_mels})")
+        if n_mfcc > n_mels: raise ArgumentError(f"n_mfcc ({n_mfcc}) must be <= n_mels ({n_mels})")
         self.dct_norm, self.top_db = dct_norm, top_db
 
     @lru_cache(maxsize=8)
@@ -360,9 +360,9 @@ class MultiResolutionMel(MelSpectrogram):
     def __init__(self, win_lengths=(512, 1024, 2048), n_mels=64, f_min=0., f_max=None, mel_scale='htk', norm=None,
                  hop_length=None, window='hann', power=2., normalized=False, center=True, pad_mode='reflect'):
         if not isinstance(win_lengths, (tuple, list)) or len(win_lengths) < 2:
-            raise ValueError(f"win_lengths must be two or more window lengths in samples, got {win_lengths!r}")
+            raise ArgumentError(f"win_lengths must be two or more window lengths in samples, got {win_lengths!r}")
         wins = tuple(_check_pos_int(w, 'win_lengths') for w in win_lengths)
-        if len(set(wins)) < len(wins): raise ValueError(f"win_lengths must differ, got {win_lengths!r}")
+        if len(set(wins)) < len(wins): raise ArgumentError(f"win_lengths must differ, got {win_lengths!r}")
         super().__init__(n_mels, f_min, f_max, mel_scale, norm, _next_pow2(max(wins)), max(wins),
                          hop_length or min(wins) // 2, window, power, normalized, center, pad_mode)
         self.win_lengths = wins
@@ -383,12 +383,12 @@ class ToDB(SpecTransform):
     order = 22
     def __init__(self, top_db=80., ref='max', amin=1e-10):
         super().__init__()
-        if top_db is not None and top_db <= 0: raise ValueError(f"top_db must be > 0 or None, got {top_db!r}")
-        if ref != 'max' and (not np.isscalar(ref) or ref <= 0): raise ValueError(f"ref must be 'max' or a positive number, got {ref!r}")
+        if top_db is not None and top_db <= 0: raise ArgumentError(f"top_db must be > 0 or None, got {top_db!r}")
+        if ref != 'max' and (not np.isscalar(ref) or ref <= 0): raise ArgumentError(f"ref must be 'max' or a positive number, got {ref!r}")
         self.top_db, self.ref, self.amin = top_db, ref, amin
     def encodes(self, x: AudioSpectrogram):
-        if x.db: raise ValueError(f"ToDB: the spectrogram is already in dB (scale {x.scale!r})")
-        if x.power is None: raise ValueError("ToDB: a complex spectrogram (power=None) has no decibels; use power=2. or 1.")
+        if x.db: raise ArgumentError(f"ToDB: the spectrogram is already in dB (scale {x.scale!r})")
+        if x.power is None: raise ArgumentError("ToDB: a complex spectrogram (power=None) has no decibels; use power=2. or 1.")
         return _spec(power_to_db(x, 20. / x.power, self.amin, self.ref, self.top_db), x.meta, db=True)
 
 def deltas(S, win_length=5):
@@ -407,7 +407,7 @@ class Deltas(SpecTransform):
         super().__init__()
         self.n = _check_pos_int(order, 'order')
         self.win_length = _check_pos_int(win_length, 'win_length')
-        if win_length < 3: raise ValueError(f"win_length must be >= 3, got {win_length!r}")
+        if win_length < 3: raise ArgumentError(f"win_length must be >= 3, got {win_length!r}")
     def encodes(self, x: AudioSpectrogram):
         out = [_plain(x)]
         for _ in range(self.n): out.append(deltas(out[-1], self.win_length))
@@ -437,11 +437,11 @@ def spec_stats(dls, n_batches=10):
         n, s, s2 = 0, 0., 0.
         for b in islice(dl.new(drop_last=False), n_batches):  # a training set smaller than a batch still counts
             x = next((o for o in b if isinstance(o, AudioSpectrogram)), None)
-            if x is None: raise ValueError("spec_stats: the batches hold no AudioSpectrogram; add a spectrogram transform before SpecNormalize")
+            if x is None: raise ArgumentError("spec_stats: the batches hold no AudioSpectrogram; add a spectrogram transform before SpecNormalize")
             x = _plain(x).double().transpose(0, 1).reshape(x.shape[1], -1)
             n, s, s2 = n + x.shape[1], s + x.sum(1), s2 + (x * x).sum(1)
     finally: dl.after_batch.fs = fs
-    if n == 0: raise ValueError("spec_stats: the training DataLoader gave no batch")
+    if n == 0: raise ArgumentError("spec_stats: the training DataLoader gave no batch")
     mean = s / n
     return mean.float().cpu(), (s2 / n - mean * mean).clamp(min=0).sqrt().float().cpu()
 
@@ -452,13 +452,13 @@ class SpecNormalize(SpecTransform):
         super().__init__()
         self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(-1)
-        if self.std is not None and (self.std <= 0).any(): raise ValueError(f"std must be > 0, got {std!r}")
+        if self.std is not None and (self.std <= 0).any(): raise ArgumentError(f"std must be > 0, got {std!r}")
         self.n_batches = n_batches
     def setups(self, dl):
         if self.mean is None or self.std is None: self.mean, self.std = spec_stats(dl, self.n_batches)
     def _stats(self, x):
-        if self.mean is None: raise ValueError("SpecNormalize has no statistics: give mean and std, or use it in a DataLoader's batch_tfms")
-        if len(self.mean) not in (1, x.shape[-3]): raise ValueError(f"SpecNormalize has statistics for {len(self.mean)} channels, the spectrogram has {x.shape[-3]}")
+        if self.mean is None: raise ArgumentError("SpecNormalize has no statistics: give mean and std, or use it in a DataLoader's batch_tfms")
+        if len(self.mean) not in (1, x.shape[-3]): raise ArgumentError(f"SpecNormalize has statistics for {len(self.mean)} channels, the spectrogram has {x.shape[-3]}")
         sh = (-1, 1, 1)
         return self.mean.to(x.device).reshape(sh), self.std.to(x.device).clamp(min=1e-8).reshape(sh)
     def encodes(self, x: AudioSpectrogram):
@@ -477,7 +477,7 @@ presets = {
 
 def preset(name):
     "The settings of preset `name` (a kind of sound: 'speech', 'sound' or 'music')."
-    if name not in presets: raise ValueError(f"name must be one of {tuple(presets)}, got {name!r}")
+    if name not in presets: raise ArgumentError(f"name must be one of {tuple(presets)}, got {name!r}")
     return presets[name]
 
 def stft_args(name='speech', sr=None):
@@ -495,7 +495,7 @@ def spectrogram_preset(name='speech', sr=None, win_scales=None, **kwargs):
     args = dict(**stft_args(name, sr), n_mels=p['n_mels'], f_min=p['f_min'], f_max=min(p['f_max'], sr / 2) if p['f_max'] else None)
     scales = tuple(p['win_scales'] if win_scales is None else win_scales)
     if any(not np.isscalar(s) or s <= 0 for s in scales) or not scales:
-        raise ValueError(f"win_scales must be one or more positive numbers, got {win_scales!r}")
+        raise ArgumentError(f"win_scales must be one or more positive numbers, got {win_scales!r}")
     if len(scales) == 1:
         win = max(int(round(args['win_length'] * scales[0])), 1)
         spec = MelSpectrogram(**{**args, 'n_fft': _next_pow2(win), 'win_length': win, **kwargs})

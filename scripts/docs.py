@@ -48,11 +48,10 @@ def write_sources():
     tuts = sorted(NBS.glob('1?_tutorial*.ipynb'))
     for p in [NBS / 'index.ipynb', *mods, *tuts]: counts[p.stem] = page(p, SRC / p.name)
     toc = lambda caption, ps: ("```{toctree}\n:caption: " + caption + "\n:maxdepth: 1\n\n" + '\n'.join(p.stem for p in ps) + "\n```\n")
-    # the home page is the index notebook; the navigation follows it
-    (SRC / 'contents.md').write_text("# Contents\n\n" + toc('The library', mods) + '\n' + toc('Tutorials', tuts))
+    # the home page is the index notebook; the navigation follows it (the API reference is autoapi's entry)
     nb = json.loads((SRC / 'index.ipynb').read_text())
     nb['cells'].append({'cell_type': 'markdown', 'id': 'sitetoc0', 'metadata': {}, 'source':
-                        toc('The library', mods) + '\n' + toc('Tutorials', tuts) + '\n' + "```{toctree}\n:hidden:\n\ncontents\n```\n"})
+                        toc('The library', mods) + '\n' + toc('Tutorials', tuts)})
     (SRC / 'index.ipynb').write_text(json.dumps(nb, indent=1))
     return counts
 
@@ -76,7 +75,8 @@ def check(out, counts):
 def main(out=None):
     out = Path(out or DOCS / '_build' / 'html')
     counts = write_sources()
-    r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', 'auto', '-c', str(DOCS), str(SRC), str(out)])
+    # -W: a docstring or page that Sphinx cannot read (a warning) fails the build
+    r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-W', '--keep-going', '-j', 'auto', '-c', str(DOCS), str(SRC), str(out)])
     if r.returncode: sys.exit(f"make docs: sphinx-build failed ({r.returncode})")
     missing = check(out, counts)
     if missing: sys.exit("make docs: the site is missing:\n  " + '\n  '.join(missing))
