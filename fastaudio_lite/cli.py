@@ -76,7 +76,8 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
     """The `DataLoaders` for the `train` command's options: the files and labels they name, the split they say (or the
     data's layout: ESC folds, speakers; else 20% at random), and the recipe of the kind of sound (`--kind`, the layout's,
     or from the clips' lengths: `recipes.recipe_for`) with the options that change it (`changes` too: epochs, lr, ...),
-    through `Recipe.dataloaders`. `dls.recipe` is that recipe; a mistake is a `UserError`."""
+    through `Recipe.dataloaders`; `seed` fixes the split and the batch order. `dls.recipe` is that recipe; a mistake is a
+    `UserError`."""
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
     from fastaudio_lite.core import ArgumentError, audio_extensions
@@ -101,7 +102,7 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
             r = recipe_for(items, kind, sr=sr, duration=duration, **opts)
             say(f"clips: {r.duration:g} s at {r.sr:,} Hz ({r.kind}): {r.why.rsplit(' (', 1)[0]}")
         return r.dataloaders(data, items=items, get_y=get_y, splitter=splitter, bs=bs, augment=augment, cache=cache,
-                             strict=strict, num_workers=num_workers)
+                             strict=strict, num_workers=num_workers, seed=seed)
     except (ArgumentError, DataError) as e: raise UserError(str(e)) from None
 
 # %% ../nbs/06_cli.ipynb #9b17791d

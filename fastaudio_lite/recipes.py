@@ -123,11 +123,12 @@ class Recipe:
         return aug + tfms + [SpecNormalize()] + ([CoordChannels()] if self.coord else [])
 
     def dataloaders(self, source, items=None, get_y=parent_label, splitter=None, bs=None, augment=True, cache=None,
-                    strict=False, num_workers=0, **kwargs):
+                    strict=False, num_workers=0, seed=None, **kwargs):
         """`DataLoaders` of `items` (every audio file under `source` if None) labelled by `get_y`, split by `splitter`
-        (fastai's; `RandomSplitter(0.2)` if None), in batches of `bs` (the recipe's if None), with `block` and
+        (fastai's; `RandomSplitter(0.2, seed=seed)` if None), in batches of `bs` (the recipe's if None), with `block` and
         `batch_tfms(augment)`. Files that cannot be decoded are left out with a warning (with `strict`: `DataError`);
-        so is a split a model cannot learn from. `dls.recipe` is the recipe."""
+        so is a split a model cannot learn from. With a `seed`, `set_seed(seed)` comes first, so the batch order repeats
+        (each fastai loader draws its shuffling generator when it is made). `dls.recipe` is the recipe."""
         import warnings
         from fastai.data.transforms import RandomSplitter
         items = L(get_audio_files(source) if items is None else items)
@@ -141,7 +142,7 @@ class Recipe:
             items = items.filter(lambda f: f not in bad)
         ys = [get_y(f) for f in items]
         if len(set(ys)) < 2: raise DataError(f"{source}: only one class ({', '.join(map(str, set(ys)))}); a classifier needs two or more")
-        try: train_idx, valid_idx = (splitter or RandomSplitter(0.2))(items)[:2]
+        try: train_idx, valid_idx = (splitter or RandomSplitter(0.2, seed=seed))(items)[:2]
         except ValueError as e: raise DataError(f"the validation split: {e}") from None
         if len(valid_idx) == 0: raise DataError("the validation set is empty: check the split")
         if len(train_idx) == 0: raise DataError("the training set is empty: check the split")
@@ -156,6 +157,7 @@ class Recipe:
         if len(train_idx) < bs: raise DataError(f"the training set has {len(train_idx)} clips, fewer than one batch ({bs}): use more data or a smaller batch")
         dblock = DataBlock(blocks=(self.block(cache), CategoryBlock), get_items=lambda _: items, get_y=get_y,
                            splitter=lambda _: (train_idx, valid_idx), batch_tfms=self.batch_tfms(augment))
+        if seed is not None: set_seed(seed, reproducible=True)
         dls = dblock.dataloaders(source, bs=bs, num_workers=num_workers, **kwargs)
         dls.recipe, dls.kind = self, self.kind
         return dls
