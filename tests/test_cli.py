@@ -185,3 +185,21 @@ def test_train_options(fsdd, tmp_path, extra):
         assert m['synth_voices'] == 6 and 0 < m['synth_valid_accuracy'] <= 1 and m['lr'] == 3e-3, m
         assert sorted(p.name for p in (tmp_path / 'out' / 'synth' / 'clips').iterdir() if p.is_dir()) == ['0', '1']
         assert 'pretrained on 10 synthetic clips (6 voices)' in r.stdout, r.stdout
+
+
+def test_seed_repeats_a_run(fsdd, tmp_path):
+    "Two runs with one --seed give the same losses and accuracy (the split, batch order, weights, augmentations); another seed does not."
+    import re
+    data = tmp_path / 'data'
+    for digit in '01':
+        (data / digit).mkdir(parents=True)
+        for f in sorted(fsdd.glob(f'{digit}_*.wav'))[::2]: (data / digit / f.name).symlink_to(f)
+    def run(seed, out):
+        r = cli('train', data, '--sr', 8000, '--epochs', 2, '--bs', 8, '--arch', 'SpecCNN', '--seed', seed, '--out', tmp_path / out)
+        assert r.returncode == 0, r.stderr[-2000:]
+        rows = re.findall(r'(\d+)\s+(\d+\.\d{6})\s+(\d+\.\d{6})\s+(\d+\.\d{6})\s+\d\d:\d\d', r.stdout)   # fastai's epoch table
+        assert len(rows) == 2, r.stdout
+        return rows, json.loads((tmp_path / out / 'metrics.json').read_text())['accuracy']
+    first = run(7, 'a')
+    assert run(7, 'b') == first
+    assert run(8, 'c')[0] != first[0]
