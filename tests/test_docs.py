@@ -30,6 +30,8 @@ def test_a_page_per_notebook_with_its_images_and_an_api_page_per_module(site):
     assert 'searchindex.js' in (out / 'search.html').read_text()   # search reads the index from a script: works from disk
     api = (out / 'api' / 'fastaudio_lite' / 'recipes' / 'index.html').read_text()
     assert 'recipe_for' in api and 'Recipe' in api and 'The kind of sound' in api   # signatures and docstrings
+    for page in out.rglob('*.html'):   # nothing is fetched from the network: the folder works offline
+        assert not re.search(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="(?:https?:)?//', page.read_text()), page
 
 
 def test_hidden_cells_are_left_out_and_directives_removed(site):
