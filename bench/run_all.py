@@ -12,19 +12,25 @@ HEADER = ("# Benchmarks\n\nWritten by `make bench` (`bench/run_all.py`), one sec
 
 
 def sections(text):
-    "The sections of BENCHMARKS.md, by the script their Re-run line names."
-    parts = re.split(r'(?m)^(?=## )', text)
-    return {m.group(1): p.rstrip('\n') + '\n' for p in parts if (m := re.search(r'bench/(\w+)\.py', p)) and p.startswith('## ')}
+    """The sections of BENCHMARKS.md: `({script: section}, [notes])`, a section by the script its `Re-run:` line names,
+    and the written notes (sections without one, such as how the recipes were chosen) in their order."""
+    runs, notes = {}, []
+    for part in re.split(r'(?m)^(?=## )', text):
+        if not part.startswith('## '): continue
+        m = re.search(r'(?m)^Re-run:[^\n]*?bench/(\w+)\.py', part)
+        if m: runs[m.group(1)] = part.rstrip('\n') + '\n'
+        else: notes.append(part.rstrip('\n') + '\n')
+    return runs, notes
 
 
-def gather():
-    "BENCHMARKS.md from bench/out/NAME.md where a script ran here, else the section it already holds."
-    old = sections(DOC.read_text()) if DOC.exists() else {}
+def gather(doc=DOC, out=BENCH / 'out'):
+    "BENCHMARKS.md from out/NAME.md where a script ran here, else the section it already holds; then the notes it holds."
+    old, notes = sections(doc.read_text()) if doc.exists() else ({}, [])
     parts = [HEADER]
     for name in ORDER:
-        f = BENCH / 'out' / f'{name}.md'
+        f = out / f'{name}.md'
         parts.append(f.read_text() if f.exists() else old.get(name, f"## {name}\n\nNot run yet: `.venv/bin/python bench/{name}.py`.\n"))
-    DOC.write_text('\n'.join(parts))
+    doc.write_text('\n'.join(parts + notes))
 
 
 if __name__ == '__main__':
