@@ -8,7 +8,7 @@ LOCK := requirements/lock.txt
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-latest lock bench export docs clean
+.PHONY: demo test test-install test-latest lock bench export docs clean
 
 # Reinstall only when the package metadata or the lock changed since the last install (or .venv is missing or half-built).
 $(STAMP): settings.ini setup.py pyproject.toml $(LOCK)
@@ -31,6 +31,10 @@ endef
 test: export HF_HUB_OFFLINE := 1
 test: $(STAMP)
 	$(call run-tests,$(VENV))
+
+# A user's plain install: the wheel with no extras in a new venv imports, trains and predicts (about 3 minutes).
+test-install: $(STAMP)
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/test-install.sh
 
 test-latest: export HF_HUB_OFFLINE := 1
 test-latest:

@@ -80,8 +80,7 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
     `UserError`."""
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
-    from fastaudio_lite.core import ArgumentError, audio_extensions
-    from fastaudio_lite.distributed import say
+    from fastaudio_lite.core import ArgumentError, audio_extensions, say
     from fastaudio_lite.recipes import DataError, recipe, recipe_for
     if bs is not None and bs < 1: raise UserError(f"--bs must be >= 1, got {bs}")
     data = Path(data)
@@ -200,7 +199,7 @@ def _cmd_train(a):
         raise UserError(f"--average must be a fraction of the steps in [0, 1] (0: off), got {a.average:g}")
     from fastai.torch_core import num_distrib
     if a.lr == 'auto' and num_distrib() > 1: raise UserError("--lr auto runs lr_find in one process: run it once without torchrun, then pass --lr")
-    from fastaudio_lite.distributed import say
+    from fastaudio_lite.core import say
     from fastaudio_lite.models import is_hf_arch
     if is_hf_arch(a.arch) and a.spec != 'wave':
         say(f"--arch {a.arch}: a transformers model computes its own features from the waveform (--spec wave)")
@@ -281,7 +280,7 @@ def _cmd_predict(a):
 
 def _cmd_demo(a):
     from fastaudio_lite.datasets import synth_speech, speech_commands_splitter, get_speech_commands_files
-    from fastaudio_lite.distributed import say
+    from fastaudio_lite.core import say
     from fastaudio_lite.inference import predict_files
     out = Path(a.out)
     t = time.time()

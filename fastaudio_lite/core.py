@@ -16,13 +16,13 @@ import numpy as np
 import soundfile as sf
 import soxr
 import torch
-from fastai.torch_core import TensorBase
+from fastai.torch_core import TensorBase, rank_distrib
 from fastai.data.transforms import get_files
 from fastcore.foundation import L
 from fastcore.parallel import parallel
 
 # %% auto #0
-__all__ = ['audio_extensions', 'cache_dtypes', 'ArgumentError', 'AudioError', 'MetaTensor', 'AudioTensor', 'audio_grid',
+__all__ = ['audio_extensions', 'cache_dtypes', 'ArgumentError', 'AudioError', 'say', 'MetaTensor', 'AudioTensor', 'audio_grid',
            'show_labelled', 'sinc_resample_kernel', 'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip',
            'load_audio', 'audio_windows', 'get_audio_files', 'audio_error', 'audio_errors', 'verify_audio',
            'audio_info', 'default_cache_dir', 'WaveCache']
@@ -38,6 +38,11 @@ class AudioError(ValueError):
         self.fn, self.reason = fn, reason
         super().__init__(fn if reason is None else f"{fn}: {reason}")
     def __reduce__(self): return (AudioError, (self.fn, self.reason))
+
+# %% ../nbs/00_core.ipynb #3ebd6618
+def say(*args, **kwargs):
+    "`print` on rank 0 only: under torchrun the process that writes the outputs says what happens, once."
+    if rank_distrib() == 0: print(*args, **kwargs)
 
 # %% ../nbs/00_core.ipynb #332b8ad6
 class MetaTensor(TensorBase):

@@ -9,13 +9,16 @@ import random
 
 import numpy as np
 import torch
-from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib
+
+try: import accelerate  # noqa: F401 -- fastai.distributed needs it, and fails with a NameError when it is missing
+except ImportError: raise ImportError("distributed training needs accelerate: pip install 'fastaudio_lite[dist]'") from None
+from fastai.distributed import DistributedDL, DistributedTrainer
 
 from .spectrogram import SpecNormalize
 
 # %% auto #0
-__all__ = ['broadcast_device', 'DistributedAudioDL', 'say', 'seed_per_rank', 'sync_spec_stats', 'AudioDistributedTrainer']
+__all__ = ['broadcast_device', 'DistributedAudioDL', 'seed_per_rank', 'sync_spec_stats', 'AudioDistributedTrainer']
 
 # %% ../nbs/07_distributed.ipynb #8bb0bf55
 def broadcast_device():
@@ -29,10 +32,6 @@ class DistributedAudioDL(DistributedDL):
         t = torch.tensor(t, dtype=torch.long, device=broadcast_device())
         torch.distributed.broadcast(t, rank)
         return t.cpu().tolist()
-
-def say(*args, **kwargs):
-    "`print` on rank 0 only: under torchrun the process that writes the outputs says what happens, once."
-    if rank_distrib() == 0: print(*args, **kwargs)
 
 def seed_per_rank(rank=None):
     "Offset Python's, NumPy's and torch's generators by the rank, so each rank draws its own crops, noise and dropout masks."

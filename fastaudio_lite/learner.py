@@ -33,7 +33,7 @@ class AudioLearner(Learner):
     "A fastai `Learner` whose `distrib_ctx` trains on CPU processes (gloo) as well as GPUs, under torchrun or accelerate launch."
     def distrib_ctx(self, sync_bn=True, in_notebook=False, **kwargs):
         "fastai's `distrib_ctx` (no need to import `fastai.distributed` first): a context to train on every process's shard."
-        import fastai.distributed  # noqa: F401 -- adds Learner.distrib_ctx; accelerate is an optional extra
+        import fastaudio_lite.distributed  # noqa: F401 -- imports fastai.distributed (Learner.distrib_ctx), or names the dist extra
         return Learner.distrib_ctx(self, sync_bn, in_notebook, **kwargs)
     def to_distributed(self, sync_bn=True, **kwargs):
         from fastai.callback.progress import ProgressCallback

@@ -24,14 +24,13 @@ from fastai.data.transforms import parent_label
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
-from .core import ArgumentError, audio_errors, audio_info, get_audio_files
+from .core import ArgumentError, audio_errors, audio_info, get_audio_files, say
 from .data import AudioBlock, FixLength, clip_settings
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
 from .callbacks import NonFiniteLoss, StopOnNonFinite, check_callback_settings, recipe_callbacks
 from .learner import audio_learner
 from .inference import audio_loader
-from .distributed import say
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
 
 # %% auto #0
