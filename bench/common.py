@@ -76,13 +76,13 @@ def md_table(header, rows):
     return '\n'.join(lines)
 
 
-def bare_mel(sr, n_fft, hop_length, n_mels, device, db=False):
+def bare_mel(sr, n_fft, hop_length, n_mels, device, db=False, win_length=None):
     "The limit a batch transform is measured against: torch.stft, librosa's HTK mel filters as one matmul, optionally dB."
     import librosa
-    window = torch.hann_window(n_fft, device=device)
+    window = torch.hann_window(win_length or n_fft, device=device)
     fb = torch.tensor(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, htk=True, norm=None), device=device)
     def mel(x):
-        X = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop_length, window=window, return_complex=True)
+        X = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop_length, win_length or n_fft, window=window, return_complex=True)
         S = (fb @ X.abs().pow(2)).reshape(*x.shape[:-1], n_mels, -1)
         if not db: return S
         d = 10 * torch.log10(S.clamp(min=1e-10))

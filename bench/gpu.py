@@ -20,7 +20,8 @@ from fastaudio_lite.core import AudioTensor, get_audio_files
 from fastaudio_lite.data import AudioBlock
 from fastaudio_lite.spectrogram import MelSpectrogram, ToDB
 
-SC = ROOT.parent / 'shared' / 'data' / 'speech_commands12'
+# the loader reads Speech Commands, or the recordings in $BENCH_AUDIO (scripts/gpu-check: the repository's FSDD subset)
+SC = Path(os.environ.get('BENCH_AUDIO', ROOT.parent / 'shared' / 'data' / 'speech_commands12'))
 SR = 16000
 CUDA = torch.cuda.is_available()
 DEV = 'cuda' if CUDA else 'cpu'
@@ -77,14 +78,17 @@ if __name__ == '__main__':
     spec = spectrogram_rows()
     train = train_rate()
     files = list(get_audio_files(SC))
+    files = files * max(1, -(-4096 // len(files)))   # at least 4,096 items, so each worker count is timed over 16 batches
     workers = (0, 2, 4, 8, 15) if CUDA else (0, 2)
     load = [[w, f"{loader_rate(w, files):,.0f}"] for w in workers if w <= (os.cpu_count() or 1)]
     for r in load: r.append(f"{float(r[1].replace(',', '')) / train:.2f}")
     dev = torch.cuda.get_device_name(0) if CUDA else 'CPU (no GPU: the GPU rows wait for one)'
     table = md_table(['spectrogram, one-second 16 kHz clips', 'ours clips/s', 'bare torch clips/s', 'ours / bare torch'], spec)
     table += '\n\n' + md_table(['training', 'samples/s'], [[f"resnet18, 1 x 64 x 101, {'bf16 autocast, channels_last, batches of 256' if CUDA else 'float32, batches of 32'}", f"{train:,.0f}"]])
-    table += '\n\n' + md_table([f'AudioBlock loader, Speech Commands ({len(files):,} clips), batches of 256: workers', 'files/s', 'loader / training rate'], load)
-    write_result('gpu', f'GPU: spectrograms, training and whether the loader keeps up ({dev})', table,
-                 "A loader / training ratio of 1 or more means the loader keeps the model busy." +
+    table += '\n\n' + md_table([f'AudioBlock loader, {SC.name} ({len(files):,} clips), batches of 256: workers', 'files/s', 'loader / training rate'], load)
+    write_result('gpu', f'GPU: spectrograms, training and whether the loader keeps up ({dev})', table, command=
+                 "bash scripts/gpu-check` on the CUDA machine (its bench step: `BENCH_AUDIO=tests/data/fsdd/recordings python3 bench/gpu.py`), or here `.venv/bin/python bench/gpu.py",
+                 notes=
+                 ("A loader / training ratio of 1 or more means the loader keeps the model busy." +
                  ("" if CUDA else " Measured on the CPU: on a GPU, training is tens of times faster and these rows must be "
-                  "measured there (`.venv/bin/python bench/gpu.py` on a CUDA machine)."))
+                  "measured there (`bash scripts/gpu-check` on a CUDA machine)."))

@@ -22,13 +22,13 @@ CLI = [str(ROOT / '.venv' / 'bin' / 'fastaudio-lite'), 'predict']
 
 def export_model(path):
     from fastai.data.all import CategoryBlock, DataBlock
-    from fastaudio_lite.cli import spec_tfms
+    from fastaudio_lite.recipes import recipe
     from fastaudio_lite.data import AudioBlock, NameLabeller, RegexSplitter
     from fastaudio_lite.learner import audio_learner
     files = sorted(FSDD.glob('*_george_*.wav'))
     dls = DataBlock(blocks=(AudioBlock(sr=16000, duration=1.0), CategoryBlock), get_items=lambda _: files,
                     get_y=NameLabeller(r'^(\d)_'), splitter=RegexSplitter(r'_[0-4]\.wav$'),
-                    batch_tfms=spec_tfms('mel', 16000, augment=False)).dataloaders(FSDD, bs=32, num_workers=0)
+                    batch_tfms=recipe('speech', sr=16000).batch_tfms(augment=False)).dataloaders(FSDD, bs=32, num_workers=0)
     audio_learner(dls, 'resnet18', pretrained=False).export(path)
 
 

@@ -14,7 +14,8 @@ from common import FSDD, md_table, write_result
 from fastai.data.all import CategoryBlock, DataBlock, RandomSplitter
 from fastai.callback.core import Callback, CancelFitException
 from fastaudio_lite.data import AudioBlock, NameLabeller
-from fastaudio_lite.learner import SpecCNN, WaveCNN, audio_learner
+from fastaudio_lite.nets import SpecCNN, WaveCNN
+from fastaudio_lite.learner import audio_learner
 from fastaudio_lite.spectrogram import MelSpectrogram, SpecNormalize, ToDB
 
 files = sorted(FSDD.glob('*.wav'))[:640]

@@ -4,13 +4,12 @@
 
 # %% ../nbs/03_augment.ipynb #aa7984ea
 from __future__ import annotations
-import warnings
 
 import numpy as np
 import torch
 from fastai.vision.augment import RandTransform
 
-from .core import ArgumentError, AudioTensor
+from .core import ArgumentError, AudioTensor, plain_tensor
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
@@ -28,8 +27,6 @@ def _range(v, name, lo=None):
 def _check_p(p):
     if not np.isscalar(p) or not 0 <= p <= 1: raise ArgumentError(f"p must be a probability in [0, 1], got {p!r}")
     return float(p)
-
-def _plain(x): return x.as_subclass(torch.Tensor)
 
 def uniform(lo, hi, n, device):
     "`n` draws from U(lo, hi) on `device`, from torch's generator."
@@ -59,10 +56,10 @@ class AudioAugment(RandTransform):
 # %% ../nbs/03_augment.ipynb #255f66c5
 noise_colors = {'white': 0., 'pink': 1., 'brown': 2.}
 
-def colored_noise(shape, color='white', device=None):
-    "Unit-power noise of `shape` `(..., samples)` with power spectrum 1/f^k (white k=0, pink 1, brown 2)."
+def colored_noise(shape, color='white', device=None, generator=None):
+    "Unit-power noise of `shape` `(..., samples)` with power spectrum 1/f^k (white k=0, pink 1, brown 2), drawn from `generator` (torch's global one if None)."
     if color not in noise_colors: raise ArgumentError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
-    w = torch.randn(shape, device=device)
+    w = torch.randn(shape, device=device, generator=generator)
     if color != 'white':
         n = shape[-1]
         f = torch.fft.rfftfreq(n, device=device)
@@ -73,7 +70,7 @@ def colored_noise(shape, color='white', device=None):
 
 def add_noise(x, noise, snr_db):
     "`x` `(batch, channels, samples)` plus `noise` scaled per example to `snr_db` (one per example) dB below its power."
-    x, noise = _plain(x), _plain(noise)
+    x, noise = plain_tensor(x), plain_tensor(noise)
     ps = x.pow(2).mean(dim=(-2, -1), keepdim=True)
     pn = noise.pow(2).mean(dim=(-2, -1), keepdim=True).clamp(min=1e-20)
     scale = (ps / (pn * 10 ** (snr_db.reshape(-1, 1, 1) / 10))).sqrt()
@@ -90,14 +87,14 @@ class AddNoise(AudioAugment):
         self.snr = uniform(*self.snr_db, n, x.device).masked_fill(~self.apply, float('inf'))  # infinite SNR: no noise
         self.noise = colored_noise((n, *x.shape[-2:]), self.color, x.device)
     def encodes(self, x: AudioTensor):
-        return AudioTensor(add_noise(_plain(x).reshape(-1, *x.shape[-2:]), self.noise, self.snr).reshape(x.shape), sr=x.sr)
+        return AudioTensor(add_noise(plain_tensor(x).reshape(-1, *x.shape[-2:]), self.noise, self.snr).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #c287953d
 shift_modes = ('roll', 'zeros')
 
 def time_shift(x, shifts, mode='roll'):
     "Shift each example of `x` `(batch, ..., samples)` right by `shifts` (integers, one per example; negative: left)."
-    x = _plain(x)
+    x = plain_tensor(x)
     t = x.shape[-1]
     idx = torch.arange(t, device=x.device)[None] - shifts.reshape(-1, 1).long()
     valid = (idx >= 0) & (idx < t)
@@ -117,7 +114,7 @@ class TimeShift(AudioAugment):
         m = int(round(self.max_shift_s * x.sr))
         self.shifts = torch.randint(-m, m + 1, (n,), device=x.device) * self.apply
     def encodes(self, x: AudioTensor):
-        return AudioTensor(time_shift(_plain(x).reshape(-1, *x.shape[-2:]), self.shifts, self.mode).reshape(x.shape), sr=x.sr)
+        return AudioTensor(time_shift(plain_tensor(x).reshape(-1, *x.shape[-2:]), self.shifts, self.mode).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #41e25bde
 class Gain(AudioAugment):
@@ -127,7 +124,7 @@ class Gain(AudioAugment):
         self.gain_db = _range(gain_db, 'gain_db')
     def draw(self, n, x): self.gain = uniform(*self.gain_db, n, x.device) * self.apply
     def encodes(self, x: AudioTensor):
-        x3 = _plain(x).reshape(-1, *x.shape[-2:])
+        x3 = plain_tensor(x).reshape(-1, *x.shape[-2:])
         return AudioTensor((x3 * (10 ** (self.gain / 20)).reshape(-1, 1, 1)).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #11b80c87
@@ -141,7 +138,7 @@ def band_masks(n, n_masks, max_width, size, device):
 
 def mask_spec(x, fmask, tmask, fill='mean'):
     "Fill `x` `(batch, channels, freq, frames)` where `fmask` `(batch, freq)` or `tmask` `(batch, frames)` is set."
-    x = _plain(x)
+    x = plain_tensor(x)
     m = fmask[:, None, :, None] | tmask[:, None, None, :]
     if not (fmask.any() or tmask.any()): return x.clone()
     if fill == 'mean': v = x.mean(dim=(-2, -1), keepdim=True)
@@ -153,14 +150,8 @@ class SpecAugment(AudioAugment):
     """Frequency and time masks on an `AudioSpectrogram`, with probability `p` per example: `freq_masks` bands of up to
     `max_freq_bins` frequency bins and `time_masks` of up to `max_time_frames` frames (hops) each."""
     order, target = 30, AudioSpectrogram
-    def __init__(self, freq_masks=2, max_freq_bins=8, time_masks=2, max_time_frames=10, fill='mean', p=0.5, **renamed):
+    def __init__(self, freq_masks=2, max_freq_bins=8, time_masks=2, max_time_frames=10, fill='mean', p=0.5):
         super().__init__(p)
-        for old, new in (('max_freq_width', 'max_freq_bins'), ('max_time_width', 'max_time_frames')):
-            if old in renamed:
-                warnings.warn(f"SpecAugment's {old} is named {new}", DeprecationWarning, stacklevel=2)
-                if new == 'max_freq_bins': max_freq_bins = renamed.pop(old)
-                else: max_time_frames = renamed.pop(old)
-        if renamed: raise TypeError(f"SpecAugment got unexpected arguments {', '.join(renamed)}")
         for name, v in (('freq_masks', freq_masks), ('max_freq_bins', max_freq_bins), ('time_masks', time_masks), ('max_time_frames', max_time_frames)):
             if not isinstance(v, (int, np.integer)) or v < 0: raise ArgumentError(f"{name} must be an integer >= 0, got {v!r}")
         if fill not in ('mean', 'zero') and (isinstance(fill, (str, bool)) or not np.isscalar(fill)): raise ArgumentError(f"fill must be 'mean', 'zero' or a number, got {fill!r}")
@@ -169,7 +160,7 @@ class SpecAugment(AudioAugment):
         self.fmask = band_masks(n, self.freq_masks, self.max_freq_bins, x.shape[-2], x.device) & self.apply[:, None]
         self.tmask = band_masks(n, self.time_masks, self.max_time_frames, x.shape[-1], x.device) & self.apply[:, None]
     def encodes(self, x: AudioSpectrogram):
-        x4 = _plain(x).reshape(-1, *x.shape[-3:])
+        x4 = plain_tensor(x).reshape(-1, *x.shape[-3:])
         return AudioSpectrogram(mask_spec(x4, self.fmask, self.tmask, self.fill).reshape(x.shape), **x.meta)
 
 # %% ../nbs/03_augment.ipynb #ab0c0002

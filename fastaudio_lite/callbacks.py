@@ -6,23 +6,28 @@ fit whose loss turns NaN or infinite), `BetweenClassMix` (sounds mixed as sounds
 
 # %% ../nbs/04b_callbacks.ipynb #3748c2c1
 from __future__ import annotations
+import sys
+
 import torch
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.mixup import MixHandler, MixUp
 from fastai.losses import LabelSmoothingCrossEntropyFlat
 from fastai.torch_core import unsqueeze
 from fastcore.basics import store_attr
+from fastai.imports import noop  # the one fastai.learner.no_logging sets (fastcore has another)
 from fastcore.foundation import L
+from fastprogress.fastprogress import IN_NOTEBOOK
 
-from .core import ArgumentError
+from .core import ArgumentError, plain_tensor
 
 from .augment import AudioAugment
-from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, _plain, power_to_db
+from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, power_to_db
 
 # %% auto #0
-__all__ = ['WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'check_callback_settings', 'recipe_callbacks', 'sound_level',
-           'between_class_ratio', 'mix_db', 'BetweenClassMix']
+__all__ = ['WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'EpochLines', 'plain_logs', 'check_callback_settings',
+           'recipe_callbacks', 'sound_level', 'between_class_ratio', 'mix_db', 'BetweenClassMix']
 
 # %% ../nbs/04b_callbacks.ipynb #we1a0002
 class WeightAverage(Callback):
@@ -89,6 +94,29 @@ class StopOnNonFinite(Callback):
             raise NonFiniteLoss(f"the training loss is {float(self.learn.loss.detach().float().mean())} at epoch {self.epoch + 1}, "
                                 f"step {self.iter + 1}: a corrupted file or cache entry, or a learning rate too high")
 
+# %% ../nbs/04b_callbacks.ipynb #4349ef73
+class EpochLines(Callback):
+    "fastai's epoch table as plain lines (the header, then one line per epoch), for logs: no progress bars, no redraws."
+    order = ProgressCallback.order
+    def before_fit(self):
+        self.old_logger = self.learn.logger
+        if self.learn.logger is noop: return   # get_preds, validate, no_logging: nothing to say
+        self.learn.logger = self._write
+        self.names = [n.ljust(8) for n in self.recorder.metric_names]
+        print('  '.join(self.names).rstrip(), flush=True)
+    def _write(self, log):
+        cells = [str(v) if isinstance(v, (int, str)) else f'{v:.6f}' for v in log]
+        print(''.join(c.ljust(len(n) + 2) for c, n in zip(cells, self.names)).rstrip(), flush=True)
+    def after_fit(self): self.learn.logger = self.old_logger
+
+def plain_logs(learn, terminal=None):
+    """`learn` with `EpochLines` in place of fastai's progress bars when stdout is neither a terminal nor a notebook
+    (`terminal`: whether it is one; None: ask stdout). Returns `learn`."""
+    if terminal is None: terminal = IN_NOTEBOOK or sys.stdout.isatty()
+    if terminal: return learn
+    if any(isinstance(cb, ProgressCallback) for cb in learn.cbs): learn.remove_cb(ProgressCallback)
+    return learn.add_cb(EpochLines())
+
 # %% ../nbs/04b_callbacks.ipynb #c25b2988
 def check_callback_settings(mixup=0., label_smoothing=0., average=0.):
     "A `ValueError` naming the first of `recipe_callbacks`' settings that is out of its range."
@@ -107,7 +135,7 @@ def recipe_callbacks(mixup=0., label_smoothing=0., average=0.):
 # %% ../nbs/04b_callbacks.ipynb #b330f44a
 def sound_level(db):
     "Each example's level in dB from its dB spectrogram `(batch, channels, freq, frames)`: the mean power over channels and frequencies of its loudest frame."
-    P = (10 ** (_plain(db).float() / 10)).mean(dim=(-3, -2))
+    P = (10 ** (plain_tensor(db).float() / 10)).mean(dim=(-3, -2))
     return 10 * torch.log10(P.amax(dim=-1).clamp(min=1e-10))
 
 def between_class_ratio(r, level1, level2):
@@ -122,7 +150,7 @@ def mix_db(db1, db2, p, top_db=80., amin=1e-10, ref='max'):
     averages out), and the result is made relative and floored `top_db` below its peak as `ToDB` does."""
     p = torch.as_tensor(p, dtype=torch.float32, device=db1.device).reshape(-1, *[1] * (db1.ndim - 1))
     w = p * p / (p * p + (1 - p) ** 2)  # the first sound's share of the power
-    P = w * 10 ** (_plain(db1).float() / 10) + (1 - w) * 10 ** (_plain(db2).float() / 10)
+    P = w * 10 ** (plain_tensor(db1).float() / 10) + (1 - w) * 10 ** (plain_tensor(db2).float() / 10)
     return power_to_db(P, 10., amin, 'max' if ref == 'max' else 1., top_db)
 
 class BetweenClassMix(MixHandler):
@@ -149,7 +177,7 @@ class BetweenClassMix(MixHandler):
         x = self.x
         if not isinstance(x, AudioSpectrogram) or not x.db:
             raise ArgumentError(f"BetweenClassMix mixes dB spectrograms, got {type(x).__name__} of shape {tuple(x.shape)}")
-        db = _plain(self.norm.decode(x) if self.norm is not None else x).float()  # SpecNormalize undone
+        db = plain_tensor(self.norm.decode(x) if self.norm is not None else x).float()  # SpecNormalize undone
         n = x.shape[0]
         self.lam = self.distrib.sample((n,)).to(x.device)  # the share of the first (this batch's own) example
         self.shuffle = shuffle = torch.randperm(n, device=x.device)  # kept, as `lam`, for inspection

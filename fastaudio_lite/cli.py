@@ -23,14 +23,7 @@ import numpy as np
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['spec_tfms', 'UserError', 'build_dls', 'TrainingError', 'train', 'main']
-
-# %% ../nbs/06_cli.ipynb #0b2a3f60
-def spec_tfms(spec='mel', sr=16000, coord=False, augment=True, kind='speech', hop_length=None, win_scales=None):
-    """The batch transforms for `--spec` at `sr` Hz with preset `kind`'s windows: `recipes.Recipe.batch_tfms` of
-    `recipe(kind, sr=sr, spec=spec, ...)`, named as the command's options are."""
-    from fastaudio_lite.recipes import recipe
-    return recipe(kind, sr=int(sr), spec=spec, coord=coord, hop_length=hop_length, win_scales=win_scales).batch_tfms(augment)
+__all__ = ['UserError', 'build_dls', 'TrainingError', 'train', 'main']
 
 # %% ../nbs/06_cli.ipynb #05eb8437
 class UserError(Exception):
@@ -121,7 +114,7 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, **kwargs):
 
 # %% ../nbs/06_cli.ipynb #f70534d7
 def _parser():
-    from fastaudio_lite.recipes import spec_kinds
+    from fastaudio_lite.recipes import spec_kinds, synth_lr
     p = argparse.ArgumentParser(prog='fastaudio-lite', description='Audio classification with fastai: demo, train, predict.')
     sub = p.add_subparsers(dest='cmd', required=True)
     d = sub.add_parser('demo', help='generate a spoken-word data set offline, train on it, predict (the README main job)')
@@ -146,9 +139,9 @@ def _parser():
                    'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
     t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
                    help='train from random weights (default: pretrained weights, downloaded once when online)')
-    t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, learner.recipes; train prints it)")
+    t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, recipes.recipes; train prints it)")
     t.add_argument('--tta', action='store_true', help='also report the validation accuracy with test-time augmentation (learn.tta: four augmented passes and the plain one)')
-    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; 3e-3 after --synth-pretrain)")
+    t.add_argument('--lr', default=None, help=f"learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; {synth_lr:g} after --synth-pretrain)")
     t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
     t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
     t.add_argument('--average', type=float, default=None, metavar='SPAN',
@@ -189,7 +182,9 @@ def _cmd_train(a):
         try: float(a.lr)
         except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
     if a.epochs is not None and a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
-    if a.sr is not None and a.sr <= 0: raise UserError(f"--sr must be a positive number of Hz, got {a.sr}")
+    from fastaudio_lite.core import ArgumentError, check_sr
+    try: check_sr(a.sr, '--sr', optional=True)
+    except ArgumentError as e: raise UserError(str(e)) from None
     if a.duration is not None and not a.duration > 0: raise UserError(f"--duration must be a positive number of seconds, got {a.duration:g}")
     if a.bs is not None and a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     from fastaudio_lite.recipes import OutputError, check_out
@@ -204,8 +199,9 @@ def _cmd_train(a):
     if is_hf_arch(a.arch) and a.spec != 'wave':
         say(f"--arch {a.arch}: a transformers model computes its own features from the waveform (--spec wave)")
         a.spec = 'wave'
+    from fastaudio_lite.recipes import synth_lr
     lr = None if a.lr is None else a.lr if a.lr == 'auto' else float(a.lr)
-    if lr is None and a.synth_pretrain: lr = 3e-3
+    if lr is None and a.synth_pretrain: lr = synth_lr   # so the recipe printed is the one trained
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
                     strict=a.strict, kind=a.kind, cache=a.cache, arch=a.arch, pretrained=a.pretrained, epochs=a.epochs, lr=lr,
                     mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average)
@@ -290,13 +286,13 @@ def _cmd_demo(a):
     dls = build_dls(data, split='speech-commands', kind='speech', epochs=a.epochs)   # the speech recipe, for a.epochs
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips (validation speakers never heard in training)")
     say(dls.recipe.summary())
-    learn, metrics = train(dls, out=out)
     test_files = files[speech_commands_splitter(data, test=True)(files)[1]]
-    rows = list(predict_files(learn, test_files))
-    test_acc = float(np.mean([p.label == Path(p.file).parent.name for p in rows]))
-    metrics['test_accuracy'] = test_acc
-    (out / 'metrics.json').write_text(json.dumps(metrics, indent=2))
-    print(f"test accuracy on {len(rows)} clips of held-out speakers: {test_acc:.4f}")
+    rows = []
+    def test(learn):   # the held-out speakers' clips, into metrics.json with the rest
+        rows.extend(predict_files(learn, test_files))
+        return dict(test_accuracy=float(np.mean([p.label == Path(p.file).parent.name for p in rows])))
+    learn, metrics = train(dls, out=out, extra_metrics=test)
+    print(f"test accuracy on {len(rows)} clips of held-out speakers: {metrics['test_accuracy']:.4f}")
     for p in rows[:5]: print(f"  {Path(p.file).parent.name}/{Path(p.file).name} -> {p.label} ({p.prob:.2f})")
     print(f"wrote {out / 'model.pkl'}, {out / 'confusion.png'} and {out / 'metrics.json'} in {time.time() - t:.0f} s")
     return 0

@@ -22,10 +22,10 @@ from fastcore.foundation import L
 from fastcore.parallel import parallel
 
 # %% auto #0
-__all__ = ['audio_extensions', 'cache_dtypes', 'ArgumentError', 'AudioError', 'say', 'MetaTensor', 'AudioTensor', 'audio_grid',
-           'show_labelled', 'sinc_resample_kernel', 'resample', 'resample_array', 'downmix', 'clip_window', 'read_clip',
-           'load_audio', 'audio_windows', 'get_audio_files', 'audio_error', 'audio_errors', 'verify_audio',
-           'audio_info', 'default_cache_dir', 'WaveCache']
+__all__ = ['audio_extensions', 'cache_dtypes', 'ArgumentError', 'AudioError', 'check_sr', 'plain_tensor', 'say', 'MetaTensor',
+           'AudioTensor', 'audio_grid', 'show_labelled', 'sinc_resample_kernel', 'resample', 'resample_array',
+           'downmix', 'clip_window', 'read_clip', 'load_audio', 'audio_windows', 'get_audio_files', 'audio_error',
+           'audio_errors', 'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class ArgumentError(ValueError):
@@ -38,6 +38,17 @@ class AudioError(ValueError):
         self.fn, self.reason = fn, reason
         super().__init__(fn if reason is None else f"{fn}: {reason}")
     def __reduce__(self): return (AudioError, (self.fn, self.reason))
+
+def check_sr(sr, name='sr', optional=False):
+    "`sr` as a whole number of Hz, or an `ArgumentError` naming `name` when it is not a positive finite number (None passes if `optional`)."
+    if sr is None and optional: return None
+    if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not np.isfinite(sr) or sr <= 0:
+        raise ArgumentError(f"{name} must be a positive number of Hz{' or None' if optional else ''}, got {sr!r}")
+    return int(sr)
+
+def plain_tensor(x):
+    "`x` as a plain `torch.Tensor` when it is one of fastai's typed tensors (`AudioTensor`, ...), else `x` unchanged."
+    return x.as_subclass(torch.Tensor) if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor else x
 
 # %% ../nbs/00_core.ipynb #3ebd6618
 def say(*args, **kwargs):
@@ -61,9 +72,8 @@ class AudioTensor(MetaTensor):
         if not x.is_floating_point(): raise ArgumentError(f"AudioTensor: expected floating-point samples, got dtype {x.dtype}")
         if x.ndim == 1: x = x[None]
         if sr is None: sr = getattr(x, 'sr', None)
-        if sr is not None and (not np.isscalar(sr) or sr <= 0): raise ArgumentError(f"sr must be a positive number of Hz, got {sr!r}")
         res = super().__new__(cls, x.float(), **kwargs)
-        res.sr = None if sr is None else int(sr)
+        res.sr = check_sr(sr, optional=True)
         return res
 
     @classmethod
@@ -134,17 +144,12 @@ def sinc_resample_kernel(orig, new, width=64, rolloff=0.9475937167399596, beta=1
 @lru_cache(maxsize=32)
 def _resampler(orig, new, device, dtype): return sinc_resample_kernel(orig, new, device=device, dtype=dtype)
 
-def _check_rates(orig_sr, new_sr):
-    for name, v in (('orig_sr', orig_sr), ('new_sr', new_sr)):
-        if v is None or v <= 0: raise ArgumentError(f"{name} must be a positive number of Hz, got {v!r}")
-    return int(orig_sr), int(new_sr)
-
 def resample(x, orig_sr, new_sr):
     "Resample `x` `(..., samples)` from `orig_sr` to `new_sr` Hz, band-limited; keeps the tensor's type."
-    orig_sr, new_sr = _check_rates(orig_sr, new_sr)
+    orig_sr, new_sr = check_sr(orig_sr, 'orig_sr'), check_sr(new_sr, 'new_sr')
     if orig_sr == new_sr: return x
     g = gcd(orig_sr, new_sr)
-    t = x.as_subclass(torch.Tensor) if isinstance(x, TensorBase) else x
+    t = plain_tensor(x)
     orig, new = orig_sr // g, new_sr // g
     kernel, half = _resampler(orig, new, t.device, t.dtype)
     n = t.shape[-1]
@@ -155,7 +160,7 @@ def resample(x, orig_sr, new_sr):
 
 def resample_array(x, orig_sr, new_sr):
     "Resample the float32 array `x` `(channels, samples)` from `orig_sr` to `new_sr` Hz with soxr (high quality)."
-    orig_sr, new_sr = _check_rates(orig_sr, new_sr)
+    orig_sr, new_sr = check_sr(orig_sr, 'orig_sr'), check_sr(new_sr, 'new_sr')
     if orig_sr == new_sr: return x
     return np.ascontiguousarray(soxr.resample(x.T, orig_sr, new_sr, quality='HQ').T)
 
@@ -215,7 +220,7 @@ def read_clip(fn, sr, mono=True, n=None, pos=0.5):
 
 def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
     "Decode `fn` to an `AudioTensor` `(channels, samples)`, resampled to `sr` Hz and down-mixed if `mono`."
-    if sr is not None and (not np.isscalar(sr) or sr <= 0): raise ArgumentError(f"sr must be a positive number of Hz or None, got {sr!r}")
+    sr = check_sr(sr, optional=True)
     if offset < 0: raise ArgumentError(f"offset must be >= 0 seconds, got {offset!r}")
     if duration is not None and duration <= 0: raise ArgumentError(f"duration must be > 0 seconds or None, got {duration!r}")
     def window(frames, file_sr):
@@ -295,8 +300,7 @@ class WaveCache:
     "Waveforms decoded once at `sr` Hz (down-mixed if `mono`), kept in `path` as `dtype` samples and read by window."
     def __init__(self, path=None, sr=16000, mono=True, dtype='float16'):
         if dtype not in cache_dtypes: raise ArgumentError(f"dtype must be one of {cache_dtypes}, got {dtype!r}")
-        if sr is None or not np.isscalar(sr) or sr <= 0: raise ArgumentError(f"sr must be a positive number of Hz, got {sr!r}")
-        self.path, self.sr, self.mono, self.dtype = Path(path) if path is not None else default_cache_dir(), int(sr), mono, dtype
+        self.path, self.sr, self.mono, self.dtype = Path(path) if path is not None else default_cache_dir(), check_sr(sr), mono, dtype
 
     def __repr__(self): return f"WaveCache({str(self.path)!r}, sr={self.sr}, mono={self.mono}, dtype={self.dtype!r})"
 

@@ -16,22 +16,18 @@ from fastcore.foundation import L
 from fasttransform import Transform
 from fastai.data.block import TransformBlock
 from fastai.data.core import TfmdDL
-from fastai.data.transforms import ToTensor
+from fastai.data.transforms import FuncSplitter, IndexSplitter, ToTensor, mask2idxs
 from fastai.vision.augment import RandTransform
 from plum import dispatch
 
 
-from .core import ArgumentError, AudioTensor, WaveCache, audio_info, read_clip, resample, downmix, show_labelled
+from .core import ArgumentError, AudioTensor, WaveCache, audio_info, check_sr, read_clip, resample, downmix, show_labelled
 
 # %% auto #0
 __all__ = ['pad_modes', 'crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
            'clip_settings', 'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
 
 # %% ../nbs/01_data.ipynb #cd132858
-def _check_sr(sr, name='sr'):
-    if sr is None or not np.isscalar(sr) or sr <= 0: raise ArgumentError(f"{name} must be a positive number of Hz, got {sr!r}")
-    return int(sr)
-
 def _wave_cache(cache, sr, mono):
     "`cache` (None/False, True for the default folder, a folder, or a `WaveCache`) as a `WaveCache` for `sr` and `mono`."
     if cache is None or cache is False: return None
@@ -50,7 +46,7 @@ class LoadAudio(Transform):
     train_setup = False  # `setups` sees every item, so the cache fills for the validation set too
     def __init__(self, sr=16000, mono=True, cache=None):
         super().__init__()
-        self.sr, self.mono = _check_sr(sr), mono
+        self.sr, self.mono = check_sr(sr), mono
         self.cache = _wave_cache(cache, self.sr, mono)
     def read(self, fn, n=None, pos=0.5):
         "The `n` samples of file `fn` at fraction `pos` of its slack (all if `n` is None), float32 `(channels, samples)`."
@@ -111,9 +107,12 @@ class FixLength(RandTransform):
         if crop not in crop_modes: raise ArgumentError(f"crop must be one of {crop_modes}, got {crop!r}")
         super().__init__(p=1.)
         self.duration, self.pad, self.crop = duration, pad, crop
-    def before_call(self, b, split_idx):
-        self.pos = random.random() if split_idx == 0 and self.crop == 'random' else 0.5
-    def encodes(self, x: AudioTensor): return fix_length(x, int(round(self.duration * x.sr)), self.pos, self.pad)
+    def position(self, split_idx):
+        "Where the clip sits in the slack (0 to 1): at random for the training set (`split_idx` 0) with `crop='random'`, else the centre."
+        return random.random() if split_idx == 0 and self.crop == 'random' else 0.5
+    def n_samples(self, sr): return int(round(self.duration * sr))
+    def before_call(self, b, split_idx): self.pos = self.position(split_idx)
+    def encodes(self, x: AudioTensor): return fix_length(x, self.n_samples(x.sr), self.pos, self.pad)
 
 # %% ../nbs/01_data.ipynb #14dbfc5a
 class PadBatch:
@@ -127,7 +126,7 @@ class PadBatch:
 
 # %% ../nbs/01_data.ipynb #a8b9c0d1
 def _fast_plan(dl):
-    "`(LoadAudio, FixLength or None, n, crops_at_random, items, labels)` for files through `AudioBlock`'s own pipeline, else None."
+    "`(LoadAudio, FixLength or None, n, items, labels)` for files through `AudioBlock`'s own pipeline, else None."
     tls = getattr(dl.dataset, 'tls', None)
     if not tls: return None
     x_tfms = [t for t in tls[0].tfms.fs if not (type(t) is Transform and t.name == 'noop')]  # DataBlock's default get_x
@@ -140,8 +139,7 @@ def _fast_plan(dl):
     if ys is None or len(ys) != len(items):
         ys = dl.dataset._audio_labels = [tuple(tl[i] for tl in tls[1:]) for i in range(len(items))]
     la, fl = x_tfms[0], next((t for t in dl.after_item.fs if isinstance(t, FixLength)), None)
-    n = None if fl is None else int(round(fl.duration * la.sr))
-    return la, fl, n, fl is not None and fl.crop == 'random', items, ys
+    return la, fl, None if fl is None else fl.n_samples(la.sr), items, ys
 
 class AudioDataLoader(TfmdDL):
     "A `TfmdDL` that makes each item of `AudioBlock`'s pipeline in one call (decode the clip's window, pad), labels once."
@@ -154,11 +152,11 @@ class AudioDataLoader(TfmdDL):
     def do_item(self, s):
         plan = self._plan()
         if plan is None: return super().do_item(s)
-        la, fl, n, crops_at_random, items, ys = plan
+        la, fl, n, items, ys = plan
         i = s or 0
         if fl is None: return (la.read(items[i]), *ys[i])
         # read the split each time, as FixLength does: `learn.tta` sets the validation set's split to training's
-        pos = random.random() if crops_at_random and getattr(self.dataset, 'split_idx', None) == 0 else 0.5
+        pos = fl.position(getattr(self.dataset, 'split_idx', None))
         return (fix_length(la.read(items[i], n, pos), n, pos, fl.pad), *ys[i])
     def create_batch(self, b):
         plan = self._plan()
@@ -174,7 +172,7 @@ class AudioDataLoader(TfmdDL):
 # %% ../nbs/01_data.ipynb #063f1f1e
 def AudioBlock(sr=16000, duration=1.0, mono=True, pad='zeros', crop='random', cache=None):
     "A `TransformBlock` for audio files: `AudioTensor`s at `sr` Hz of exactly `sr*duration` samples, optionally from a `WaveCache`."
-    la = LoadAudio(_check_sr(sr), mono, cache)
+    la = LoadAudio(check_sr(sr), mono, cache)
     if duration is None:
         return TransformBlock(type_tfms=la, dl_type=AudioDataLoader, dls_kwargs={'before_batch': PadBatch(pad)})
     return TransformBlock(type_tfms=la, item_tfms=FixLength(duration, pad, crop), dl_type=AudioDataLoader)
@@ -217,10 +215,7 @@ def _name_regex(pat, name):
 def RegexSplitter(pat):
     "Split items into training and validation: validation holds the files whose name matches `pat`."
     rx = _name_regex(pat, 'pat')
-    def _inner(items):
-        valid = np.array([bool(rx.search(Path(o).name)) for o in items])
-        return L(np.where(~valid)[0].tolist()), L(np.where(valid)[0].tolist())
-    return _inner
+    return FuncSplitter(lambda o: bool(rx.search(Path(o).name)))
 
 def speaker_of(fn, pat=r'^[^_]+_([^_]+)_'):
     "The speaker of `fn`: the first group of `pat` matched on the file name."
@@ -232,9 +227,9 @@ def SpeakerSplitter(speakers, pat=r'^[^_]+_([^_]+)_'):
     "Leave-speakers-out: validation holds the files of `speakers`, read from each file name by `pat`."
     speakers = set(L(speakers))
     def _inner(items):
-        valid = np.array([speaker_of(o, pat) in speakers for o in items])
-        if not valid.any(): raise ArgumentError(f"speakers: none of {sorted(speakers)} appears among the items")
-        return L(np.where(~valid)[0].tolist()), L(np.where(valid)[0].tolist())
+        valid = [speaker_of(o, pat) in speakers for o in items]
+        if not any(valid): raise ArgumentError(f"speakers: none of {sorted(speakers)} appears among the items")
+        return IndexSplitter(mask2idxs(valid))(items)
     return _inner
 
 # %% ../nbs/01_data.ipynb #c7f08526

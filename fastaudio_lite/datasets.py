@@ -15,9 +15,11 @@ import numpy as np
 import soundfile as sf
 import torch
 from fastcore.foundation import L
+from fastai.data.transforms import FuncSplitter, IndexSplitter, mask2idxs
 
 from .core import ArgumentError, get_audio_files, resample
 from .data import NameLabeller, RegexSplitter, SpeakerSplitter, speaker_of
+from .augment import colored_noise
 
 # %% auto #0
 __all__ = ['fsdd_labeller', 'speech_words', 'english_accents', 'AudioURLs', 'get_speech_commands_files', 'speech_commands_noise',
@@ -75,12 +77,12 @@ def SpeakerHashSplitter(speaker_of, valid_pct=0.2):
     "Hold out the speakers whose `hash_fraction` is below `valid_pct`: about that share of the speakers, all their files."
     def _inner(items):
         spk = [speaker_of(o) for o in items]
-        valid = np.array([hash_fraction(s) < valid_pct for s in spk])
-        if not valid.any():  # few speakers: hold out the one with the smallest hash
+        valid = [hash_fraction(s) < valid_pct for s in spk]
+        if not any(valid):  # few speakers: hold out the one with the smallest hash
             first = min(set(spk), key=hash_fraction)
-            valid = np.array([s == first for s in spk])
-        if valid.all(): raise ArgumentError(f"valid_pct={valid_pct}: every speaker fell in the validation set")
-        return L(np.where(~valid)[0].tolist()), L(np.where(valid)[0].tolist())
+            valid = [s == first for s in spk]
+        if all(valid): raise ArgumentError(f"valid_pct={valid_pct}: every speaker fell in the validation set")
+        return IndexSplitter(mask2idxs(valid))(items)
     return _inner
 
 # %% ../nbs/05_datasets.ipynb #978de55d
@@ -94,10 +96,7 @@ def esc50_splitter(path, fold=1):
     "Validation is ESC-50's fold `fold` (1-5), training the other four."
     if fold not in (1, 2, 3, 4, 5): raise ArgumentError(f"fold must be 1 to 5, got {fold!r}")
     folds = _esc50_meta(path)['fold']
-    def _inner(items):
-        f = np.array([folds[Path(o).name] for o in items])
-        return L(np.where(f != fold)[0].tolist()), L(np.where(f == fold)[0].tolist())
-    return _inner
+    return FuncSplitter(lambda o: folds[Path(o).name] == fold)
 
 class ESC50Labeller:
     "Label an ESC-50 file by its category in `meta/esc50.csv`."
@@ -115,10 +114,7 @@ def esc_fold(fn):
 def EscFoldSplitter(fold=1):
     "Validation is ESC-10/ESC-50 fold `fold` (1-5), read from the file names (no CSV needed); training the other four."
     if fold not in (1, 2, 3, 4, 5): raise ArgumentError(f"fold must be 1 to 5, got {fold!r}")
-    def _inner(items):
-        f = np.array([esc_fold(o) for o in items])
-        return L(np.where(f != fold)[0].tolist()), L(np.where(f == fold)[0].tolist())
-    return _inner
+    return FuncSplitter(lambda o: esc_fold(o) == fold)
 
 def esc50_target(fn):
     "The class number (0-49) of an ESC-50 file `{fold}-{id}-{take}-{target}.wav`, from its name."
@@ -223,15 +219,6 @@ def synth_voices(n_voices, seed=0):
                     int(rng.integers(25, 80)), int(rng.integers(130, 220))))
     return out
 
-def _noise(rng, n, color):
-    w = rng.standard_normal(n)
-    if color == 'pink':
-        f = np.fft.rfftfreq(n)
-        g = np.zeros_like(f)
-        g[1:] = f[1:] ** -0.5
-        w = np.fft.irfft(np.fft.rfft(w) * g, n=n)
-    return w / max(np.sqrt(np.mean(w ** 2)), 1e-12)
-
 def synth_speech(path, words=speech_words, n_voices=30, seed=0, sr=16000, noise=(10., 40.), duration=1.0,
                  valid_pct=0.2, test_pct=0.1, progress=True):
     "Write a spoken-word data set to `path` in the Speech Commands layout with eSpeak NG, offline; returns `path`."
@@ -243,7 +230,7 @@ def synth_speech(path, words=speech_words, n_voices=30, seed=0, sr=16000, noise=
     if n_voices < 3: raise ArgumentError(f"n_voices must be >= 3 (training, validation and test speakers), got {n_voices}")
     if noise is not None and (len(noise) != 2 or noise[0] > noise[1]): raise ArgumentError(f"noise must be None or a (min, max) SNR in dB, got {noise!r}")
     args = dict(words=words, n_voices=n_voices, seed=seed, sr=sr, noise=list(noise) if noise else None,
-                duration=duration, valid_pct=valid_pct, test_pct=test_pct, version=1)
+                duration=duration, valid_pct=valid_pct, test_pct=test_pct, version=2)   # 2: noise from augment.colored_noise
     manifest = path / 'synth_speech.json'
     if manifest.is_file() and json.loads(manifest.read_text()) == args: return path
     voices = synth_voices(n_voices, seed)
@@ -273,7 +260,9 @@ def synth_speech(path, words=speech_words, n_voices=30, seed=0, sr=16000, noise=
         if noise is not None:
             snr = rng.uniform(*noise)
             ps = np.mean(y ** 2) * len(y) / len(clip)
-            clip += np.sqrt(ps / 10 ** (snr / 10)) * _noise(rng, len(clip), 'pink' if rng.random() < 0.5 else 'white')
+            color = 'pink' if rng.random() < 0.5 else 'white'
+            gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+            clip += np.sqrt(ps / 10 ** (snr / 10)) * colored_noise((len(clip),), color, generator=gen).double().numpy()
         clip = np.clip(clip, -1, 1)
         rel = f"{word}/{vid}_nohash_0.wav"
         (path / word).mkdir(parents=True, exist_ok=True)
@@ -292,10 +281,3 @@ def folder_digest(path):
         h.update(f.relative_to(path).as_posix().encode())
         h.update(f.read_bytes())
     return h.hexdigest()
-
-# %% ../nbs/05_datasets.ipynb #591a0964
-def __getattr__(name):
-    "`synth_pretrain`, which moved to `recipes`, imported from there when first asked for."
-    if name != 'synth_pretrain': raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from fastaudio_lite.recipes import synth_pretrain
-    return synth_pretrain

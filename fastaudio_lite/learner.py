@@ -15,7 +15,7 @@ from plum import dispatch
 
 from .core import ArgumentError, AudioTensor, audio_grid
 from .models import create_audio_model
-from .nets import SpecCNN, WaveCNN, reference_models
+from .nets import reference_models
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
@@ -51,10 +51,10 @@ def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=True, 
     if n_in is not None and n_in != c: raise ArgumentError(f"n_in={n_in} disagrees with the batches, which have {c} channels (shape {tuple(x.shape)})")
     n_out = n_out if n_out is not None else get_c(dls)
     if n_out is None: raise ArgumentError("n_out could not be inferred from the data: set dls.c or pass n_out")
-    model, splitter, name, used, freeze = create_audio_model(arch, x, n_out, getattr(dls, 'vocab', None), pretrained, weights)
-    learn = AudioLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter, **kwargs)
-    if freeze: learn.freeze()
-    learn.arch, learn.pretrained = name, used
+    m = create_audio_model(arch, x, n_out, getattr(dls, 'vocab', None), pretrained, weights)
+    learn = AudioLearner(dls, m.model, loss_func=loss_func, metrics=metrics, splitter=m.splitter, **kwargs)
+    if m.freeze: learn.freeze()
+    learn.arch, learn.pretrained = m.name, m.pretrained
     return learn
 
 # %% ../nbs/04_learner.ipynb #dbeeaf28
@@ -77,16 +77,3 @@ def plot_top_losses(x: AudioSpectrogram | AudioTensor, y: TensorCategory, sample
     for ax, s, o, r, l in zip(axs, samples, outs, raws, losses):
         s[0].show(ctx=ax, **kwargs)
         ax.set_title(f"{o[0]}/{s[1]} / {l.item():.2f} / {r.max().item():.2f}")
-
-# %% ../nbs/04_learner.ipynb #448702bd
-_moved = {'callbacks': ('WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'recipe_callbacks', 'sound_level',
-                        'between_class_ratio', 'mix_db', 'BetweenClassMix'),
-          'inference': ('audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long'),
-          'recipes': ('recipes', 'recipe')}
-_home = {n: m for m, names in _moved.items() for n in names}
-
-def __getattr__(name):
-    "The names that moved to `callbacks`, `inference` and `recipes`, imported from there when first asked for."
-    if name not in _home: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    return getattr(importlib.import_module(f"fastaudio_lite.{_home[name]}"), name)

@@ -4,6 +4,7 @@
 
 # %% ../nbs/08_models.ipynb #39584187
 from __future__ import annotations
+from typing import Callable, NamedTuple
 import os
 import threading
 import warnings
@@ -14,13 +15,14 @@ import torch
 import torch.nn as nn
 from fastai.vision.learner import create_body, add_head, num_features_model, model_meta, _default_meta, create_timm_model
 
-from .core import ArgumentError, downmix, resample
+from .core import ArgumentError, downmix, plain_tensor, resample
+from .spectrogram import triangular_fbanks
 
 # %% auto #0
 __all__ = ['offline', 'hub_timeout', 'WeightsUnavailable', 'hub_file', 'url_file', 'no_weights', 'timm_weights',
            'torchvision_weights', 'load_state_dict', 'first_conv', 'adapt_first_conv', 'kaldi_mel_banks', 'kaldi_fbank',
            'ASTFeatures', 'WaveNormalize', 'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model',
-           'create_audio_model']
+           'AudioModel', 'create_audio_model']
 
 # %% ../nbs/08_models.ipynb #ce51d702
 def _flag(name): return os.environ.get(name, '').strip().lower() in ('1', 'true', 'yes', 'on')
@@ -156,8 +158,6 @@ def adapt_first_conv(model, n_in):
     return model
 
 # %% ../nbs/08_models.ipynb #1ff3b4f4
-def _plain(x): return x.as_subclass(torch.Tensor) if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor else x
-
 def _kaldi_mel(f): return 1127. * torch.log1p(f / 700.)
 
 @lru_cache(maxsize=16)
@@ -166,15 +166,13 @@ def kaldi_mel_banks(num_mel_bins, n_fft, sr, low_freq=20., high_freq=0.):
     high_freq = high_freq if high_freq > 0 else sr / 2 + high_freq
     lo, hi = _kaldi_mel(torch.tensor(float(low_freq), dtype=torch.float64)), _kaldi_mel(torch.tensor(float(high_freq), dtype=torch.float64))
     edges = lo + (hi - lo) / (num_mel_bins + 1) * torch.arange(num_mel_bins + 2, dtype=torch.float64)
-    mel = _kaldi_mel(sr / n_fft * torch.arange(n_fft // 2, dtype=torch.float64))[:, None]
-    left, centre, right = edges[:-2], edges[1:-1], edges[2:]
-    fb = torch.clamp(torch.minimum((mel - left) / (centre - left), (right - mel) / (right - centre)), min=0)
-    return nn.functional.pad(fb, (0, 0, 0, 1)).float()          # Kaldi leaves the Nyquist bin out
+    mel = _kaldi_mel(sr / n_fft * torch.arange(n_fft // 2, dtype=torch.float64))
+    return nn.functional.pad(triangular_fbanks(mel, edges), (0, 0, 0, 1))   # on the mel axis; Kaldi leaves the Nyquist bin out
 
 def kaldi_fbank(x, sr=16000, num_mel_bins=128, frame_length_ms=25., frame_shift_ms=10., preemphasis=0.97,
                 low_freq=20., high_freq=0.):
     "Kaldi's log-mel filterbank features of waveforms `x` `(batch, samples)` -> `(batch, frames, num_mel_bins)`, as AST uses them."
-    x = _plain(x).float()
+    x = plain_tensor(x).float()
     win, hop = int(sr * frame_length_ms / 1000), int(sr * frame_shift_ms / 1000)
     n_fft = 1 << (win - 1).bit_length()
     if x.shape[-1] < win: return x.new_zeros(x.shape[0], 0, num_mel_bins)
@@ -193,7 +191,7 @@ class ASTFeatures(nn.Module):
         self.sr, self.num_mel_bins, self.max_length, self.mean, self.std, self.do_normalize = sr, num_mel_bins, max_length, mean, std, do_normalize
     def forward(self, x):
         with torch.autocast(x.device.type, enabled=False):  # features in float32, also under mixed precision
-            f = kaldi_fbank(downmix(_plain(x)).float()[:, 0], self.sr, self.num_mel_bins)
+            f = kaldi_fbank(downmix(plain_tensor(x)).float()[:, 0], self.sr, self.num_mel_bins)
             f = nn.functional.pad(f, (0, 0, 0, max(self.max_length - f.shape[1], 0)))[:, :self.max_length]
             return (f - self.mean) / (self.std * 2) if self.do_normalize else f
 
@@ -204,7 +202,7 @@ class WaveNormalize(nn.Module):
         self.sr, self.do_normalize = sr, do_normalize
     def forward(self, x):
         with torch.autocast(x.device.type, enabled=False):
-            x = downmix(_plain(x)).float()[:, 0]
+            x = downmix(plain_tensor(x)).float()[:, 0]
             if not self.do_normalize: return x
             return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + 1e-7)
 
@@ -224,7 +222,7 @@ class HFAudioModel(nn.Module):
         self.model, self.features = model, features
     def forward(self, x):
         sr = getattr(x, 'sr', None)
-        if sr is not None and sr != self.features.sr: x = resample(_plain(x), sr, self.features.sr)  # on the device
+        if sr is not None and sr != self.features.sr: x = resample(plain_tensor(x), sr, self.features.sr)  # on the device
         return self.model(input_values=self.features(x)).logits
     def __reduce__(self):
         # some transformers layers (wav2vec2's weight-normed convolution) pickle only through their state dict, and
@@ -332,8 +330,16 @@ def _callable_model(arch, n_in, n_out, pretrained, sd):
     adapt_first_conv(body, n_in)
     return add_head(body, num_features_model(nn.Sequential(*body.children())), n_out), meta['split'], sd is not None
 
+class AudioModel(NamedTuple):
+    "What `create_audio_model` makes: the model, its parameter groups for fastai, its name, whether weights were loaded, whether the body starts frozen."
+    model: nn.Module
+    splitter: Callable
+    name: str
+    pretrained: bool
+    freeze: bool
+
 def create_audio_model(arch, x, n_out, vocab=None, pretrained=True, weights=None):
-    """`arch` built for batches like `x` and `n_out` classes: `(model, splitter, name, pretrained, freeze)`. `arch` is a timm
+    """`arch` built for batches like `x` and `n_out` classes, as an `AudioModel`. `arch` is a timm
     name, a transformers folder or Hub id, a torchvision/fastai model function, an `nn.Module` or an `nn.Module` class."""
     from fastai.torch_core import trainable_params
     n_in, name = x.shape[1], str(arch) if isinstance(arch, (str, Path)) else getattr(arch, '__name__', type(arch).__name__)
@@ -346,7 +352,7 @@ def create_audio_model(arch, x, n_out, vocab=None, pretrained=True, weights=None
         model = hf_audio_model(arch, vocab, pretrained and sd is None)
         if sd is not None: model.load_state_dict(sd)
         used = sd is not None or pretrained
-        return model, hf_splitter, name, used, used and not (sd is not None and own)
+        return AudioModel(model, hf_splitter, name, used, used and not (sd is not None and own))
     sd_arch = None if own else sd  # an audio_learner model's weights: built bare, loaded below
     if isinstance(arch, str): model, splitter, used = _timm_model(arch, n_in, n_out, pretrained and not own, sd_arch)
     elif isinstance(arch, nn.Module):
@@ -364,4 +370,4 @@ def create_audio_model(arch, x, n_out, vocab=None, pretrained=True, weights=None
     head_loaded = own and _load_audio_sd(model, sd, name, weights)
     pretrained_used = used or own
     freeze = ((used and not own) or (own and not head_loaded)) and splitter is not trainable_params
-    return model, splitter, name, pretrained_used, freeze
+    return AudioModel(model, splitter, name, pretrained_used, freeze)

@@ -28,14 +28,14 @@ from .core import ArgumentError, audio_errors, audio_info, get_audio_files, say
 from .data import AudioBlock, FixLength, clip_settings
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
-from .callbacks import NonFiniteLoss, StopOnNonFinite, check_callback_settings, recipe_callbacks
+from .callbacks import NonFiniteLoss, StopOnNonFinite, check_callback_settings, plain_logs, recipe_callbacks
 from .learner import audio_learner
 from .inference import audio_loader
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
 
 # %% auto #0
-__all__ = ['spec_kinds', 'recipes', 'DataError', 'OutputError', 'Recipe', 'recipe', 'kind_of', 'recipe_for', 'check_out', 'train',
-           'synth_pretrain']
+__all__ = ['spec_kinds', 'recipes', 'synth_lr', 'DataError', 'OutputError', 'Recipe', 'recipe', 'kind_of', 'recipe_for',
+           'check_out', 'write_outputs', 'train', 'synth_pretrain']
 
 # %% ../nbs/09_recipes.ipynb #715ba60b
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
@@ -46,6 +46,8 @@ class DataError(ValueError):
 class OutputError(OSError):
     "An output of `train` that cannot be written; the earlier outputs are left as they were."
 
+_speech_augment = dict(noise=dict(), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_bins=8, max_time_frames=20))
+
 @dataclass
 class Recipe:
     """How to handle one `kind` of sound, from files to a fitted model: the clip rule (`sr`, `duration`, chosen from the
@@ -53,20 +55,20 @@ class Recipe:
     augmentations (`augment`), the model (`arch`, `pretrained`), the schedule (`epochs`, `lr`, `bs`) and the callbacks
     (`mixup`, `label_smoothing`, `average`). `recipe(kind)` gives one; `dataloaders`, `learner` and `fit` use it."""
     kind: str = 'speech'                 # 'speech', 'sound' or 'music': names the spectrogram preset
-    sr: int = 16000                      # sample rate in Hz
+    sr: int = presets['speech']['sr']    # sample rate in Hz
     duration: float = 1.0                # clip length in seconds
     max_duration: float = 2.0            # the longest clip `for_files` chooses, in seconds
     spec: str = 'mel'                    # one of `spec_kinds`
     coord: bool = False                  # add CoordConv frequency and time channels
     win_scales: tuple | None = None      # mel window lengths as multiples of the preset's (two or more: `MultiResolutionMel`)
     hop_length: int | None = None        # samples between frames (None: the preset's)
-    augment: dict = field(default_factory=dict)  # `augment.augmentations` settings, {name: kwargs}
+    augment: dict = field(default_factory=lambda: deepcopy(_speech_augment))  # `augment.augmentations` settings, {name: kwargs}
     epochs: int = 60
     lr: float = 1e-2
     bs: int = 32
     mixup: float = 0.4                   # fastai MixUp's alpha (0: off)
     label_smoothing: float = 0.1         # (0: plain cross-entropy)
-    average: float = 0.                  # `WeightAverage`'s span (0: off)
+    average: float = 0.2                 # `WeightAverage`'s span (0: off)
     arch: object = 'resnet18'            # anything `audio_learner` takes
     pretrained: bool = True
     why: str = ''                        # how `for_files` chose `sr` and `duration`
@@ -80,15 +82,11 @@ class Recipe:
         if not self.duration > 0: raise ArgumentError(f"duration must be > 0 seconds, got {self.duration!r}")
         check_callback_settings(self.mixup, self.label_smoothing, self.average)
 
-    # the recipe reads as the dict it replaces: r['epochs']
-    def __getitem__(self, k): return getattr(self, k)
-    def __setitem__(self, k, v): setattr(self, k, v)
-    def keys(self): return [f.name for f in fields(self)]
-
     def but(self, **changes):
         "A copy with `changes` (None values are ignored, so command-line options pass through as they are)."
-        bad = [k for k in changes if k not in self.keys()]
-        if bad: raise ArgumentError(f"Recipe has no setting {', '.join(map(repr, bad))}: the settings are {', '.join(self.keys())}")
+        names = [f.name for f in fields(self)]
+        bad = [k for k in changes if k not in names]
+        if bad: raise ArgumentError(f"Recipe has no setting {', '.join(map(repr, bad))}: the settings are {', '.join(names)}")
         return replace(deepcopy(self), **{k: v for k, v in changes.items() if v is not None})
 
     def for_files(self, files, coverage=0.95, info=None):
@@ -163,11 +161,12 @@ class Recipe:
 
     def learner(self, dls, arch=None, pretrained=None, weights=None, metrics=accuracy, cbs=None, mixup=None, **kwargs):
         """`audio_learner` of `arch` (the recipe's if None) on `dls` with the recipe's loss and callbacks
-        (`recipe_callbacks`: mixup, label smoothing, weight averaging) and `StopOnNonFinite`, plus `cbs`."""
+        (`recipe_callbacks`: mixup, label smoothing, weight averaging) and `StopOnNonFinite`, plus `cbs`; when stdout is a
+        file or a pipe, one line per epoch in place of progress bars (`plain_logs`)."""
         tricks = recipe_callbacks(self.mixup if mixup is None else mixup, self.label_smoothing, self.average)
         tricks['cbs'] += [StopOnNonFinite()] + list(L(cbs))
-        return audio_learner(dls, self.arch if arch is None else arch, pretrained=self.pretrained if pretrained is None else pretrained,
-                             weights=weights, metrics=metrics, **tricks, **kwargs)
+        return plain_logs(audio_learner(dls, self.arch if arch is None else arch, pretrained=self.pretrained if pretrained is None else pretrained,
+                                        weights=weights, metrics=metrics, **tricks, **kwargs))
 
     def fit(self, learn, epochs=None, lr=None):
         """Fit `learn` for `epochs` at `lr` (the recipe's if None; 'auto': `lr_find`'s valley): fastai's `fine_tune` when
@@ -179,13 +178,10 @@ class Recipe:
         else: learn.fit_one_cycle(epochs, float(lr))
         return float(lr)
 
-_speech_augment = dict(noise=dict(), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_bins=8, max_time_frames=20))
 _sound_augment = dict(noise=dict(), shift=dict(max_shift_s=2.5), specaug=dict(max_freq_bins=8, max_time_frames=40))
 recipes = {
-    'speech': Recipe('speech', sr=presets['speech']['sr'], max_duration=2.0, augment=_speech_augment, epochs=60, lr=1e-2, bs=32,
-                     mixup=0.4, label_smoothing=0.1, average=0.2),
-    'sound': Recipe('sound', sr=presets['sound']['sr'], duration=5.0, max_duration=10.0, augment=_sound_augment, epochs=60, lr=1e-2,
-                    bs=16, mixup=0.4, label_smoothing=0.1, average=0.),
+    'speech': Recipe(),                  # the defaults are the speech recipe
+    'sound': Recipe('sound', sr=presets['sound']['sr'], duration=5.0, max_duration=10.0, augment=_sound_augment, bs=16, average=0.),
 }
 # music is not measured yet: it trains as other sounds do, with its own spectrogram preset and longer clips
 recipes['music'] = recipes['sound'].but(kind='music', sr=presets['music']['sr'], max_duration=30.0)
@@ -239,45 +235,62 @@ def _recipe_of(dls):
     "`dls.recipe`, or the recipe of `dls.kind` ('speech' if it has none)."
     return getattr(dls, 'recipe', None) or recipe(getattr(dls, 'kind', None) or 'speech')
 
+synth_lr = 3e-3   # the learning rate after `synth_pretrain` unless given: its weights need a gentler start than random ones
+
+def _pretrain(dls, r, out, n_voices, words):
+    "`synth_pretrain` on `n_voices` voices into `out/synth`: `(weights, metrics)`."
+    t = time.time()
+    weights = synth_pretrain(dls, out / 'synth', r.arch, words=words, n_voices=n_voices)
+    info = json.loads((out / 'synth' / 'weights.json').read_text())
+    say(f"pretrained on {info['n_clips']} synthetic clips ({n_voices} voices) in {time.time() - t:.0f} s: "
+        f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
+    return weights, dict(synth_voices=n_voices, synth_valid_accuracy=info['valid_accuracy'], synth_seconds=round(time.time() - t, 1))
+
+def _fit(learn, r):
+    """`r.fit(learn)` on every process under torchrun / accelerate launch (each on its shard), then the confusion matrix
+    on the validation set (gathered shard by shard), on every rank: `(lr, seconds, confusion matrix, most confused)`."""
+    from fastai.interpret import ClassificationInterpretation
+    if r.lr == 'auto' and num_distrib() > 1: raise ArgumentError("lr 'auto' runs lr_find in one process: run it once without torchrun, then pass lr")
+    t = time.time()
+    with learn.distrib_ctx() if num_distrib() > 1 else contextlib.nullcontext():
+        lr = r.fit(learn)
+        if r.lr == 'auto': say(f"learning rate from lr_find: {lr:.2e}")
+        fit_s = time.time() - t
+        interp = ClassificationInterpretation.from_learner(learn)
+        cm, most = interp.confusion_matrix(), interp.most_confused(min_val=2)[:10]
+        interp.plot_confusion_matrix(figsize=(6, 6))
+    return lr, fit_s, cm, most
+
+def write_outputs(out, learn, metrics, export=True):
+    """confusion.png (the current figure), model.pkl (if `export`) and metrics.json (last: its presence means a whole
+    run) into `out`, under temporary names renamed together: a failed write leaves the earlier outputs (`OutputError`)."""
+    import matplotlib.pyplot as plt
+    writes = {out / 'confusion.png': lambda p: plt.savefig(p, format='png', bbox_inches='tight', dpi=100)}
+    if export: writes[out / 'model.pkl'] = lambda p: learn.export(p.absolute())
+    writes[out / 'metrics.json'] = lambda p: p.write_text(json.dumps(metrics, indent=2))
+    try: _atomic(writes)
+    finally: plt.close('all')
+
 def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, extra_metrics=None, synth_voices=0, synth_words=None,
           pretrained=None, mixup=None, label_smoothing=None, export=True, tta=False, average=None, cbs=None, recipe=None):
     """Train on `dls` as `recipe` says (`dls.recipe`, or the recipe of `dls.kind`, if None); each other argument left None
-    is the recipe's. First pretrained on `synth_voices` eSpeak NG voices if > 0 (`synth_pretrain`; then lr 3e-3 unless
-    given). Writes confusion.png, model.pkl (if `export`) and metrics.json (last) to `out` together: a failed or
-    interrupted run leaves the earlier ones (`OutputError` says why). With `tta`, also the validation accuracy with
-    test-time augmentation (`learn.tta(n=4)`), in one process only. A loss that turns NaN stops it (`NonFiniteLoss`)
-    before anything is written. Returns `(learn, metrics)` (metrics None on ranks other than 0)."""
+    is the recipe's. First pretrained on `synth_voices` eSpeak NG voices if > 0 (`synth_pretrain`; then lr `synth_lr`
+    unless given). Writes confusion.png, model.pkl (if `export`) and metrics.json to `out` together (`write_outputs`).
+    With `tta`, also the validation accuracy with test-time augmentation (`learn.tta(n=4)`), in one process only.
+    `extra_metrics`: a dict, or a function of the fitted learner that returns one, added to the metrics before they are
+    written. A loss that turns NaN stops it (`NonFiniteLoss`) before anything is written. Returns `(learn, metrics)`
+    (metrics None on ranks other than 0)."""
     import matplotlib.pyplot as plt
-    from fastai.interpret import ClassificationInterpretation
-    r = recipe or _recipe_of(dls)
-    if lr is None and synth_voices: lr = 3e-3
-    r = r.but(arch=arch, epochs=epochs, lr=lr, pretrained=pretrained, mixup=mixup, label_smoothing=label_smoothing, average=average)
+    if tta and num_distrib() > 1: raise ArgumentError("tta runs in one process: train without torchrun, or leave out tta")
+    r = (recipe or _recipe_of(dls)).but(arch=arch, epochs=epochs, lr=synth_lr if lr is None and synth_voices else lr,
+                                        pretrained=pretrained, mixup=mixup, label_smoothing=label_smoothing, average=average)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if tta and num_distrib() > 1: raise ArgumentError("tta runs in one process: train without torchrun, or leave out tta")
     set_seed(seed, reproducible=True)
-    weights, pre = None, {}
-    if synth_voices:
-        t = time.time()
-        weights = synth_pretrain(dls, out / 'synth', r.arch, words=synth_words, n_voices=synth_voices)
-        info = json.loads((out / 'synth' / 'weights.json').read_text())
-        pre = dict(synth_voices=synth_voices, synth_valid_accuracy=info['valid_accuracy'], synth_seconds=round(time.time() - t, 1))
-        say(f"pretrained on {info['n_clips']} synthetic clips ({synth_voices} voices) in {time.time() - t:.0f} s: "
-             f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
-        set_seed(seed, reproducible=True)
+    weights, pre = _pretrain(dls, r, out, synth_voices, synth_words) if synth_voices else (None, {})
+    if synth_voices: set_seed(seed, reproducible=True)
     learn = r.learner(dls, weights=weights, cbs=cbs)
-    t = time.time()
-    if r.lr == 'auto' and num_distrib() > 1: raise ArgumentError("lr 'auto' runs lr_find in one process: run it once without torchrun, then pass lr")
-    # under torchrun / accelerate launch each rank trains on its shard; the interpretation predicts the validation set
-    # shard by shard and gathers it (fastai's DistributedDL), so every rank computes it and rank 0 writes
-    with learn.distrib_ctx() if num_distrib() > 1 else contextlib.nullcontext():
-        used_lr = r.fit(learn)
-        if r.lr == 'auto': say(f"learning rate from lr_find: {used_lr:.2e}")
-        fit_s = time.time() - t
-        interp = ClassificationInterpretation.from_learner(learn)
-        cm = interp.confusion_matrix()
-        most = interp.most_confused(min_val=2)[:10]
-        interp.plot_confusion_matrix(figsize=(6, 6))
+    used_lr, fit_s, cm, most = _fit(learn, r)
     acc = float(np.trace(cm) / cm.sum())
     if tta:
         with learn.no_bar(), learn.no_logging(): pt, yt = learn.tta(n=4)
@@ -285,15 +298,12 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, extra_metrics=
     if rank_distrib() != 0:
         plt.close('all')
         return learn, None
+    extra = extra_metrics(learn) if callable(extra_metrics) else extra_metrics or {}
     metrics = dict(accuracy=acc, epochs=r.epochs, lr=used_lr, arch=str(r.arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds),
                    n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), mixup=r.mixup, label_smoothing=r.label_smoothing,
                    average=r.average, classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
-                   most_confused=[list(map(str, m)) for m in most], **pre, **(extra_metrics or {}))
-    writes = {out / 'confusion.png': lambda p: plt.savefig(p, format='png', bbox_inches='tight', dpi=100)}
-    if export: writes[out / 'model.pkl'] = lambda p: learn.export(p.absolute())
-    writes[out / 'metrics.json'] = lambda p: p.write_text(json.dumps(metrics, indent=2))   # last: its presence means a whole run
-    try: _atomic(writes)
-    finally: plt.close('all')
+                   most_confused=[list(map(str, m)) for m in most], **pre, **extra)
+    write_outputs(out, learn, metrics, export)
     say(f"validation accuracy: {acc:.4f}" + (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
     return learn, metrics
 

@@ -12,11 +12,11 @@ from itertools import islice
 import numpy as np
 import torch
 import math
-from fastai.torch_core import TensorBase
+from fastcore.meta import delegates
 from fasttransform import Transform
 from plum import dispatch
 
-from .core import ArgumentError, AudioTensor, MetaTensor, _get_ax, show_labelled
+from .core import ArgumentError, AudioTensor, MetaTensor, _get_ax, plain_tensor, show_labelled
 
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
@@ -90,13 +90,11 @@ def get_window(window, win_length, device, dtype=torch.float32):
     if window not in _windows: raise ArgumentError(f"window must be one of {tuple(_windows)}, got {window!r}")
     return _windows[window](win_length, periodic=True, device=device, dtype=dtype)
 
-def _plain(x): return x.as_subclass(torch.Tensor) if isinstance(x, TensorBase) else x
-
 def stft(x, n_fft=512, hop_length=None, win_length=None, window='hann', center=True, pad_mode='reflect', normalized=False):
     "Complex STFT of `x` `(..., time)` -> `(..., freq, frames)`, computed in float32 whatever the input's dtype."
     win_length = win_length or n_fft
     hop_length = hop_length or win_length // 2
-    x = _plain(x).float()
+    x = plain_tensor(x).float()
     shape = x.shape
     w = get_window(window, win_length, x.device)
     X = torch.stft(x.reshape(-1, shape[-1]), n_fft, hop_length, win_length, w, center=center, pad_mode=pad_mode,
@@ -116,7 +114,7 @@ def channels_to_complex(S):
 
 def power_to_db(S, multiplier=10., amin=1e-10, ref='max', top_db=80.):
     "`multiplier*log10(S/ref)`; `ref='max'` is each example's maximum over `(channels, freq, frames)`; floored at `top_db` below the peak."
-    S = _plain(S)
+    S = plain_tensor(S)
     db = multiplier * torch.log10(S.clamp(min=amin))
     if ref == 'max': db = db - db.amax(dim=(-3, -2, -1), keepdim=True) if S.ndim >= 3 else db - db.max()
     else: db = db - multiplier * np.log10(max(amin, ref))
@@ -134,7 +132,7 @@ def erb_to_hz(e):
     return (10 ** (np.asarray(e, dtype=float) / 21.4) - 1) / 0.00437
 
 def triangular_fbanks(all_freqs, f_pts):
-    "Triangular filters `(n_freqs, len(f_pts)-2)` with corners at `f_pts` Hz, over STFT bins at `all_freqs` Hz."
+    "Triangular filters `(n_freqs, len(f_pts)-2)` with corners at `f_pts`, over STFT bins at `all_freqs` (Hz, or any scale both are on)."
     all_freqs, f_pts = torch.as_tensor(all_freqs, dtype=torch.float64), torch.as_tensor(f_pts, dtype=torch.float64)
     diff = f_pts[1:] - f_pts[:-1]
     slopes = f_pts[None] - all_freqs[:, None]
@@ -218,8 +216,16 @@ def per_chunk(fn, x):
 class Spectrogram(SpecTransform):
     "STFT of a waveform `(..., channels, samples)` -> `AudioSpectrogram` `(..., channels', freq, frames)`; `power=None`: real and imaginary channels."
     order = 20
-    def __init__(self, n_fft=512, win_length=None, hop_length=None, window='hann', power=2., normalized=False,
-                 center=True, pad_mode='reflect'):
+    def __init__(self,
+                 n_fft=512,          # FFT size in samples
+                 win_length=None,    # window length in samples, at most `n_fft` (None: `n_fft`)
+                 hop_length=None,    # samples between frames (None: half the window)
+                 window='hann',      # 'hann', 'hamming' or 'blackman'
+                 power=2.,           # 2: power, 1: magnitude, None: complex, as real and imaginary channels
+                 normalized=False,   # scale the STFT by the window's norm, as `torch.stft` does
+                 center=True,        # pad the clip so frame t is centred on sample t * hop_length
+                 pad_mode='reflect'  # how `center` pads: 'reflect', 'constant', 'replicate' or 'circular'
+                ):
         super().__init__()
         self.n_fft = _check_pos_int(n_fft, 'n_fft')
         self.win_length = _check_pos_int(win_length, 'win_length', allow_none=True) or self.n_fft
@@ -255,7 +261,7 @@ class Spectrogram(SpecTransform):
 
     def encodes(self, x: AudioTensor):
         self._check(x)
-        S = per_chunk(lambda c: self._compute(c, x.sr), _plain(x))
+        S = per_chunk(lambda c: self._compute(c, x.sr), plain_tensor(x))
         return _spec(S, self._meta(x), channel_names=self._names(x))
     def encodes(self, x: AudioSpectrogram): _not_a_waveform(self, x)
 
@@ -265,7 +271,7 @@ def istft(spec, length=None):
     m = spec.meta
     if m['power'] is not None or m['scale'] != 'linear' or m['db']:
         raise ArgumentError("istft needs a complex spectrogram made by Spectrogram(power=None), not transformed further")
-    X = channels_to_complex(_plain(spec))
+    X = channels_to_complex(plain_tensor(spec))
     w = get_window(m['window'], m['win_length'], X.device)
     if m['normalized']: X = X * w.pow(2).sum().sqrt()
     shape = X.shape
@@ -278,10 +284,10 @@ _mel_scales = ('htk', 'slaney')
 class _FilterbankSpectrogram(Spectrogram):
     "A power spectrogram through a filterbank of `n_bands` bands between `f_min` and `f_max` Hz."
     scale = None
-    def __init__(self, n_bands, f_min=0., f_max=None, norm=None, mel_scale='htk', n_fft=512, win_length=None,
-                 hop_length=None, window='hann', power=2., normalized=False, center=True, pad_mode='reflect'):
-        super().__init__(n_fft, win_length, hop_length, window, power, normalized, center, pad_mode)
-        if power is None: raise ArgumentError(f"power must be a number for {type(self).__name__}: filterbanks need a real spectrogram")
+    @delegates(Spectrogram.__init__)
+    def __init__(self, n_bands, f_min=0., f_max=None, norm=None, mel_scale='htk', **kwargs):
+        super().__init__(**kwargs)
+        if self.power is None: raise ArgumentError(f"power must be a number for {type(self).__name__}: filterbanks need a real spectrogram")
         self.n_bands = _check_pos_int(n_bands, self._bands_arg)
         if self.n_bands > self.n_fft // 2 + 1:
             raise ArgumentError(f"{self._bands_arg} ({n_bands}) is larger than the {self.n_fft // 2 + 1} STFT bins of n_fft={self.n_fft}")
@@ -308,19 +314,27 @@ class _FilterbankSpectrogram(Spectrogram):
 class MelSpectrogram(_FilterbankSpectrogram):
     "Mel spectrogram `(..., channels, n_mels, frames)` of a waveform; arguments as torchaudio's."
     scale, _bands_arg = 'mel', 'n_mels'
-    def __init__(self, n_mels=64, f_min=0., f_max=None, mel_scale='htk', norm=None, n_fft=512, win_length=None,
-                 hop_length=None, window='hann', power=2., normalized=False, center=True, pad_mode='reflect'):
-        super().__init__(n_mels, f_min, f_max, norm, mel_scale, n_fft, win_length, hop_length, window, power,
-                         normalized, center, pad_mode)
+    @delegates(Spectrogram.__init__)
+    def __init__(self,
+                 n_mels=64,         # mel bands
+                 f_min=0.,          # lowest frequency of the bands, Hz
+                 f_max=None,        # highest frequency, Hz (None: half the sample rate)
+                 mel_scale='htk',   # 'htk' or 'slaney' (librosa's default)
+                 norm=None,         # None, or 'slaney': each filter scaled to unit area
+                 **kwargs):         # `Spectrogram`'s STFT settings
+        super().__init__(n_mels, f_min, f_max, norm, mel_scale, **kwargs)
         self.n_mels = n_mels
 
 class ERBSpectrogram(_FilterbankSpectrogram):
     "Spectrogram on the ERB-rate scale (gammatone-like frequency axis) `(..., channels, n_bands, frames)`."
     scale, _bands_arg = 'erb', 'n_bands'
-    def __init__(self, n_bands=64, f_min=0., f_max=None, n_fft=512, win_length=None, hop_length=None,
-                 window='hann', power=2., normalized=False, center=True, pad_mode='reflect'):
-        super().__init__(n_bands, f_min, f_max, None, 'htk', n_fft, win_length, hop_length, window, power,
-                         normalized, center, pad_mode)
+    @delegates(Spectrogram.__init__)
+    def __init__(self,
+                 n_bands=64,   # ERB-spaced bands
+                 f_min=0.,     # lowest frequency of the bands, Hz
+                 f_max=None,   # highest frequency, Hz (None: half the sample rate)
+                 **kwargs):    # `Spectrogram`'s STFT settings
+        super().__init__(n_bands, f_min, f_max, None, 'htk', **kwargs)
 
 # %% ../nbs/02_spectrogram.ipynb #d8f36652
 def dct_matrix(n_out, n_in, norm='ortho'):
@@ -336,13 +350,15 @@ def dct_matrix(n_out, n_in, norm='ortho'):
 
 class MFCC(MelSpectrogram):
     "MFCCs `(..., channels, n_mfcc, frames)`: the DCT of the mel spectrogram in dB (as torchaudio and librosa)."
-    def __init__(self, n_mfcc=40, n_mels=64, f_min=0., f_max=None, mel_scale='htk', norm=None, dct_norm='ortho',
-                 top_db=80., n_fft=512, win_length=None, hop_length=None, window='hann', power=2., normalized=False,
-                 center=True, pad_mode='reflect'):
-        super().__init__(n_mels, f_min, f_max, mel_scale, norm, n_fft, win_length, hop_length, window, power,
-                         normalized, center, pad_mode)
+    @delegates(MelSpectrogram.__init__)
+    def __init__(self,
+                 n_mfcc=40,          # coefficients kept, at most `n_mels`
+                 dct_norm='ortho',   # the DCT's normalisation: 'ortho' or None
+                 top_db=80.,         # the mel spectrogram's dB floor below its peak, before the DCT
+                 **kwargs):          # `MelSpectrogram`'s settings
+        super().__init__(**kwargs)
         self.n_mfcc = _check_pos_int(n_mfcc, 'n_mfcc')
-        if n_mfcc > n_mels: raise ArgumentError(f"n_mfcc ({n_mfcc}) must be <= n_mels ({n_mels})")
+        if n_mfcc > self.n_mels: raise ArgumentError(f"n_mfcc ({n_mfcc}) must be <= n_mels ({self.n_mels})")
         self.dct_norm, self.top_db = dct_norm, top_db
 
     @lru_cache(maxsize=8)
@@ -357,14 +373,16 @@ class MFCC(MelSpectrogram):
 # %% ../nbs/02_spectrogram.ipynb #d493718f
 class MultiResolutionMel(MelSpectrogram):
     "Mel spectrograms with each window length of `win_lengths` (samples), stacked as channels `(..., channels*len(win_lengths), n_mels, frames)`."
-    def __init__(self, win_lengths=(512, 1024, 2048), n_mels=64, f_min=0., f_max=None, mel_scale='htk', norm=None,
-                 hop_length=None, window='hann', power=2., normalized=False, center=True, pad_mode='reflect'):
+    @delegates(MelSpectrogram.__init__, but=['n_fft', 'win_length'])
+    def __init__(self,
+                 win_lengths=(512, 1024, 2048),   # two or more window lengths in samples
+                 hop_length=None,                 # samples between frames (None: half the shortest window)
+                 **kwargs):                       # `MelSpectrogram`'s other settings
         if not isinstance(win_lengths, (tuple, list)) or len(win_lengths) < 2:
             raise ArgumentError(f"win_lengths must be two or more window lengths in samples, got {win_lengths!r}")
         wins = tuple(_check_pos_int(w, 'win_lengths') for w in win_lengths)
         if len(set(wins)) < len(wins): raise ArgumentError(f"win_lengths must differ, got {win_lengths!r}")
-        super().__init__(n_mels, f_min, f_max, mel_scale, norm, _next_pow2(max(wins)), max(wins),
-                         hop_length or min(wins) // 2, window, power, normalized, center, pad_mode)
+        super().__init__(n_fft=_next_pow2(max(wins)), win_length=max(wins), hop_length=hop_length or min(wins) // 2, **kwargs)
         self.win_lengths = wins
 
     def _compute(self, x, sr):
@@ -394,11 +412,12 @@ class ToDB(SpecTransform):
 def deltas(S, win_length=5):
     "Time derivative of `S` `(..., frames)`: the least-squares slope over `win_length` frames, edges repeated (librosa's `delta`, mode 'nearest')."
     n = (win_length - 1) // 2
-    S = _plain(S)
+    S = plain_tensor(S)
     shape = S.shape
-    x = torch.nn.functional.pad(S.reshape(-1, 1, shape[-1]), (n, n), mode='replicate')
-    k = torch.arange(-n, n + 1, dtype=S.dtype, device=S.device) / (n * (n + 1) * (2 * n + 1) / 3)
-    return torch.nn.functional.conv1d(x, k[None, None]).reshape(shape)
+    x = torch.nn.functional.pad(S.reshape(-1, 1, shape[-1]), (n, n), mode='replicate')[:, 0]
+    # a sum of shifted frames, not conv1d: on GPUs cuDNN's convolution may run in TF32 (8e-4 off on an H200)
+    d = sum(k * (x[:, n + k:n + k + shape[-1]] - x[:, n - k:n - k + shape[-1]]) for k in range(1, n + 1))
+    return (d / (n * (n + 1) * (2 * n + 1) / 3)).reshape(shape)
 
 class Deltas(SpecTransform):
     "Stack the time derivatives of each channel up to `order` as extra channels: `[S, dS, d2S]`."
@@ -409,7 +428,7 @@ class Deltas(SpecTransform):
         self.win_length = _check_pos_int(win_length, 'win_length')
         if win_length < 3: raise ArgumentError(f"win_length must be >= 3, got {win_length!r}")
     def encodes(self, x: AudioSpectrogram):
-        out = [_plain(x)]
+        out = [plain_tensor(x)]
         for _ in range(self.n): out.append(deltas(out[-1], self.win_length))
         base = x.channel_names or (['S'] if x.nchannels == 1 else [f'S{c}' for c in range(x.nchannels)])
         names = [nm if i == 0 else f"{nm} d{i}" for i in range(self.n + 1) for nm in base]
@@ -424,7 +443,7 @@ class CoordChannels(SpecTransform):
         tc = torch.linspace(-1, 1, t, device=x.device, dtype=x.dtype)[None, :].expand(f, t)
         coords = torch.stack([fc, tc]).expand(*lead, 2, f, t)
         names = (x.channel_names or [f'channel {i}' if c > 1 else 'spectrogram' for i in range(c)]) + ['freq coord', 'time coord']
-        return _spec(torch.cat([_plain(x), coords], dim=-3), x.meta, channel_names=names)
+        return _spec(torch.cat([plain_tensor(x), coords], dim=-3), x.meta, channel_names=names)
 
 # %% ../nbs/02_spectrogram.ipynb #68caf14c
 def spec_stats(dls, n_batches=10):
@@ -438,7 +457,7 @@ def spec_stats(dls, n_batches=10):
         for b in islice(dl.new(drop_last=False), n_batches):  # a training set smaller than a batch still counts
             x = next((o for o in b if isinstance(o, AudioSpectrogram)), None)
             if x is None: raise ArgumentError("spec_stats: the batches hold no AudioSpectrogram; add a spectrogram transform before SpecNormalize")
-            x = _plain(x).double().transpose(0, 1).reshape(x.shape[1], -1)
+            x = plain_tensor(x).double().transpose(0, 1).reshape(x.shape[1], -1)
             n, s, s2 = n + x.shape[1], s + x.sum(1), s2 + (x * x).sum(1)
     finally: dl.after_batch.fs = fs
     if n == 0: raise ArgumentError("spec_stats: the training DataLoader gave no batch")
@@ -463,16 +482,16 @@ class SpecNormalize(SpecTransform):
         return self.mean.to(x.device).reshape(sh), self.std.to(x.device).clamp(min=1e-8).reshape(sh)
     def encodes(self, x: AudioSpectrogram):
         m, s = self._stats(x)
-        return _spec((_plain(x) - m) / s, x.meta)
+        return _spec((plain_tensor(x) - m) / s, x.meta)
     def decodes(self, x: AudioSpectrogram):
         m, s = self._stats(x)
-        return _spec(_plain(x) * s + m, x.meta)
+        return _spec(plain_tensor(x) * s + m, x.meta)
 
 # %% ../nbs/02_spectrogram.ipynb #4a947a5f
 presets = {
-    'speech': dict(sr=16000, max_duration=2.0, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
-    'sound': dict(sr=22050, max_duration=10.0, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
-    'music': dict(sr=22050, max_duration=30.0, win_s=2048 / 22050, hop_s=512 / 22050, n_mels=128, f_min=0., f_max=None, win_scales=(1,)),
+    'speech': dict(sr=16000, win_s=0.025, hop_s=0.005, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
+    'sound': dict(sr=22050, win_s=1024 / 22050, hop_s=512 / 22050, n_mels=64, f_min=20., f_max=None, win_scales=(1,)),
+    'music': dict(sr=22050, win_s=2048 / 22050, hop_s=512 / 22050, n_mels=128, f_min=0., f_max=None, win_scales=(1,)),
 }
 
 def preset(name):

@@ -10,6 +10,7 @@ LOCK=requirements/lock.txt
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 t0=$(date +%s)
+rm -rf build   # setuptools' staging folder: a module deleted since the last build would otherwise ride along
 "$VENV/bin/python" -m pip wheel --quiet --no-deps --no-build-isolation -w "$work/wheel" . >/dev/null
 "$PY" -m venv "$work/venv"
 py="$work/venv/bin/python"

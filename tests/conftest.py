@@ -14,7 +14,8 @@ from fastai.torch_core import set_seed
 matplotlib.use('Agg')
 ROOT = Path(__file__).resolve().parents[1]
 FSDD = ROOT / 'tests' / 'data' / 'fsdd' / 'recordings'   # the repository's credited FSDD subset (its README)
-DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU'))]
+CUDA = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')]   # scripts/gpu-check runs these
+DEVICES = ['cpu', pytest.param('cuda', marks=CUDA)]
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -31,6 +32,7 @@ def seeded():
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: trains a model or reads the whole data set (still run by make test)')
+    config.addinivalue_line('markers', 'cuda: needs a CUDA GPU; skipped without one (scripts/gpu-check runs them: pytest -m cuda)')
 
 
 @pytest.fixture(scope='session')

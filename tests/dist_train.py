@@ -12,7 +12,8 @@ from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
 from fastaudio_lite.data import AudioBlock, NameLabeller, RegexSplitter
 from fastaudio_lite.distributed import DistributedAudioDL
-from fastaudio_lite.learner import SpecCNN, audio_learner
+from fastaudio_lite.nets import SpecCNN
+from fastaudio_lite.learner import audio_learner
 from fastaudio_lite.spectrogram import MelSpectrogram, SpecNormalize, ToDB
 
 FSDD = Path(__file__).resolve().parent / 'data' / 'fsdd' / 'recordings'

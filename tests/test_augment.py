@@ -9,7 +9,8 @@ from fastai.metrics import accuracy
 from fastaudio_lite.augment import AddNoise, Gain, SpecAugment, TimeShift, noise_colors
 from fastaudio_lite.core import AudioTensor, load_audio
 from fastaudio_lite.data import AudioBlock, NameLabeller, fix_length
-from fastaudio_lite.learner import SpecCNN, audio_learner
+from fastaudio_lite.nets import SpecCNN
+from fastaudio_lite.learner import audio_learner
 from fastaudio_lite.spectrogram import AudioSpectrogram, MelSpectrogram, ToDB
 
 

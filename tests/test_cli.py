@@ -124,7 +124,7 @@ def test_train_reads_the_data_and_leaves_out_bad_files(tmp_path, capsys):
     assert '20% at random' in out.out and '5 s at 22,050 Hz (sound)' in out.out and '5 s clips cover 100%' in out.out, out.out
     x, _ = dls.one_batch()
     assert x.shape[-1] == 5 * 22050 and len(dls.train_ds) + len(dls.valid_ds) == 16
-    assert dls.kind == 'sound'  # for the recipe (learner.recipe)
+    assert dls.kind == 'sound'  # for the recipe (recipes.recipe)
     dls = build_dls(tmp_path, bs=4, sr=8000, duration=1.5, kind='speech', spec='wave', cache=tmp_path / 'cache')
     assert dls.one_batch()[0].shape[-1] == 12000 and dls.kind == 'speech'
     assert len(list((tmp_path / 'cache').glob('*.wave'))) == 16  # --cache: every good file decoded once, into the cache
@@ -138,14 +138,14 @@ def test_train_reads_the_data_and_leaves_out_bad_files(tmp_path, capsys):
 
 
 def test_batch_size_from_the_recipe(tmp_path):
-    "Without --bs, the batch size is the recipe's for the kind of sound (learner.recipes: 16 for sound, 32 for speech)."
+    "Without --bs, the batch size is the recipe's for the kind of sound (recipes.recipes: 16 for sound, 32 for speech)."
     from fastaudio_lite.cli import UserError, build_dls
     from fastaudio_lite.recipes import recipe
     for label in 'ab':
         (tmp_path / label).mkdir()
         for i in range(20): sf.write(tmp_path / label / f'{i}.wav', np.zeros(8000, np.float32), 8000)
     args = dict(spec='wave', sr=8000, duration=1)
-    assert [build_dls(tmp_path, kind=k, **args).bs for k in ('sound', 'speech')] == [recipe('sound')['bs'], recipe('speech')['bs']] == [16, 32]
+    assert [build_dls(tmp_path, kind=k, **args).bs for k in ('sound', 'speech')] == [recipe('sound').bs, recipe('speech').bs] == [16, 32]
     assert build_dls(tmp_path, kind='sound', bs=8, **args).bs == 8
     with pytest.raises(UserError, match='--bs must be >= 1, got 0'): build_dls(tmp_path, bs=0, **args)
 
@@ -170,7 +170,7 @@ def test_train_options(fsdd, tmp_path, extra):
     # --tta: the accuracy with test-time augmentation too, in metrics.json and said
     assert ('tta_accuracy' in m) == ('--tta' in extra) and share(m.get('tta_accuracy', 0)), m
     assert ('with test-time augmentation' in r.stdout) == ('--tta' in extra), r.stdout
-    # the speech recipe (learner.recipes) unless told: mixup and label smoothing; --no-augment drops mixup too
+    # the speech recipe (recipes.recipes) unless told: mixup and label smoothing; --no-augment drops mixup too
     assert 'recipe (speech): epochs 1,' in r.stdout and 'batch 8,' in r.stdout, r.stdout
     assert (m['mixup'], m['label_smoothing']) == ((0., 0.1) if '--no-augment' in extra else (0.4, 0.1)), m
     from fastaudio_lite.recipes import recipe
@@ -203,3 +203,32 @@ def test_seed_repeats_a_run(fsdd, tmp_path):
     first = run(7, 'a')
     assert run(7, 'b') == first
     assert run(8, 'c')[0] != first[0]
+
+
+def test_logs_one_line_per_epoch_in_a_file_and_bars_on_a_terminal(fsdd, tmp_path):
+    "stdout to a pipe (a log file, CI): the epoch table, one line an epoch, no bar redraws; on a terminal, fastai's bars."
+    import os, pty
+    data = tmp_path / 'data'
+    data.mkdir()
+    for f in sorted(fsdd.glob('[01]_*_1[0-3].wav')) + sorted(fsdd.glob('[01]_*_[0-1].wav')): (data / f.name).symlink_to(f)
+    args = ['train', data, '--label', r'^(\d)_', '--valid-re', r'_[0-1]\.wav$', '--arch', 'SpecCNN', '--epochs', 3, '--bs', 8]
+    r = cli(*args, '--out', tmp_path / 'piped')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '\r' not in r.stdout and '\u2588' not in r.stdout, r.stdout[:500]
+    lines = r.stdout.splitlines()
+    h = next(i for i, l in enumerate(lines) if l.split()[:3] == ['epoch', 'train_loss', 'valid_loss'])
+    assert [l.split()[0] for l in lines[h + 1:h + 4]] == ['0', '1', '2'] and lines[h + 4].startswith('validation accuracy')
+    main, sub = pty.openpty()
+    p = subprocess.Popen([sys.executable, '-c', 'import sys; from fastaudio_lite.cli import main; sys.exit(main())',
+                          *map(str, args), '--out', str(tmp_path / 'tty')], stdout=sub, stderr=subprocess.PIPE)
+    os.close(sub)
+    out = b''
+    while True:
+        try: chunk = os.read(main, 65536)
+        except OSError: break   # EIO: the command closed the terminal
+        if not chunk: break
+        out += chunk
+    assert p.wait() == 0, p.stderr.read()[-2000:]
+    os.close(main)
+    text = out.decode(errors='replace')
+    assert 'Epoch 1/3' in text and '\r' in text and 'validation accuracy' in text   # fastai's bars, redrawn in place

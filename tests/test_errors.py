@@ -89,7 +89,8 @@ def test_a_file_changed_size_for_size_with_its_mtime_restored_is_decoded_again(t
 def test_a_nan_loss_stops_the_fit_in_a_notebook():
     from fastai.data.all import CategoryBlock, DataBlock, RandomSplitter
     from fastaudio_lite.data import AudioBlock, NameLabeller
-    from fastaudio_lite.learner import NonFiniteLoss, StopOnNonFinite, audio_learner
+    from fastaudio_lite.callbacks import NonFiniteLoss, StopOnNonFinite
+    from fastaudio_lite.learner import audio_learner
     files = sorted(FSDD.glob('[01]_george_*.wav'))
     dls = DataBlock(blocks=(AudioBlock(sr=8000, duration=0.5), CategoryBlock), get_items=lambda _: files,
                     get_y=NameLabeller(r'^(\d)_'), splitter=RandomSplitter(seed=0)).dataloaders('.', bs=4, num_workers=0)

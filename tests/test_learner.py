@@ -110,6 +110,7 @@ def test_fine_tune_and_bf16(mel_dls, tmp_path):
     assert all(p.requires_grad for p in learn.model.parameters()) and len(learn.recorder.values) == 1
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 def test_fp16_on_gpu_spectrogram_float32(mel_dls):
     from fastai.callback.core import Callback

@@ -30,7 +30,7 @@ torch.manual_seed(1)
 sd = timm.create_model('resnet18').state_dict()
 save_file(sd, str(snap / 'model.safetensors'))
 from fastaudio_lite.models import create_audio_model, first_conv
-model, _, name, used, freeze = create_audio_model('resnet18', torch.zeros(2, 1, 64, 50), 10)
+model, _, name, used, freeze = create_audio_model('resnet18', torch.zeros(2, 1, 64, 50), 10)   # an AudioModel (a named tuple)
 stem = first_conv(model)[0].weight
 print(json.dumps(dict(used=used, freeze=freeze, stem_is_sum=bool(torch.allclose(stem, sd['conv1.weight'].sum(1, keepdim=True))),
                       layer1=bool(torch.equal(model[0].model.layer1[0].conv1.weight, sd['layer1.0.conv1.weight'])))))
