@@ -5,7 +5,9 @@ from fastai.interpret import *
 from fastai.vision.models import *
 from fastai.vision.learner import vision_learner, create_timm_model
 
+from fastaudio_lite.decode import *
 from fastaudio_lite.core import *
+from fastaudio_lite.runtime import *
 from fastaudio_lite.data import *
 from fastaudio_lite.spectrogram import *
 from fastaudio_lite.augment import *
@@ -14,5 +16,6 @@ from fastaudio_lite.nets import *
 from fastaudio_lite.learner import *
 from fastaudio_lite.callbacks import *
 from fastaudio_lite.inference import *
+from fastaudio_lite.export import *
 from fastaudio_lite.datasets import *
 from fastaudio_lite.recipes import *

@@ -114,8 +114,8 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, **kwargs):
 
 # %% ../nbs/06_cli.ipynb #f70534d7
 def _parser():
-    from fastaudio_lite.recipes import spec_kinds, synth_lr
-    p = argparse.ArgumentParser(prog='fastaudio-lite', description='Audio classification with fastai: demo, train, predict.')
+    # no import of the library here: `predict model.onnx` runs without torch or fastai
+    p = argparse.ArgumentParser(prog='fastaudio-lite', description='Audio classification with fastai: demo, train, predict, export.')
     sub = p.add_subparsers(dest='cmd', required=True)
     d = sub.add_parser('demo', help='generate a spoken-word data set offline, train on it, predict (the README main job)')
     d.add_argument('--out', default='demo_out', help='output folder (default demo_out)')
@@ -132,7 +132,7 @@ def _parser():
     t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
     t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
                    help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
-    t.add_argument('--spec', choices=spec_kinds, default='mel')
+    t.add_argument('--spec', default='mel', help="what the model sees: mel, stft, complex, mfcc or wave (recipes.spec_kinds; default mel)")
     t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
     t.add_argument('--no-augment', dest='augment', action='store_false', help="no augmentation: none of the recipe's noise, time shifts, SpecAugment or mixup")
     t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
@@ -141,7 +141,7 @@ def _parser():
                    help='train from random weights (default: pretrained weights, downloaded once when online)')
     t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, recipes.recipes; train prints it)")
     t.add_argument('--tta', action='store_true', help='also report the validation accuracy with test-time augmentation (learn.tta: four augmented passes and the plain one)')
-    t.add_argument('--lr', default=None, help=f"learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; {synth_lr:g} after --synth-pretrain)")
+    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; recipes.synth_lr after --synth-pretrain)")
     t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
     t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
     t.add_argument('--average', type=float, default=None, metavar='SPAN',
@@ -158,13 +158,18 @@ def _parser():
     t.add_argument('--out', default='.', help='output folder (default .)')
     t.add_argument('--force', action='store_true', help='replace the model.pkl (and its metrics and plot) of an earlier run in --out')
     r = sub.add_parser('predict', help='predict files with an exported model')
-    r.add_argument('model', help='model.pkl written by train or learn.export')
+    r.add_argument('model', help='model.pkl (train, learn.export) or model.onnx (export, learn.export_onnx; predicted without torch)')
     r.add_argument('files', nargs='+')
     r.add_argument('--topk', type=int, default=3)
     r.add_argument('--csv', help='also write file,pred,prob rows (file,start_s,end_s,pred,prob with --windows) to this CSV file')
     r.add_argument('--windows', nargs='?', type=float, const=0., default=None, metavar='HOP_S',
                    help='classify each file window by window (windows HOP_S seconds apart, half a clip by default): one row per window')
     r.add_argument('--bs', type=int, default=64, help='files (or windows) predicted at a time (default 64)')
+    x = sub.add_parser('export', help='write a model.pkl as one ONNX file: waveforms in, probabilities out (the onnx extra)')
+    x.add_argument('model', help='model.pkl written by train or learn.export')
+    x.add_argument('out', help='the ONNX file to write, e.g. model.onnx')
+    x.add_argument('--quantize', action='store_true', help="int8 weights (onnxruntime's dynamic quantisation), refused when it moves a probability by more than 0.01")
+    x.add_argument('--force', action='store_true', help='replace an existing file')
     return p
 
 def _synth_words(spec):
@@ -211,23 +216,48 @@ def _cmd_train(a):
     say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
     return 0
 
-def _cmd_predict(a):
-    from fastai.learner import load_learner
-    from fastaudio_lite.core import AudioError
-    from fastaudio_lite.inference import predict_files, predict_windows
-    from fastaudio_lite.core import get_audio_files
-    model = Path(a.model)
-    if model.is_dir(): raise UserError(f"{model}: a folder, not a model file (model.pkl, written by train or learn.export)")
+def _model_file(model):
+    model = Path(model)
+    if model.is_dir(): raise UserError(f"{model}: a folder, not a model file (model.pkl or model.onnx)")
     if not model.is_file(): raise UserError(f"{model}: no such model file")
+    return model
+
+def _load_learner(model):
+    "The learner in model.pkl: fastai's `load_learner` on the CPU, or a `UserError` saying why it cannot be loaded."
+    from fastai.learner import load_learner
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try: return load_learner(model, cpu=True)
+        except Exception as e:
+            why = (str(e).strip().splitlines() or [''])[0][:200]
+            raise UserError(f"{model}: cannot be loaded as a model ({type(e).__name__}{': ' + why if why else ''})") from None
+
+def _predictor(model):
+    """`(labels, predict(files, topk, bs), windows(file, hop_s, bs))` of model.onnx (`runtime.OnnxModel`, without torch
+    or fastai) or model.pkl (the learner, `inference`)."""
+    if model.suffix.lower() == '.onnx':
+        from fastaudio_lite.decode import ArgumentError
+        from fastaudio_lite.runtime import OnnxModel
+        try: m = OnnxModel(model)
+        except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
+        return m.labels, m.predict, m.predict_windows
+    from fastaudio_lite.inference import predict_files, predict_windows
+    learn = _load_learner(model)
+    return (list(learn.dls.vocab), lambda files, topk, bs: predict_files(learn, files, topk, bs),
+            lambda f, hop_s, bs: predict_windows(learn, f, hop_s, bs))
+
+def _cmd_predict(a):
+    from fastaudio_lite.decode import AudioError, find_audio
+    model = _model_file(a.model)
     if a.windows is not None and a.windows < 0: raise UserError(f"--windows: the hop must be > 0 seconds, got {a.windows}")
     if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     if a.topk < 1: raise UserError(f"--topk must be >= 1, got {a.topk}")
     files = []
     for f in a.files:
         if not Path(f).is_dir(): files.append(f); continue
-        found = get_audio_files(f)
+        found = find_audio(f)
         if not found: raise UserError(f"{f}: a folder with no audio files")
-        files += [str(p) for p in sorted(found)]
+        files += found
     if a.csv:
         dest = Path(a.csv)
         if dest.is_dir(): raise UserError(f"--csv {dest}: a folder, not a file")
@@ -236,12 +266,7 @@ def _cmd_predict(a):
             same = lambda p: os.path.exists(p) and os.path.samefile(p, dest)
             if same(model): raise UserError(f"--csv {dest} is the model file: refusing to overwrite it")
             if any(same(f) for f in files): raise UserError(f"--csv {dest} is one of the files to predict: refusing to overwrite it")
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        try: learn = load_learner(model, cpu=True)
-        except Exception as e:
-            why = (str(e).strip().splitlines() or [''])[0][:200]
-            raise UserError(f"{model}: cannot be loaded as a model ({type(e).__name__}{': ' + why if why else ''})") from None
+    labels, predict, windows = _predictor(model)
     fh = open(a.csv, 'w', newline='', errors='surrogateescape') if a.csv else None
     out = csv.writer(fh) if fh else None
     n_bad = 0
@@ -252,7 +277,7 @@ def _cmd_predict(a):
     try:
         if a.windows is None:
             if out: out.writerow(['file', 'pred', 'prob'])
-            for p in predict_files(learn, files, a.topk, a.bs):
+            for p in predict(files, a.topk, a.bs):
                 if p.error is not None:
                     bad(p.file, p.error)
                     continue
@@ -260,12 +285,12 @@ def _cmd_predict(a):
                 print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
         else:
             if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
-            vocab = list(map(str, learn.dls.vocab))
+            vocab = list(map(str, labels))
             for f in files:
                 try:
-                    for starts, ends, probs in predict_windows(learn, f, a.windows or None, a.bs):
+                    for starts, ends, probs in windows(f, a.windows or None, a.bs):
                         for s, e, p in zip(starts, ends, probs):
-                            label, prob = vocab[int(p.argmax())], float(p.max())
+                            label, prob = vocab[int(np.argmax(p))], float(np.max(p))
                             if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
                             print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
                         if fh: fh.flush()
@@ -273,6 +298,20 @@ def _cmd_predict(a):
     finally:
         if fh: fh.close()
     return 1 if n_bad else 0
+
+def _cmd_export(a):
+    model, dest = _model_file(a.model), Path(a.out)
+    if dest.is_dir(): raise UserError(f"{dest}: a folder, not a file to write")
+    if not dest.parent.is_dir(): raise UserError(f"{dest}: the folder {dest.parent} does not exist")
+    if dest.exists() and not a.force: raise UserError(f"{dest} exists: pass --force to replace it, or choose another name")
+    learn = _load_learner(model)
+    from fastaudio_lite.core import ArgumentError
+    from fastaudio_lite.export import ExportError
+    try: learn.export_onnx(dest, quantize=a.quantize)
+    except (ArgumentError, ExportError, ImportError) as e: raise UserError(str(e)) from None
+    print(f"wrote {dest} ({dest.stat().st_size / 2**20:.1f} MB{', int8 weights' if a.quantize else ''}): {len(learn.dls.vocab)} labels, "
+          f"checked against the learner; predict with: fastaudio-lite predict {dest} FILES...")
+    return 0
 
 def _cmd_demo(a):
     from fastaudio_lite.datasets import synth_speech, speech_commands_splitter, get_speech_commands_files
@@ -300,8 +339,9 @@ def _cmd_demo(a):
 def main(argv=None):
     "Entry point of the `fastaudio-lite` command."
     a = _parser().parse_args(argv)
-    import matplotlib
-    matplotlib.use('Agg')   # the command draws its plots to files, never to a screen
+    if a.cmd in ('train', 'demo'):
+        import matplotlib
+        matplotlib.use('Agg')   # the command draws its plots to files, never to a screen
     # SIGTERM ends the command as Ctrl-C does: files being written are closed (the CSV holds every row printed) or
     # left under their temporary names, never half-written in place
     if argv is None:
@@ -311,7 +351,7 @@ def main(argv=None):
             if hasattr(s, 'reconfigure'): s.reconfigure(errors='surrogateescape')
     # the library's warnings (files left out, classes with few files, no pretrained weights): one line each
     fmt, warnings.formatwarning = warnings.formatwarning, lambda message, *_, **__: f"warning: {message}\n"
-    try: return {'demo': _cmd_demo, 'train': _cmd_train, 'predict': _cmd_predict}[a.cmd](a)
+    try: return {'demo': _cmd_demo, 'train': _cmd_train, 'predict': _cmd_predict, 'export': _cmd_export}[a.cmd](a)
     except UserError as e:
         print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)
         return 2

@@ -14,38 +14,22 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
 from fastai.torch_core import TensorBase, rank_distrib
 from fastai.data.transforms import get_files
 from fastcore.foundation import L
 from fastcore.parallel import parallel
 
+from .decode import (ArgumentError, AudioError, audio_extensions, audio_windows, check_sr, clip_window,
+                                  downmix, read_clip, resample_array, _decode, _why_not)
+
+
 # %% auto #0
-__all__ = ['audio_extensions', 'cache_dtypes', 'ArgumentError', 'AudioError', 'check_sr', 'plain_tensor', 'say', 'MetaTensor',
-           'AudioTensor', 'audio_grid', 'show_labelled', 'sinc_resample_kernel', 'resample', 'resample_array',
-           'downmix', 'clip_window', 'read_clip', 'load_audio', 'audio_windows', 'get_audio_files', 'audio_error',
-           'audio_errors', 'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
+__all__ = ['cache_dtypes', 'plain_tensor', 'say', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
+           'sinc_resample_kernel', 'resample', 'load_audio', 'get_audio_files', 'audio_error', 'audio_errors',
+           'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
-class ArgumentError(ValueError):
-    "An argument or setting that cannot be used; the message names it and says why."
-
-class AudioError(ValueError):
-    "A file that cannot be decoded into usable audio; the message names the file and the reason."
-    def __init__(self, fn, reason=None):
-        # One argument is a whole message: torch re-raises worker errors as `type(e)(message)`.
-        self.fn, self.reason = fn, reason
-        super().__init__(fn if reason is None else f"{fn}: {reason}")
-    def __reduce__(self): return (AudioError, (self.fn, self.reason))
-
-def check_sr(sr, name='sr', optional=False):
-    "`sr` as a whole number of Hz, or an `ArgumentError` naming `name` when it is not a positive finite number (None passes if `optional`)."
-    if sr is None and optional: return None
-    if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not np.isfinite(sr) or sr <= 0:
-        raise ArgumentError(f"{name} must be a positive number of Hz{' or None' if optional else ''}, got {sr!r}")
-    return int(sr)
-
 def plain_tensor(x):
     "`x` as a plain `torch.Tensor` when it is one of fastai's typed tensors (`AudioTensor`, ...), else `x` unchanged."
     return x.as_subclass(torch.Tensor) if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor else x
@@ -158,66 +142,7 @@ def resample(x, orig_sr, new_sr):
     y = y.transpose(1, 2).reshape(len(frames), -1)[:, :-(-n * new // orig)].reshape(*t.shape[:-1], -1)
     return AudioTensor(y, sr=new_sr) if isinstance(x, AudioTensor) else y
 
-def resample_array(x, orig_sr, new_sr):
-    "Resample the float32 array `x` `(channels, samples)` from `orig_sr` to `new_sr` Hz with soxr (high quality)."
-    orig_sr, new_sr = check_sr(orig_sr, 'orig_sr'), check_sr(new_sr, 'new_sr')
-    if orig_sr == new_sr: return x
-    return np.ascontiguousarray(soxr.resample(x.T, orig_sr, new_sr, quality='HQ').T)
-
-def downmix(x):
-    "Average the channels of `x` `(..., channels, samples)` into one."
-    return x.mean(-2, keepdims=True) if x.shape[-2] > 1 else x
-
 # %% ../nbs/00_core.ipynb #70d91bc5
-def _check_complete(f, fn):
-    "Raise if libsndfile's log says the header promises more data than the file holds."
-    for line in f.extra_info.splitlines():
-        if 'should be' in line and line.split(':')[0].strip().lower() in ('data', 'ssnd'):
-            raise AudioError(fn, f"truncated file: the header and the data disagree ({line.strip()})")
-
-def clip_window(total, n=None, pos=0.5):
-    "`(start, count)` of the `n` of `total` samples placed at fraction `pos` of the slack (all of them if fewer or `n` is None)."
-    if n is None or total <= n: return 0, total
-    return int(round(pos * (total - n))), n
-
-def _why_not(fn, e):
-    "Why `fn` could not be decoded: missing, a symlink loop, a folder, empty (looked at only after a failure), or libsndfile's reason."
-    import errno
-    try: st = os.stat(fn)
-    except OSError as err: return "a symlink loop" if err.errno == errno.ELOOP else "no such file" if err.errno == errno.ENOENT else err.strerror
-    if not os.path.isfile(fn): return "not a file"
-    if os.path.getsize(fn) == 0: return "empty file (0 bytes)"
-    return f"cannot decode ({type(e).__name__}: {e})"
-
-def _samples(data, fn, file_sr, sr, mono, where=''):
-    "Decoded frames `(samples, channels)` as float32 `(channels, samples)` at `sr` (file's if None): checked, down-mixed, resampled."
-    if not np.isfinite(data).all(): raise AudioError(fn, "contains NaN or infinite samples" + where)
-    x = np.ascontiguousarray(downmix(data.T) if mono else data.T)
-    return x if sr is None else resample_array(x, file_sr, sr)
-
-def _decode(fn, sr, mono, window):
-    "Decode the `window(frames, file_sr) -> (start, count)` part of `fn`: float32 `(channels, samples)` at `sr` (file's if None)."
-    try:
-        with sf.SoundFile(os.fsencode(fn)) as f:
-            _check_complete(f, fn)
-            file_sr = f.samplerate
-            start, count = window(f.frames, file_sr)
-            if start: f.seek(min(start, f.frames))
-            data = f.read(count, dtype='float32', always_2d=True)
-    except AudioError: raise
-    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
-    if data.shape[0] == 0: raise AudioError(fn, "no samples" + (f" from sample {start}" if start else ""))
-    return _samples(data, fn, file_sr, sr, mono), file_sr if sr is None else int(sr)
-
-def read_clip(fn, sr, mono=True, n=None, pos=0.5):
-    "The `n` samples (at `sr` Hz) of `fn` at fraction `pos` of its slack, or all of a shorter file: float32 `(channels, samples)`."
-    def window(frames, file_sr):
-        if n is None: return 0, -1
-        need = -(-n * file_sr // sr)  # at the file's rate, rounded up: resampling gives back >= n samples
-        return clip_window(frames, need, pos)
-    x, _ = _decode(fn, sr, mono, window)
-    return x[:, :n] if n is not None else x
-
 def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
     "Decode `fn` to an `AudioTensor` `(channels, samples)`, resampled to `sr` Hz and down-mixed if `mono`."
     sr = check_sr(sr, optional=True)
@@ -228,32 +153,7 @@ def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
     x, out_sr = _decode(fn, sr, mono, window)
     return AudioTensor(torch.from_numpy(x), sr=out_sr)
 
-# %% ../nbs/00_core.ipynb #c8e1d5f3
-def audio_windows(fn, sr, n, hop, mono=True):
-    "Yield `(start, window)` for the `n`-sample windows of `fn` at `sr` Hz, `hop` samples apart, read one at a time."
-    if n <= 0 or hop <= 0: raise ArgumentError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
-    try: f = sf.SoundFile(os.fsencode(fn))
-    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
-    with f:
-        _check_complete(f, fn)
-        file_sr, frames = f.samplerate, f.frames
-        if frames == 0: raise AudioError(fn, "no samples")
-        total = -(-frames * sr // file_sr)  # samples at sr
-        starts = list(range(0, max(total - n, 0) + 1, hop))
-        if total > n and starts[-1] != total - n: starts.append(total - n)
-        need = -(-n * file_sr // sr) + 1
-        for s in starts:
-            f.seek(min(s * file_sr // sr, frames))
-            try: data = f.read(need, dtype='float32', always_2d=True)
-            except Exception as e: raise AudioError(fn, f"cannot decode at {s / sr:.2f} s ({type(e).__name__}: {e})") from e
-            x = _samples(data, fn, file_sr, sr, mono, f" at {s / sr:.2f} s")[:, :n]
-            if x.shape[-1] < n: x = np.pad(x, ((0, 0), (0, n - x.shape[-1])))
-            yield s, x
-
 # %% ../nbs/00_core.ipynb #b2797955
-audio_extensions = ('.wav', '.wave', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aif', '.aiff', '.aifc',
-                    '.au', '.snd', '.w64', '.caf')
-
 def get_audio_files(path, recurse=True, folders=None):
     "The audio files in `path`, recursively if `recurse`, only in `folders` if given."
     if not Path(path).is_dir(): raise ArgumentError(f"path: {path} is not a folder")

@@ -21,11 +21,13 @@ from fastai.vision.augment import RandTransform
 from plum import dispatch
 
 
-from .core import ArgumentError, AudioTensor, WaveCache, audio_info, check_sr, read_clip, resample, downmix, show_labelled
+from . import decode
+from .decode import ArgumentError, check_sr, downmix, pad_modes, read_clip
+from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, show_labelled
 
 # %% auto #0
-__all__ = ['pad_modes', 'crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
-           'clip_settings', 'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
+__all__ = ['crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock', 'clip_settings',
+           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
 
 # %% ../nbs/01_data.ipynb #cd132858
 def _wave_cache(cache, sr, mono):
@@ -69,31 +71,10 @@ class LoadAudio(Transform):
         return downmix(x) if self.mono else x
 
 # %% ../nbs/01_data.ipynb #b2a07724
-pad_modes = ('zeros', 'repeat', 'reflect')
-
 def fix_length(x, n, pos=0.5, pad='zeros'):
-    "Crop or pad `x` `(..., samples)` (tensor or array) to `n` samples, placed at fraction `pos` of the slack, padding by `pad`."
-    if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
-    sr = getattr(x, 'sr', None)
-    t = x.shape[-1]
-    plain = x if isinstance(x, np.ndarray) else x.as_subclass(torch.Tensor)  # plain ops: no per-op metadata overhead
-    if t >= n:
-        s = int(round(pos * (t - n)))
-        out = plain[..., s:s + n]
-    elif pad == 'zeros':
-        left = int(round(pos * (n - t)))
-        shape = (*x.shape[:-1], n)
-        out = np.zeros(shape, x.dtype) if isinstance(x, np.ndarray) else plain.new_zeros(shape)
-        out[..., left:left + t] = plain
-    else:
-        idx = np.arange(n) - int(round(pos * (n - t)))
-        if pad == 'repeat': idx = idx % t
-        else:
-            period = max(2 * t - 2, 1)
-            idx = idx % period
-            idx = np.where(idx >= t, period - idx, idx)
-        out = plain[..., idx if isinstance(x, np.ndarray) else torch.from_numpy(idx).to(x.device)]
-    return AudioTensor(out, sr=sr) if isinstance(x, AudioTensor) else out
+    "`decode.fix_length` for tensors and `AudioTensor`s too: crop or pad `x` `(..., samples)` to `n` samples at fraction `pos` of the slack."
+    out = decode.fix_length(x if isinstance(x, np.ndarray) else plain_tensor(x), n, pos, pad)
+    return AudioTensor(out, sr=x.sr) if isinstance(x, AudioTensor) else out
 
 # %% ../nbs/01_data.ipynb #4787c930
 crop_modes = ('random', 'center')

@@ -5,17 +5,15 @@
 
 # %% ../nbs/04c_inference.ipynb #f81ade5b
 from __future__ import annotations
-from typing import NamedTuple
-
 import numpy as np
 import torch
-from fastcore.basics import chunked
 
-from .core import ArgumentError, AudioError, AudioTensor, audio_windows
+from .core import ArgumentError, AudioTensor
 from .data import LoadAudio, FixLength
+from .runtime import Prediction, predict_clips, predict_windows_of
 
 # %% auto #0
-__all__ = ['audio_loader', 'Prediction', 'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['audio_loader', 'predict_files', 'predict_windows', 'predict_long']
 
 # %% ../nbs/04c_inference.ipynb #803568fc
 def audio_loader(dls):
@@ -33,49 +31,20 @@ def _probs(learn, waves, sr):
     dl = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in waves], bs=len(waves))
     with learn.no_bar(): return learn.get_preds(dl=dl)[0]
 
-class Prediction(NamedTuple):
-    "One file's prediction: the label, its probability and the `top` `(label, prob)` pairs, or the `error` that stopped it."
-    file: str
-    label: str | None
-    prob: float | None
-    top: list
-    error: str | None = None
-
 def predict_files(learn, files, topk=3, bs=64):
-    "Predict `files` as they are read, `bs` at a time: yield a `Prediction` per file, in order."
+    "Predict `files` as they are read, `bs` at a time: yield a `Prediction` per file, in order (`runtime.predict_clips`)."
     la, fl = audio_loader(learn.dls), _clip_length(learn.dls)
-    n = None if fl is None else int(round(fl.duration * la.sr))
-    vocab = list(map(str, learn.dls.vocab))
-    for chunk in chunked(files, bs):
-        waves, read = [], []
-        for f in chunk:
-            try: waves.append(la.read(f, n, 0.5)); read.append(None)
-            except AudioError as e: read.append(e.reason)
-        probs = iter(_probs(learn, waves, la.sr) if waves else [])
-        for f, err in zip(chunk, read):
-            if err is not None:
-                yield Prediction(str(f), None, None, [], err)
-                continue
-            p = next(probs)
-            top = p.topk(min(topk, len(p)))
-            yield Prediction(str(f), vocab[int(p.argmax())], float(p.max()),
-                             [(vocab[int(j)], float(q)) for q, j in zip(top.values, top.indices)])
+    n = None if fl is None else fl.n_samples(la.sr)
+    return predict_clips(lambda waves: _probs(learn, waves, la.sr).numpy(), lambda f: la.read(f, n, 0.5), files, learn.dls.vocab, topk, bs)
 
 def predict_windows(learn, fn, hop_s=None, bs=64):
     "Classify `fn` window by window as it is read (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
     la, fl = audio_loader(learn.dls), _clip_length(learn.dls)
     if fl is None: raise ArgumentError("windows need a learner whose data was built with AudioBlock(duration=...)")
-    n = int(round(fl.duration * la.sr))
+    n = fl.n_samples(la.sr)
     hop = int(round((hop_s if hop_s is not None else fl.duration / 2) * la.sr))
     if hop <= 0: raise ArgumentError(f"hop_s must be > 0 seconds, got {hop_s!r}")
-    starts, wins = [], []
-    for s, w in audio_windows(fn, la.sr, n, hop, la.mono):
-        starts.append(s)
-        wins.append(w)
-        if len(wins) == bs:
-            yield np.array(starts) / la.sr, (np.array(starts) + n) / la.sr, _probs(learn, wins, la.sr)
-            starts, wins = [], []
-    if wins: yield np.array(starts) / la.sr, (np.array(starts) + n) / la.sr, _probs(learn, wins, la.sr)
+    return predict_windows_of(lambda waves: _probs(learn, waves, la.sr), fn, la.sr, n, hop, la.mono, bs)
 
 def predict_long(learn, fn, hop_s=None, bs=64):
     "Classify `fn` window by window (`hop_s` apart, half a clip by default): `(label, mean_probs, window_probs, starts_s)`."

@@ -23,7 +23,8 @@ __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window'
            'channels_to_complex', 'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks',
            'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'apply_fbanks', 'SpecTransform', 'per_chunk', 'Spectrogram', 'istft',
            'MelSpectrogram', 'ERBSpectrogram', 'dct_matrix', 'MFCC', 'MultiResolutionMel', 'ToDB', 'deltas', 'Deltas',
-           'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset', 'stft_args', 'spectrogram_preset', 'show_batch']
+           'coord_channels', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset', 'stft_args',
+           'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02_spectrogram.ipynb #6a36029b
 _meta_keys = ('sr', 'n_fft', 'hop_length', 'win_length', 'window', 'center', 'normalized', 'scale', 'mel_scale',
@@ -434,16 +435,22 @@ class Deltas(SpecTransform):
         names = [nm if i == 0 else f"{nm} d{i}" for i in range(self.n + 1) for nm in base]
         return _spec(torch.cat(out, dim=-3), x.meta, channel_names=names)
 
+def coord_channels(S):
+    "`S` `(..., channels, freq, frames)` with two channels appended: the frequency and the time coordinate, each from -1 to 1."
+    *lead, _, f, t = S.shape
+    fc = torch.linspace(-1, 1, f, device=S.device, dtype=S.dtype)[:, None].expand(f, t)
+    # the time axis from the frame index, not linspace(t): the same numbers, and it follows a length known only at run time (ONNX)
+    idx = torch.ones_like(S.reshape(-1, t)[0]).cumsum(-1) - 1
+    tc = (idx * 2 / idx.amax().clamp(min=1) - 1)[None].expand(f, t)
+    return torch.cat([S, torch.stack([fc, tc]).expand(*lead, 2, f, t)], dim=-3)
+
 class CoordChannels(SpecTransform):
     "Append two channels holding the frequency and the time coordinate in [-1, 1] (CoordConv)."
     order = 60
     def encodes(self, x: AudioSpectrogram):
-        *lead, c, f, t = x.shape
-        fc = torch.linspace(-1, 1, f, device=x.device, dtype=x.dtype)[:, None].expand(f, t)
-        tc = torch.linspace(-1, 1, t, device=x.device, dtype=x.dtype)[None, :].expand(f, t)
-        coords = torch.stack([fc, tc]).expand(*lead, 2, f, t)
+        c = x.shape[-3]
         names = (x.channel_names or [f'channel {i}' if c > 1 else 'spectrogram' for i in range(c)]) + ['freq coord', 'time coord']
-        return _spec(torch.cat([plain_tensor(x), coords], dim=-3), x.meta, channel_names=names)
+        return _spec(coord_channels(plain_tensor(x)), x.meta, channel_names=names)
 
 # %% ../nbs/02_spectrogram.ipynb #68caf14c
 def spec_stats(dls, n_batches=10):

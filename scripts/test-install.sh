@@ -30,4 +30,15 @@ cd "$work"
 MPLBACKEND=Agg venv/bin/fastaudio-lite train data --label '^(\d)_' --valid-re '_[0-2]\.wav$' --arch SpecCNN --epochs 2 --bs 8 --out out
 venv/bin/fastaudio-lite predict out/model.pkl data/0_jackson_0.wav data/1_nicolas_1.wav --csv out/p.csv
 [ "$(wc -l < out/p.csv)" -eq 3 ] || { echo "test-install: predict wrote $(wc -l < out/p.csv) CSV lines, not 3" >&2; exit 1; }
+# the torch-free predictor, as the README installs it: the wheel without its dependencies, then numpy, soundfile, soxr
+# and onnxruntime; the model exported by the set-up venv (which has the onnx extra)
+"$OLDPWD/$VENV/bin/fastaudio-lite" export out/model.pkl out/model.onnx
+"$PY" -m venv lite
+lite/bin/python -m pip install --quiet --no-deps "$work"/wheel/fastaudio_lite-*.whl
+lite/bin/python -m pip install --quiet -c "$OLDPWD/$LOCK" numpy soundfile soxr onnxruntime
+if lite/bin/python -c "import torch" 2>/dev/null || lite/bin/python -c "import fastai" 2>/dev/null; then
+  echo "test-install: the torch-free venv has torch or fastai" >&2; exit 1; fi
+lite/bin/fastaudio-lite predict out/model.onnx data/0_jackson_0.wav data/1_nicolas_1.wav --csv out/onnx.csv
+[ "$(cut -d, -f2 out/onnx.csv)" = "$(cut -d, -f2 out/p.csv)" ] || { echo "test-install: the ONNX predictions differ from model.pkl's" >&2; exit 1; }
+echo "test-install: the torch-free predictor ($(du -sh lite | cut -f1) venv) predicted as model.pkl does"
 echo "test-install: passed in $(( $(date +%s) - t0 )) s"

@@ -23,14 +23,17 @@ def extra_modules():
 
 EXTRAS, DISTS, BLOCKED = extra_modules()
 
-# Put first on sys.meta_path, so `import accelerate` (or any module of an extra) fails as if it were not installed.
+# As if not installed: every import finder answers "not found" for the modules of every extra, so `import accelerate`
+# fails and `importlib.util.find_spec('onnx')` is None (torch asks that way), and nothing else changes.
 REFUSE = f'''
-import importlib.abc, sys
+import sys
 BLOCKED = {sorted(BLOCKED)!r}
-class Refuse(importlib.abc.MetaPathFinder):
+class Hide:
+    def __init__(self, finder): self.finder = finder
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in BLOCKED: raise ModuleNotFoundError(f"No module named {{name!r}} (refused by the test)", name=name)
-sys.meta_path.insert(0, Refuse())
+        return None if name.split('.')[0] in BLOCKED else self.finder.find_spec(name, path, target)
+    def __getattr__(self, attr): return getattr(self.finder, attr)
+sys.meta_path[:] = [Hide(f) for f in sys.meta_path]
 '''
 
 
@@ -40,10 +43,10 @@ def run(code, *args, cwd=None):
 
 def test_the_refused_modules_are_the_extras():
     "The guard refuses what the extras install (so the tests below cannot pass with an extra present)."
-    assert {'dist', 'hf', 'demo', 'docs'} <= set(EXTRAS)
-    assert {'accelerate', 'transformers', 'espeakng_loader', 'sphinx'} <= BLOCKED, BLOCKED
+    assert {'dist', 'hf', 'demo', 'onnx', 'docs'} <= set(EXTRAS)
+    assert {'accelerate', 'transformers', 'espeakng_loader', 'onnx', 'onnxruntime', 'sphinx'} <= BLOCKED, BLOCKED
     r = run('import accelerate')
-    assert r.returncode != 0 and 'refused by the test' in r.stderr
+    assert r.returncode != 0 and "No module named 'accelerate'" in r.stderr
 
 
 def test_imports_without_extras():
@@ -69,15 +72,18 @@ def test_each_feature_names_its_extra():
 from fastaudio_lite.learner import AudioLearner
 from fastaudio_lite.models import hf_audio_model
 from fastaudio_lite.datasets import espeak_words
+from fastaudio_lite.runtime import OnnxModel
+from fastaudio_lite.export import export_onnx
 for name, f in [('dist', lambda: AudioLearner.distrib_ctx(None)), ('hf', lambda: hf_audio_model('MIT/ast-finetuned-speech-commands-v2', ['a', 'b'])),
-                ('demo', lambda: espeak_words(['yes']))]:
+                ('demo', lambda: espeak_words(['yes'])), ('onnx', lambda: OnnxModel('model.onnx')), ('onnx export', lambda: export_onnx(None, 'm.onnx'))]:
     try: f(); print(name, 'no error')
     except ImportError as e: print(name, '|', e)
 ''')
     assert r.returncode == 0, r.stderr[-3000:]
     said = dict(l.split(' | ', 1) for l in r.stdout.strip().splitlines())
-    for extra in ('dist', 'hf', 'demo'):
+    for extra in ('dist', 'hf', 'demo', 'onnx'):
         assert f"pip install 'fastaudio_lite[{extra}]'" in said[extra], said
+    assert "pip install 'fastaudio_lite[onnx]'" in said['onnx export'], said
 
 
 @pytest.mark.slow
