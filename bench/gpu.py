@@ -91,4 +91,4 @@ if __name__ == '__main__':
                  notes=
                  ("A loader / training ratio of 1 or more means the loader keeps the model busy." +
                  ("" if CUDA else " Measured on the CPU: on a GPU, training is tens of times faster and these rows must be "
-                  "measured there (`bash scripts/gpu-check` on a CUDA machine)."))
+                  "measured there (`bash scripts/gpu-check` on a CUDA machine).")))

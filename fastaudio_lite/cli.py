@@ -168,7 +168,7 @@ def _parser():
     x = sub.add_parser('export', help='write a model.pkl as one ONNX file: waveforms in, probabilities out (the onnx extra)')
     x.add_argument('model', help='model.pkl written by train or learn.export')
     x.add_argument('out', help='the ONNX file to write, e.g. model.onnx')
-    x.add_argument('--quantize', action='store_true', help="int8 weights (onnxruntime's dynamic quantisation), refused when it moves a probability by more than 0.01")
+    x.add_argument('--quantize', action='store_true', help="int8 weights (onnxruntime's dynamic quantisation); a warning when they change the model's answers on the check clips")
     x.add_argument('--force', action='store_true', help='replace an existing file')
     return p
 

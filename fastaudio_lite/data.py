@@ -151,7 +151,12 @@ class AudioDataLoader(TfmdDL):
         return d
 
 # %% ../nbs/01_data.ipynb #063f1f1e
-def AudioBlock(sr=16000, duration=1.0, mono=True, pad='zeros', crop='random', cache=None):
+def AudioBlock(sr=16000,        # the rate every file is resampled to, Hz
+               duration=1.0,    # the clip length in seconds (None: each file's own, padded per batch)
+               mono=True,       # down-mix to one channel
+               pad='zeros',     # how a shorter file is padded: 'zeros', 'repeat' or 'reflect'
+               crop='random',   # where a longer file is cut in training: 'random' or 'center' (validation: the centre)
+               cache=None):     # a `WaveCache`, a folder for one, or True for the default folder: decode each file once
     "A `TransformBlock` for audio files: `AudioTensor`s at `sr` Hz of exactly `sr*duration` samples, optionally from a `WaveCache`."
     la = LoadAudio(check_sr(sr), mono, cache)
     if duration is None:

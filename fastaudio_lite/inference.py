@@ -13,7 +13,7 @@ from .data import LoadAudio, FixLength
 from .runtime import Prediction, predict_clips, predict_windows_of
 
 # %% auto #0
-__all__ = ['audio_loader', 'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['audio_loader', 'clip_length', 'predict_files', 'predict_windows', 'predict_long']
 
 # %% ../nbs/04c_inference.ipynb #803568fc
 def audio_loader(dls):
@@ -22,7 +22,7 @@ def audio_loader(dls):
     if la is None: raise ArgumentError("the learner's data was not built with AudioBlock: no LoadAudio transform")
     return la
 
-def _clip_length(dls):
+def clip_length(dls):
     "The `FixLength` of `dls`'s input pipeline, or None when clips keep their own length."
     return next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
 
@@ -33,13 +33,13 @@ def _probs(learn, waves, sr):
 
 def predict_files(learn, files, topk=3, bs=64):
     "Predict `files` as they are read, `bs` at a time: yield a `Prediction` per file, in order (`runtime.predict_clips`)."
-    la, fl = audio_loader(learn.dls), _clip_length(learn.dls)
+    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     n = None if fl is None else fl.n_samples(la.sr)
     return predict_clips(lambda waves: _probs(learn, waves, la.sr).numpy(), lambda f: la.read(f, n, 0.5), files, learn.dls.vocab, topk, bs)
 
 def predict_windows(learn, fn, hop_s=None, bs=64):
     "Classify `fn` window by window as it is read (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
-    la, fl = audio_loader(learn.dls), _clip_length(learn.dls)
+    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     if fl is None: raise ArgumentError("windows need a learner whose data was built with AudioBlock(duration=...)")
     n = fl.n_samples(la.sr)
     hop = int(round((hop_s if hop_s is not None else fl.duration / 2) * la.sr))

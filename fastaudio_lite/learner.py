@@ -42,8 +42,15 @@ class AudioLearner(Learner):
         if rank_distrib(): self.remove_cb(ProgressCallback)
         return self
 
-def audio_learner(dls, arch='resnet18', n_in=None, n_out=None, pretrained=True, weights=None, loss_func=None,
-                  metrics=None, **kwargs):
+def audio_learner(dls,               # audio `DataLoaders` (waveforms or spectrograms)
+                  arch='resnet18',   # a timm name, 'SpecCNN' or 'WaveCNN', a Hugging Face id or folder, a model function, class or instance
+                  n_in=None,         # input channels (None: the batches')
+                  n_out=None,        # outputs (None: the data's classes)
+                  pretrained=True,   # start from pretrained weights when they can be had
+                  weights=None,      # a state dict file to start from instead
+                  loss_func=None,    # fastai's default for the data if None
+                  metrics=None,
+                  **kwargs):         # passed to fastai's `Learner`
     "A `Learner` for audio `dls`: `arch` (a timm name, 'SpecCNN' or 'WaveCNN', a model) built for the batches, with pretrained weights unless `pretrained=False`."
     x = _batch_input(dls)
     arch = reference_models.get(arch, arch) if isinstance(arch, str) else arch

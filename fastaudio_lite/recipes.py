@@ -25,12 +25,12 @@ from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
 from .core import ArgumentError, audio_errors, audio_info, get_audio_files, say
-from .data import AudioBlock, FixLength, clip_settings
+from .data import AudioBlock, clip_settings
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
 from .callbacks import NonFiniteLoss, StopOnNonFinite, check_callback_settings, plain_logs, recipe_callbacks
 from .learner import audio_learner
-from .inference import audio_loader
+from .inference import audio_loader, clip_length
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
 
 # %% auto #0
@@ -343,7 +343,7 @@ def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=
     if len(set(texts)) != len(texts): raise ArgumentError(f"words: two labels are said the same way: {texts}")
     if isinstance(arch, torch.nn.Module): raise ArgumentError("arch: give a timm name, a model function or an nn.Module class, not a model instance (it would be trained in place)")
     la = audio_loader(dls)
-    fl = next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
+    fl = clip_length(dls)
     duration, pad, crop = (fl.duration, fl.pad, fl.crop) if fl is not None else (1.0, 'zeros', 'random')
     tfms = [deepcopy(t) for t in dls.train.after_batch.fs]
     for t in tfms:
