@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import FSDD, ROOT, md_table, write_result
 from fastai.data.all import CategoryBlock, DataBlock, parent_label
 from fastai.data.core import TfmdDL
-from fastaudio_lite.core import WaveCache, get_audio_files, read_clip
+from fastaudio_lite.core import WaveCache, get_audio_files
+from fastaudio_lite.decode import read_clip
 from fastaudio_lite.data import AudioBlock, NameLabeller
 
 ESC10 = ROOT.parent / 'shared' / 'data' / 'esc10'

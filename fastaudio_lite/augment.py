@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from fastai.vision.augment import RandTransform
 
-from .core import ArgumentError, AudioTensor, plain_tensor
+from .decode import ArgumentError
+from .core import AudioTensor, plain_tensor
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
@@ -78,7 +79,10 @@ def add_noise(x, noise, snr_db):
 
 class AddNoise(AudioAugment):
     "Add `color` noise at a signal-to-noise ratio drawn from `snr_db` (dB), with probability `p` per example."
-    def __init__(self, snr_db=(10., 40.), color='white', p=0.5):
+    def __init__(self,
+                 snr_db=(10., 40.),   # the signal-to-noise ratio in dB, drawn per example from this range
+                 color='white',       # 'white', 'pink' or 'brown' (`noise_colors`)
+                 p=0.5):              # the share of examples that get noise
         super().__init__(p)
         self.snr_db = _range(snr_db, 'snr_db')
         if color not in noise_colors: raise ArgumentError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
@@ -105,7 +109,10 @@ def time_shift(x, shifts, mode='roll'):
 
 class TimeShift(AudioAugment):
     "Shift each example in time by up to `max_shift_s` seconds either way (`mode` 'roll' or 'zeros'), with probability `p`."
-    def __init__(self, max_shift_s=0.1, mode='roll', p=0.5):
+    def __init__(self,
+                 max_shift_s=0.1,   # the largest shift either way, seconds
+                 mode='roll',       # 'roll' (what leaves one end comes back at the other) or 'zeros'
+                 p=0.5):            # the share of examples shifted
         super().__init__(p)
         if not np.isscalar(max_shift_s) or max_shift_s < 0: raise ArgumentError(f"max_shift_s must be >= 0 seconds, got {max_shift_s!r}")
         if mode not in shift_modes: raise ArgumentError(f"mode must be one of {shift_modes}, got {mode!r}")
@@ -119,7 +126,9 @@ class TimeShift(AudioAugment):
 # %% ../nbs/03_augment.ipynb #41e25bde
 class Gain(AudioAugment):
     "Multiply each example by a gain drawn from `gain_db` (dB), with probability `p`."
-    def __init__(self, gain_db=(-6., 6.), p=0.5):
+    def __init__(self,
+                 gain_db=(-6., 6.),   # the gain in dB, drawn per example from this range
+                 p=0.5):              # the share of examples whose level changes
         super().__init__(p)
         self.gain_db = _range(gain_db, 'gain_db')
     def draw(self, n, x): self.gain = uniform(*self.gain_db, n, x.device) * self.apply
@@ -150,7 +159,13 @@ class SpecAugment(AudioAugment):
     """Frequency and time masks on an `AudioSpectrogram`, with probability `p` per example: `freq_masks` bands of up to
     `max_freq_bins` frequency bins and `time_masks` of up to `max_time_frames` frames (hops) each."""
     order, target = 30, AudioSpectrogram
-    def __init__(self, freq_masks=2, max_freq_bins=8, time_masks=2, max_time_frames=10, fill='mean', p=0.5):
+    def __init__(self,
+                 freq_masks=2,         # frequency bands masked per example
+                 max_freq_bins=8,      # the widest band, in frequency bins
+                 time_masks=2,         # time spans masked per example
+                 max_time_frames=10,   # the longest span, in frames
+                 fill='mean',          # what a mask holds: 'mean' (the example's), 'zero' or a number
+                 p=0.5):               # the share of examples masked
         super().__init__(p)
         for name, v in (('freq_masks', freq_masks), ('max_freq_bins', max_freq_bins), ('time_masks', time_masks), ('max_time_frames', max_time_frames)):
             if not isinstance(v, (int, np.integer)) or v < 0: raise ArgumentError(f"{name} must be an integer >= 0, got {v!r}")

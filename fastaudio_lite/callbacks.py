@@ -20,8 +20,9 @@ from fastai.imports import noop  # the one fastai.learner.no_logging sets (fastc
 from fastcore.foundation import L
 from fastprogress.fastprogress import IN_NOTEBOOK
 
-from .core import ArgumentError, plain_tensor
+from .decode import ArgumentError
 
+from .core import plain_tensor
 from .augment import AudioAugment
 from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, power_to_db
 
@@ -33,7 +34,10 @@ __all__ = ['WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'EpochLines', 'p
 class WeightAverage(Callback):
     "A moving average of the weights and buffers, updated each step: validation during `fit` and the model after `fit` use it."
     order = MixedPrecision.order + 1  # after the optimiser's step (and mixed precision's)
-    def __init__(self, span=0.1, decay=None, warmup=10):
+    def __init__(self,
+                 span=0.1,      # the share of the fit's steps the average reaches back over
+                 decay=None,    # a fixed per-step decay in place of `span`
+                 warmup=10):    # steps before averaging starts
         if decay is None and not 0 < span <= 1:
             raise ArgumentError(f"span must be a fraction of the steps in (0, 1], got {span!r}")
         if decay is not None and not 0 <= decay < 1: raise ArgumentError(f"decay must be in [0, 1), got {decay!r}")
@@ -160,11 +164,11 @@ class BetweenClassMix(MixHandler):
     label's plus `1 - r` times the second's (fastai's `MixUp` mixes the network's inputs, decibels, instead). The
     training batches must end with `ToDB`, then only `SpecNormalize` and spectrogram augmentations, as
     `spectrogram_preset` and the `fastaudio-lite train` transforms make them."""
-    def __init__(self, alpha=1.):
+    def __init__(self, alpha=1.):   # the Beta(alpha, alpha) the mixing shares are drawn from
         if not alpha > 0: raise ArgumentError(f"alpha must be > 0 (the Beta distribution of the share), got {alpha!r}")
         super().__init__(alpha)
     def before_fit(self):
-        fs = list(self.dls.train.after_batch.fs)
+        fs = list(self.dls.train.after_batch.fs)  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
         todb = [t for t in fs if isinstance(t, ToDB)]
         if not todb: raise ArgumentError("BetweenClassMix mixes spectrograms in decibels: the training batch transforms have no ToDB "
                                       f"(they are {', '.join(type(t).__name__ for t in fs) or 'none'})")

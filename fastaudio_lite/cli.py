@@ -73,7 +73,8 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
     `UserError`."""
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
-    from fastaudio_lite.core import ArgumentError, audio_extensions, say
+    from fastaudio_lite.decode import ArgumentError, audio_extensions
+    from fastaudio_lite.core import say
     from fastaudio_lite.recipes import DataError, recipe, recipe_for
     if bs is not None and bs < 1: raise UserError(f"--bs must be >= 1, got {bs}")
     data = Path(data)
@@ -105,7 +106,7 @@ def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, **kwargs):
     """`recipes.train` for the command: the recipe of `dls` (`dls.recipe`) with the arguments not None, its outputs in
     `out`; the mistakes a user can cause become a `UserError` and a loss that turns NaN a `TrainingError`."""
     from fastaudio_lite.callbacks import NonFiniteLoss
-    from fastaudio_lite.core import ArgumentError
+    from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.recipes import OutputError, train as _train
     try: return _train(dls, arch, epochs, lr, out, seed, **kwargs)
     except NonFiniteLoss as e:   # fastai puts the callback's name on a line before the message
@@ -187,7 +188,7 @@ def _cmd_train(a):
         try: float(a.lr)
         except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
     if a.epochs is not None and a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
-    from fastaudio_lite.core import ArgumentError, check_sr
+    from fastaudio_lite.decode import ArgumentError, check_sr
     try: check_sr(a.sr, '--sr', optional=True)
     except ArgumentError as e: raise UserError(str(e)) from None
     if a.duration is not None and not a.duration > 0: raise UserError(f"--duration must be a positive number of seconds, got {a.duration:g}")
@@ -305,7 +306,7 @@ def _cmd_export(a):
     if not dest.parent.is_dir(): raise UserError(f"{dest}: the folder {dest.parent} does not exist")
     if dest.exists() and not a.force: raise UserError(f"{dest} exists: pass --force to replace it, or choose another name")
     learn = _load_learner(model)
-    from fastaudio_lite.core import ArgumentError
+    from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.export import ExportError
     try: learn.export_onnx(dest, quantize=a.quantize)
     except (ArgumentError, ExportError, ImportError) as e: raise UserError(str(e)) from None

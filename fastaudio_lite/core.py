@@ -143,7 +143,11 @@ def resample(x, orig_sr, new_sr):
     return AudioTensor(y, sr=new_sr) if isinstance(x, AudioTensor) else y
 
 # %% ../nbs/00_core.ipynb #70d91bc5
-def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
+def load_audio(fn,              # an audio file
+               sr=None,         # the rate to resample to, Hz (None: the file's)
+               mono=False,      # down-mix to one channel
+               offset=0.,       # where to start, seconds
+               duration=None):  # how much to read, seconds (None: to the end)
     "Decode `fn` to an `AudioTensor` `(channels, samples)`, resampled to `sr` Hz and down-mixed if `mono`."
     sr = check_sr(sr, optional=True)
     if offset < 0: raise ArgumentError(f"offset must be >= 0 seconds, got {offset!r}")
@@ -154,7 +158,9 @@ def load_audio(fn, sr=None, mono=False, offset=0., duration=None):
     return AudioTensor(torch.from_numpy(x), sr=out_sr)
 
 # %% ../nbs/00_core.ipynb #b2797955
-def get_audio_files(path, recurse=True, folders=None):
+def get_audio_files(path,           # a folder
+                    recurse=True,   # look in sub-folders too
+                    folders=None):  # only these sub-folders (names), as fastai's `get_files`
     "The audio files in `path`, recursively if `recurse`, only in `folders` if given."
     if not Path(path).is_dir(): raise ArgumentError(f"path: {path} is not a folder")
     return get_files(path, extensions=audio_extensions, recurse=recurse, folders=folders)
@@ -165,7 +171,8 @@ def audio_error(fn):
     except AudioError as e: return e.reason
     return None
 
-def audio_errors(files, n_workers=None):
+def audio_errors(files,            # audio files
+                 n_workers=None):  # processes checking them (None: fastcore's default)
     "`{file: reason}` for the files among `files` that cannot be decoded, checked in parallel: leave them out, or stop."
     from fastai.torch_core import defaults
     files = L(files)
@@ -183,7 +190,8 @@ def _info(fn):
         return (i.frames, i.samplerate, i.channels) if i.frames > 0 else "no samples"
     except Exception as e: return _why_not(fn, e)
 
-def audio_info(files, n_workers=8):
+def audio_info(files,         # audio files
+               n_workers=8):  # threads reading the headers
     "`(frames, sr, channels)` of each of `files` from its header (no decoding), read in threads; the reason for a bad header."
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(max(n_workers, 1)) as ex: return list(ex.map(_info, files))
@@ -198,7 +206,11 @@ def default_cache_dir():
 
 class WaveCache:
     "Waveforms decoded once at `sr` Hz (down-mixed if `mono`), kept in `path` as `dtype` samples and read by window."
-    def __init__(self, path=None, sr=16000, mono=True, dtype='float16'):
+    def __init__(self,
+                 path=None,          # the cache's folder (None: `default_cache_dir()`)
+                 sr=16000,           # the rate waveforms are kept at, Hz
+                 mono=True,          # down-mixed to one channel
+                 dtype='float16'):   # 'float16' (half the size; 74 dB below the signal) or 'float32'
         if dtype not in cache_dtypes: raise ArgumentError(f"dtype must be one of {cache_dtypes}, got {dtype!r}")
         self.path, self.sr, self.mono, self.dtype = Path(path) if path is not None else default_cache_dir(), check_sr(sr), mono, dtype
 

@@ -22,7 +22,7 @@ from plum import dispatch
 
 
 from . import decode
-from .decode import ArgumentError, check_sr, downmix, pad_modes, read_clip
+from .decode import ArgumentError, check_pad, check_sr, downmix, pad_modes, read_clip
 from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, show_labelled
 
 # %% auto #0
@@ -82,9 +82,12 @@ crop_modes = ('random', 'center')
 class FixLength(RandTransform):
     "Crop or pad each clip to `duration` s: at a random place when training, centred otherwise."
     split_idx, order = None, 10
-    def __init__(self, duration=1.0, pad='zeros', crop='random'):
+    def __init__(self,
+                 duration=1.0,    # the clip's length, seconds
+                 pad='zeros',     # how a shorter clip is padded (`pad_modes`)
+                 crop='random'):  # where a longer clip is cut in training: 'random' or 'center'
         if duration is None or not np.isscalar(duration) or duration <= 0: raise ArgumentError(f"duration must be > 0 seconds, got {duration!r}")
-        if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
+        check_pad(pad)
         if crop not in crop_modes: raise ArgumentError(f"crop must be one of {crop_modes}, got {crop!r}")
         super().__init__(p=1.)
         self.duration, self.pad, self.crop = duration, pad, crop
@@ -99,8 +102,7 @@ class FixLength(RandTransform):
 class PadBatch:
     "Pad the waveforms (tensors or arrays) of a list of samples at their end to the longest, with `pad`."
     def __init__(self, pad='zeros'):
-        if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
-        self.pad = pad
+        self.pad = check_pad(pad)
     def __call__(self, samples):
         n = max(s[0].shape[-1] for s in samples)
         return [(fix_length(s[0], n, pos=0., pad=self.pad), *s[1:]) for s in samples]
@@ -113,7 +115,7 @@ def _fast_plan(dl):
     x_tfms = [t for t in tls[0].tfms.fs if not (type(t) is Transform and t.name == 'noop')]  # DataBlock's default get_x
     if len(x_tfms) != 1 or not isinstance(x_tfms[0], LoadAudio): return None
     if not all(isinstance(t, (FixLength, ToTensor)) for t in dl.after_item.fs): return None
-    items = tls[0].items
+    items = tls[0].items   # the Datasets' TfmdLists (`dsets.tls`): fastai's own path to a data set's items and labels
     if not all(isinstance(o, (str, Path)) for o in items): return None
     # labels once per data set (in the main process, before workers start), not once per item per epoch
     ys = dl.dataset.__dict__.get('_audio_labels')
@@ -164,7 +166,11 @@ def AudioBlock(sr=16000,        # the rate every file is resampled to, Hz
     return TransformBlock(type_tfms=la, item_tfms=FixLength(duration, pad, crop), dl_type=AudioDataLoader)
 
 # %% ../nbs/01_data.ipynb #ab12cd02
-def clip_settings(files, max_duration=None, max_sr=None, coverage=0.95, info=None):
+def clip_settings(files,              # the data's audio files
+                  max_duration=None,  # the longest clip to choose, seconds
+                  max_sr=None,        # the highest rate to choose, Hz (the files' own if lower)
+                  coverage=0.95,      # the share of the files the clip length covers
+                  info=None):         # their `audio_info`, if already read
     """Choose `AudioBlock`'s `duration` (covering `coverage` of `files`, at most `max_duration` s) and `sr` (the files'
     median rate, at most `max_sr` Hz) from their headers (`info`: their `audio_info`, if already read):
     `dict(duration, sr, median, why)`, `median` their median length."""
@@ -209,7 +215,8 @@ def speaker_of(fn, pat=r'^[^_]+_([^_]+)_'):
     if m is None or not m.groups(): raise ArgumentError(f"{fn}: the speaker pattern {pat!r} does not match this file name")
     return m.group(1)
 
-def SpeakerSplitter(speakers, pat=r'^[^_]+_([^_]+)_'):
+def SpeakerSplitter(speakers,                  # the speakers held out
+                    pat=r'^[^_]+_([^_]+)_'):   # a regex whose first group, searched in a file name, is its speaker
     "Leave-speakers-out: validation holds the files of `speakers`, read from each file name by `pat`."
     speakers = set(L(speakers))
     def _inner(items):

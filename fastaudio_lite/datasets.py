@@ -17,7 +17,8 @@ import torch
 from fastcore.foundation import L
 from fastai.data.transforms import FuncSplitter, IndexSplitter, mask2idxs
 
-from .core import ArgumentError, get_audio_files, resample
+from .decode import ArgumentError
+from .core import get_audio_files, resample
 from .data import NameLabeller, RegexSplitter, SpeakerSplitter, speaker_of
 from .augment import colored_noise
 
@@ -86,6 +87,9 @@ def SpeakerHashSplitter(speaker_of, valid_pct=0.2):
     return _inner
 
 # %% ../nbs/05_datasets.ipynb #978de55d
+def _check_fold(fold):
+    if fold not in (1, 2, 3, 4, 5): raise ArgumentError(f"fold must be 1 to 5, got {fold!r}")
+
 def _esc50_meta(path):
     import pandas as pd
     p = Path(path) / 'meta' / 'esc50.csv'
@@ -94,7 +98,7 @@ def _esc50_meta(path):
 
 def esc50_splitter(path, fold=1):
     "Validation is ESC-50's fold `fold` (1-5), training the other four."
-    if fold not in (1, 2, 3, 4, 5): raise ArgumentError(f"fold must be 1 to 5, got {fold!r}")
+    _check_fold(fold)
     folds = _esc50_meta(path)['fold']
     return FuncSplitter(lambda o: folds[Path(o).name] == fold)
 
@@ -113,7 +117,7 @@ def esc_fold(fn):
 
 def EscFoldSplitter(fold=1):
     "Validation is ESC-10/ESC-50 fold `fold` (1-5), read from the file names (no CSV needed); training the other four."
-    if fold not in (1, 2, 3, 4, 5): raise ArgumentError(f"fold must be 1 to 5, got {fold!r}")
+    _check_fold(fold)
     return FuncSplitter(lambda o: esc_fold(o) == fold)
 
 def esc50_target(fn):
@@ -219,8 +223,16 @@ def synth_voices(n_voices, seed=0):
                     int(rng.integers(25, 80)), int(rng.integers(130, 220))))
     return out
 
-def synth_speech(path, words=speech_words, n_voices=30, seed=0, sr=16000, noise=(10., 40.), duration=1.0,
-                 valid_pct=0.2, test_pct=0.1, progress=True):
+def synth_speech(path,                 # the folder to write (reused when written with the same arguments)
+                 words=speech_words,   # the words, one label each
+                 n_voices=30,          # speakers (eSpeak NG voices with their own pitch and speed), at least 3
+                 seed=0,               # fixes the voices, the noise and the split
+                 sr=16000,             # the rate written, Hz
+                 noise=(10., 40.),     # the SNR range of the background noise, dB (None: none)
+                 duration=1.0,         # each clip's length, seconds
+                 valid_pct=0.2,        # the share of speakers in validation_list.txt
+                 test_pct=0.1,         # the share of speakers in testing_list.txt
+                 progress=True):       # show a progress bar
     "Write a spoken-word data set to `path` in the Speech Commands layout with eSpeak NG, offline; returns `path`."
     path = Path(path)
     words = list(L(words))

@@ -11,8 +11,8 @@ import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['pad_modes', 'audio_extensions', 'ArgumentError', 'AudioError', 'check_sr', 'resample_array', 'downmix', 'fix_length',
-           'find_audio', 'clip_window', 'read_clip', 'audio_windows']
+__all__ = ['pad_modes', 'audio_extensions', 'ArgumentError', 'AudioError', 'check_sr', 'resample_array', 'downmix', 'check_pad',
+           'fix_length', 'find_audio', 'clip_window', 'read_clip', 'audio_windows']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
 class ArgumentError(ValueError):
@@ -46,9 +46,14 @@ def downmix(x):
 
 pad_modes = ('zeros', 'repeat', 'reflect')
 
+def check_pad(pad):
+    "`pad`, or an `ArgumentError` when it is not one of `pad_modes`."
+    if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
+    return pad
+
 def fix_length(x, n, pos=0.5, pad='zeros'):
     "Crop or pad `x` `(..., samples)` (a NumPy array or a plain tensor) to `n` samples, placed at fraction `pos` of the slack, padding by `pad`."
-    if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
+    check_pad(pad)
     t = x.shape[-1]
     if t >= n:
         s = int(round(pos * (t - n)))
@@ -119,7 +124,11 @@ def _decode(fn, sr, mono, window):
     if data.shape[0] == 0: raise AudioError(fn, "no samples" + (f" from sample {start}" if start else ""))
     return _samples(data, fn, file_sr, sr, mono), file_sr if sr is None else int(sr)
 
-def read_clip(fn, sr, mono=True, n=None, pos=0.5):
+def read_clip(fn,          # an audio file
+              sr,          # the rate to resample to, Hz
+              mono=True,   # down-mix to one channel
+              n=None,      # samples wanted at `sr` (None: the whole file)
+              pos=0.5):    # where the clip sits in the file's slack: 0 the start, 0.5 the centre, 1 the end
     "The `n` samples (at `sr` Hz) of `fn` at fraction `pos` of its slack, or all of a shorter file: float32 `(channels, samples)`."
     def window(frames, file_sr):
         if n is None: return 0, -1
@@ -129,7 +138,11 @@ def read_clip(fn, sr, mono=True, n=None, pos=0.5):
     return x[:, :n] if n is not None else x
 
 # %% ../nbs/00a_decode.ipynb #2dece65a
-def audio_windows(fn, sr, n, hop, mono=True):
+def audio_windows(fn,          # an audio file, read a window at a time
+                  sr,          # the rate to resample to, Hz
+                  n,           # samples in a window, at `sr`
+                  hop,         # samples between window starts, at `sr` (the last window ends at the file's end)
+                  mono=True):  # down-mix to one channel
     "Yield `(start, window)` for the `n`-sample windows of `fn` at `sr` Hz, `hop` samples apart, read one at a time."
     if n <= 0 or hop <= 0: raise ArgumentError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
     try: f = sf.SoundFile(os.fsencode(fn))

@@ -44,7 +44,7 @@ def seed_per_rank(rank=None):
 def sync_spec_stats(dls):
     "Give every rank rank 0's `SpecNormalize` statistics (each rank computed its own from its own batches)."
     for dl in dls.loaders:
-        for t in dl.after_batch.fs:
+        for t in dl.after_batch.fs:  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
             if isinstance(t, SpecNormalize) and t.mean is not None:
                 for name in ('mean', 'std'):
                     v = getattr(t, name).to(broadcast_device()).contiguous()

@@ -19,7 +19,7 @@ from fastai.learner import Learner
 from fastai.losses import BCEWithLogitsLossFlat
 
 import fastaudio_lite
-from .core import ArgumentError
+from .decode import ArgumentError
 from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectrogram, MultiResolutionMel,
                                         Spectrogram, SpecNormalize, ToDB, _fbanks, apply_fbanks, coord_channels, deltas,
                                         get_window, power_to_db)
@@ -173,7 +173,7 @@ def _reference(learn, n_clips=8):
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     if fl is None: raise ExportError("the learner's data keeps each file's length (AudioBlock without duration): the ONNX file needs a clip length")
     n = fl.n_samples(la.sr)
-    from fastaudio_lite.data import fix_length
+    from fastaudio_lite.decode import fix_length
     clips = [fix_length(la.read(f, n, 0.5), n, 0.5, fl.pad) for f in list(learn.dls.valid_ds.items)[:n_clips]]
     c = clips[0].shape[0] if clips else 1 if la.mono else None
     if c is None: raise ExportError("a model of several audio channels, loaded without its data: export it from the learner that trained it (its files give the channels)")
@@ -199,7 +199,7 @@ def export_onnx(self: Learner,
     clips, want, la, fl, n = _reference(self)
     multi = isinstance(self.loss_func, BCEWithLogitsLossFlat)
     model = self.model.eval().cpu()
-    graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, la.sr), model, multi).eval()
+    graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, la.sr), model, multi).eval()  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     x = torch.from_numpy(clips[:2])
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .core import ArgumentError, AudioTensor
+from .decode import ArgumentError
+from .core import AudioTensor
 from .data import LoadAudio, FixLength
 from .runtime import Prediction, predict_clips, predict_windows_of
 
@@ -24,20 +25,26 @@ def audio_loader(dls):
 
 def clip_length(dls):
     "The `FixLength` of `dls`'s input pipeline, or None when clips keep their own length."
-    return next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)
+    return next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
 
 def _probs(learn, waves, sr):
     "Class probabilities of a list of `(channels, samples)` arrays at `sr` Hz, through the learner's validation pipeline."
     dl = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in waves], bs=len(waves))
     with learn.no_bar(): return learn.get_preds(dl=dl)[0]
 
-def predict_files(learn, files, topk=3, bs=64):
+def predict_files(learn,    # a learner of audio files (`audio_learner`, `load_learner`)
+                  files,    # audio files, read as they are predicted
+                  topk=3,   # how many (label, probability) pairs each `Prediction` keeps
+                  bs=64):   # files predicted at a time
     "Predict `files` as they are read, `bs` at a time: yield a `Prediction` per file, in order (`runtime.predict_clips`)."
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     n = None if fl is None else fl.n_samples(la.sr)
     return predict_clips(lambda waves: _probs(learn, waves, la.sr).numpy(), lambda f: la.read(f, n, 0.5), files, learn.dls.vocab, topk, bs)
 
-def predict_windows(learn, fn, hop_s=None, bs=64):
+def predict_windows(learn,        # a learner whose data has a clip length (`AudioBlock(duration=...)`)
+                    fn,           # an audio file of any length
+                    hop_s=None,   # seconds between window starts (None: half a clip)
+                    bs=64):       # windows predicted at a time
     "Classify `fn` window by window as it is read (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     if fl is None: raise ArgumentError("windows need a learner whose data was built with AudioBlock(duration=...)")

@@ -13,7 +13,8 @@ from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
 from plum import dispatch
 
-from .core import ArgumentError, AudioTensor, audio_grid
+from .decode import ArgumentError
+from .core import AudioTensor, audio_grid
 from .models import create_audio_model
 from .nets import reference_models
 from .spectrogram import AudioSpectrogram

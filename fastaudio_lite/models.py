@@ -15,7 +15,8 @@ import torch
 import torch.nn as nn
 from fastai.vision.learner import create_body, add_head, num_features_model, model_meta, _default_meta, create_timm_model
 
-from .core import ArgumentError, downmix, plain_tensor, resample
+from .decode import ArgumentError, downmix
+from .core import plain_tensor, resample
 from .spectrogram import triangular_fbanks
 
 # %% auto #0
@@ -338,7 +339,12 @@ class AudioModel(NamedTuple):
     pretrained: bool
     freeze: bool
 
-def create_audio_model(arch, x, n_out, vocab=None, pretrained=True, weights=None):
+def create_audio_model(arch,              # a timm name, a transformers folder or Hub id, a model function, an nn.Module or its class
+                       x,                 # a batch of the model's inputs: channels and kind (waveform or spectrogram)
+                       n_out,             # outputs
+                       vocab=None,        # the labels (a transformers model's head needs them)
+                       pretrained=True,   # start from pretrained weights when they can be had
+                       weights=None):     # a state dict file to start from instead
     """`arch` built for batches like `x` and `n_out` classes, as an `AudioModel`. `arch` is a timm
     name, a transformers folder or Hub id, a torchvision/fastai model function, an `nn.Module` or an `nn.Module` class."""
     from fastai.torch_core import trainable_params

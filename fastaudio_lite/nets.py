@@ -13,7 +13,13 @@ __all__ = ['reference_models', 'SpecCNN', 'WaveCNN']
 # %% ../nbs/04a_nets.ipynb #b05e26eb
 class SpecCNN(nn.Sequential):
     "Five conv-BN-ReLU-maxpool-dropout blocks (32 to 512 channels), average pooling and a 512-unit head, for spectrograms."
-    def __init__(self, n_in=1, n_out=10, channels=(32, 64, 128, 256, 512), p=0.2, n_hidden=512, p_head=0.5):
+    def __init__(self,
+                 n_in=1,                                # spectrogram channels
+                 n_out=10,                              # classes
+                 channels=(32, 64, 128, 256, 512),      # each block's channels
+                 p=0.2,                                 # dropout after each block
+                 n_hidden=512,                          # the head's hidden units
+                 p_head=0.5):                           # dropout in the head
         layers, ci = [], n_in
         for co in channels:
             layers += [nn.Conv2d(ci, co, 3, padding=1, bias=False), nn.BatchNorm2d(co), nn.ReLU(inplace=True),
@@ -24,7 +30,12 @@ class SpecCNN(nn.Sequential):
 
 class WaveCNN(nn.Sequential):
     "Raw-waveform 1-D convnet: kernel 80 stride 16, then four conv-BN-ReLU-maxpool blocks, average pooling, linear."
-    def __init__(self, n_in=1, n_out=10, channels=(32, 32, 64, 64), first_kernel=80, stride=16):
+    def __init__(self,
+                 n_in=1,                       # audio channels
+                 n_out=10,                     # classes
+                 channels=(32, 32, 64, 64),    # each block's channels
+                 first_kernel=80,              # the first convolution's kernel, samples
+                 stride=16):                   # the first convolution's stride, samples
         layers, ci = [], n_in
         for i, co in enumerate(channels):
             conv = nn.Conv1d(ci, co, first_kernel, stride=stride) if i == 0 else nn.Conv1d(ci, co, 3, padding=1)

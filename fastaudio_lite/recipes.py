@@ -24,7 +24,8 @@ from fastai.data.transforms import parent_label
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
-from .core import ArgumentError, audio_errors, audio_info, get_audio_files, say
+from .decode import ArgumentError
+from .core import audio_errors, audio_info, get_audio_files, say
 from .data import AudioBlock, clip_settings
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
@@ -119,8 +120,18 @@ class Recipe:
         if self.spec == 'wave': return [t for t in aug if not isinstance(t, SpecAugment)]
         return aug + tfms + [SpecNormalize()] + ([CoordChannels()] if self.coord else [])
 
-    def dataloaders(self, source, items=None, get_y=parent_label, splitter=None, bs=None, augment=True, cache=None,
-                    strict=False, num_workers=0, seed=None, **kwargs):
+    def dataloaders(self,
+                    source,               # the data's folder
+                    items=None,           # the audio files (None: every one under `source`)
+                    get_y=parent_label,   # a file's label
+                    splitter=None,        # fastai's splitter (None: 20% at random, seeded by `seed`); split by fold or speaker when you can
+                    bs=None,              # the batch size (None: the recipe's)
+                    augment=True,         # the recipe's augmentations (False: none; or names, or a dict for `augmentations`)
+                    cache=None,           # a `WaveCache`, a folder for one, or True: decode each file once
+                    strict=False,         # stop at a file that cannot be decoded (default: leave it out, with a warning)
+                    num_workers=0,        # loader processes
+                    seed=None,            # fixes the split and the batch order
+                    **kwargs):            # passed to fastai's `DataBlock.dataloaders`
         """`DataLoaders` of `items` (every audio file under `source` if None) labelled by `get_y`, split by `splitter`
         (fastai's; `RandomSplitter(0.2, seed=seed)` if None), in batches of `bs` (the recipe's if None), with `block` and
         `batch_tfms(augment)`. Files that cannot be decoded are left out with a warning (with `strict`: `DataError`);
@@ -159,7 +170,15 @@ class Recipe:
         dls.recipe, dls.kind = self, self.kind
         return dls
 
-    def learner(self, dls, arch=None, pretrained=None, weights=None, metrics=accuracy, cbs=None, mixup=None, **kwargs):
+    def learner(self,
+                dls,                 # the recipe's `DataLoaders`
+                arch=None,           # anything `audio_learner` takes (None: the recipe's)
+                pretrained=None,     # None: the recipe's
+                weights=None,        # a state dict file to start from
+                metrics=accuracy,
+                cbs=None,            # callbacks besides the recipe's
+                mixup=None,          # mixup's alpha (None: the recipe's)
+                **kwargs):           # passed to `audio_learner`
         """`audio_learner` of `arch` (the recipe's if None) on `dls` with the recipe's loss and callbacks
         (`recipe_callbacks`: mixup, label smoothing, weight averaging) and `StopOnNonFinite`, plus `cbs`; when stdout is a
         file or a pipe, one line per epoch in place of progress bars (`plain_logs`)."""
@@ -196,7 +215,10 @@ def kind_of(files, info=None):
     'sound' when the median clip is longer than 2 s, else 'speech'."""
     return 'sound' if clip_settings(files, info=info)['median'] > 2 else 'speech'
 
-def recipe_for(files, kind=None, coverage=0.95, **changes):
+def recipe_for(files,           # the data's audio files
+               kind=None,       # 'speech', 'sound' or 'music' (None: from the files' lengths)
+               coverage=0.95,   # the share of the files the clip length covers
+               **changes):      # settings of the recipe to change (`Recipe.but`)
     """The recipe for `files`: of `kind` (from their lengths if None, `kind_of`), its clip length covering `coverage` of
     them and its rate at most theirs (`Recipe.for_files`), then `changes`. Each header is read once."""
     info = audio_info(files)
@@ -271,8 +293,23 @@ def write_outputs(out, learn, metrics, export=True):
     try: _atomic(writes)
     finally: plt.close('all')
 
-def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, extra_metrics=None, synth_voices=0, synth_words=None,
-          pretrained=None, mixup=None, label_smoothing=None, export=True, tta=False, average=None, cbs=None, recipe=None):
+def train(dls,                    # the `DataLoaders` (`Recipe.dataloaders` sets `dls.recipe`)
+          arch=None,              # anything `audio_learner` takes (None: the recipe's, and likewise below)
+          epochs=None,
+          lr=None,                # a learning rate, or 'auto' for `lr_find`'s
+          out='.',                # the folder for confusion.png, model.pkl and metrics.json
+          seed=42,                # fixes the weights, the augmentations and the batch order
+          extra_metrics=None,     # a dict, or a function of the fitted learner returning one, added to metrics.json
+          synth_voices=0,         # pretrain first on the labels said by this many eSpeak NG voices (0: off)
+          synth_words=None,       # what is said for each label (`synth_pretrain`'s `words`)
+          pretrained=None,
+          mixup=None,
+          label_smoothing=None,
+          export=True,            # write model.pkl
+          tta=False,              # also the validation accuracy with test-time augmentation
+          average=None,           # `WeightAverage`'s span
+          cbs=None,               # callbacks besides the recipe's
+          recipe=None):           # the recipe (None: `dls.recipe`, or the recipe of `dls.kind`)
     """Train on `dls` as `recipe` says (`dls.recipe`, or the recipe of `dls.kind`, if None); each other argument left None
     is the recipe's. First pretrained on `synth_voices` eSpeak NG voices if > 0 (`synth_pretrain`; then lr `synth_lr`
     unless given). Writes confusion.png, model.pkl (if `export`) and metrics.json to `out` together (`write_outputs`).
@@ -332,7 +369,16 @@ class _LabelOf:
     def __init__(self, texts, vocab): self.map = dict(zip(texts, vocab))
     def __call__(self, f): return self.map[Path(f).parent.name]
 
-def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=5, lr=1e-2, bs=None, seed=0, noise=(10., 40.)):
+def synth_pretrain(dls,                # the real data's `DataLoaders`: its labels, audio settings and batch transforms
+                   path,               # a folder for the synthetic clips and the weights (reused for the same settings)
+                   arch='resnet18',    # the model to pretrain
+                   words=None,         # what is said for each label: a dict or a list (None: the labels themselves)
+                   n_voices=300,       # eSpeak NG voices
+                   epochs=5,
+                   lr=1e-2,
+                   bs=None,            # the batch size (None: `dls`')
+                   seed=0,             # fixes the voices and the training
+                   noise=(10., 40.)):  # the SNR range of the background noise, dB
     "Pretrain `arch` on `dls`'s labels said by `n_voices` eSpeak NG voices, with `dls`'s audio settings and batch transforms; returns the weights file for `audio_learner(..., weights=)`."
     path = Path(path)
     vocab = list(getattr(dls, 'vocab', None) or [])
@@ -345,7 +391,7 @@ def synth_pretrain(dls, path, arch='resnet18', words=None, n_voices=300, epochs=
     la = audio_loader(dls)
     fl = clip_length(dls)
     duration, pad, crop = (fl.duration, fl.pad, fl.crop) if fl is not None else (1.0, 'zeros', 'random')
-    tfms = [deepcopy(t) for t in dls.train.after_batch.fs]
+    tfms = [deepcopy(t) for t in dls.train.after_batch.fs]  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     for t in tfms:
         if isinstance(t, SpecNormalize): t.mean = t.std = None   # statistics of the synthetic clips, not of the real data
     bs = bs or dls.bs

@@ -16,7 +16,8 @@ from fastcore.meta import delegates
 from fasttransform import Transform
 from plum import dispatch
 
-from .core import ArgumentError, AudioTensor, MetaTensor, _get_ax, plain_tensor, show_labelled
+from .decode import ArgumentError
+from .core import AudioTensor, MetaTensor, _get_ax, plain_tensor, show_labelled
 
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
@@ -400,7 +401,10 @@ class MultiResolutionMel(MelSpectrogram):
 class ToDB(SpecTransform):
     "Power or magnitude `AudioSpectrogram` to decibels, relative to `ref` ('max': each example's peak), floored `top_db` below it."
     order = 22
-    def __init__(self, top_db=80., ref='max', amin=1e-10):
+    def __init__(self,
+                 top_db=80.,    # the floor, in dB below the peak (None: no floor)
+                 ref='max',     # 0 dB: 'max' (each example's peak) or a value
+                 amin=1e-10):   # the smallest value taken, against log(0)
         super().__init__()
         if top_db is not None and top_db <= 0: raise ArgumentError(f"top_db must be > 0 or None, got {top_db!r}")
         if ref != 'max' and (not np.isscalar(ref) or ref <= 0): raise ArgumentError(f"ref must be 'max' or a positive number, got {ref!r}")
@@ -423,7 +427,9 @@ def deltas(S, win_length=5):
 class Deltas(SpecTransform):
     "Stack the time derivatives of each channel up to `order` as extra channels: `[S, dS, d2S]`."
     order = 24  # the pipeline position; the derivative order is the argument `order`, kept as `self.n`
-    def __init__(self, order=2, win_length=5):
+    def __init__(self,
+                 order=2,         # derivatives stacked: 1 for deltas, 2 for deltas and delta-deltas
+                 win_length=5):   # frames in each slope's least-squares fit (odd, >= 3)
         super().__init__()
         self.n = _check_pos_int(order, 'order')
         self.win_length = _check_pos_int(win_length, 'win_length')
@@ -457,7 +463,7 @@ def spec_stats(dls, n_batches=10):
     "Per-channel mean and std of the spectrograms of `n_batches` training batches, before `SpecNormalize`."
     from fastai.data.core import DataLoaders
     dl = dls.train if isinstance(dls, DataLoaders) else dls
-    fs = dl.after_batch.fs
+    fs = dl.after_batch.fs   # fastcore's `Pipeline.fs`; fastai has no call that runs part of a pipeline, so it is set and put back
     dl.after_batch.fs = fs.filter(lambda t: getattr(t, 'order', 0) < SpecNormalize.order)
     try:
         n, s, s2 = 0, 0., 0.
@@ -474,7 +480,10 @@ def spec_stats(dls, n_batches=10):
 class SpecNormalize(SpecTransform):
     "Standardise each channel of an `AudioSpectrogram` by `mean` and `std`, computed from the data if not given."
     order = 50
-    def __init__(self, mean=None, std=None, n_batches=10):
+    def __init__(self,
+                 mean=None,       # per-channel means (None: from the training set when the loaders are made)
+                 std=None,        # per-channel standard deviations (likewise)
+                 n_batches=10):   # training batches the statistics are computed from
         super().__init__()
         self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32).reshape(-1)
