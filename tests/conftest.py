@@ -46,3 +46,28 @@ def fsdd():
 def fsdd_small(fsdd):
     "Four digits, all five speakers: 160 files."
     return sorted(f for f in fsdd.glob('*.wav') if f.name[0] in '0123')
+
+
+@pytest.fixture(scope='session')
+def hf_dirs(tmp_path_factory):
+    "Tiny random Hugging Face audio classifiers saved as folders: ast, w2v (wav2vec2), hubert, wavlm (7 labels each)."
+    from transformers import (ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, Wav2Vec2Config,
+                              Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification)
+    d = tmp_path_factory.mktemp('hf')
+    torch.manual_seed(0)
+    ASTForAudioClassification(ASTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                        max_length=100, num_labels=7)).save_pretrained(d / 'ast')
+    ASTFeatureExtractor(max_length=100).save_pretrained(d / 'ast')
+    Wav2Vec2ForSequenceClassification(Wav2Vec2Config(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(32, 32), conv_stride=(5, 4),
+        conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
+        num_labels=7)).save_pretrained(d / 'w2v')
+    Wav2Vec2FeatureExtractor().save_pretrained(d / 'w2v')
+    from transformers import HubertConfig, HubertForSequenceClassification, WavLMConfig, WavLMForSequenceClassification
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(32, 32),
+                 conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                 classifier_proj_size=16, num_labels=7)
+    HubertForSequenceClassification(HubertConfig(**small)).save_pretrained(d / 'hubert')
+    WavLMForSequenceClassification(WavLMConfig(**small, num_buckets=16, max_bucket_distance=32)).save_pretrained(d / 'wavlm')
+    for k in ('hubert', 'wavlm'): Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(d / k)
+    return d

@@ -62,30 +62,6 @@ def test_offline_fallback_is_fast_and_says_how(fsdd_small):
     assert not learn.pretrained
 
 
-@pytest.fixture(scope='module')
-def hf_dirs(tmp_path_factory):
-    from transformers import (ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, Wav2Vec2Config,
-                              Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification)
-    d = tmp_path_factory.mktemp('hf')
-    torch.manual_seed(0)
-    ASTForAudioClassification(ASTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                                        max_length=100, num_labels=7)).save_pretrained(d / 'ast')
-    ASTFeatureExtractor(max_length=100).save_pretrained(d / 'ast')
-    Wav2Vec2ForSequenceClassification(Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(32, 32), conv_stride=(5, 4),
-        conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
-        num_labels=7)).save_pretrained(d / 'w2v')
-    Wav2Vec2FeatureExtractor().save_pretrained(d / 'w2v')
-    from transformers import HubertConfig, HubertForSequenceClassification, WavLMConfig, WavLMForSequenceClassification
-    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(32, 32),
-                 conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
-                 classifier_proj_size=16, num_labels=7)
-    HubertForSequenceClassification(HubertConfig(**small)).save_pretrained(d / 'hubert')
-    WavLMForSequenceClassification(WavLMConfig(**small, num_buckets=16, max_bucket_distance=32)).save_pretrained(d / 'wavlm')
-    for k in ('hubert', 'wavlm'): Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(d / k)
-    return d
-
-
 @pytest.mark.parametrize('kind,features', [('ast', ASTFeatures), ('w2v', WaveNormalize)])
 def test_hf_model_in_a_fastai_learner(hf_dirs, fsdd_small, tmp_path, kind, features):
     "The README's DataBlock with waveform augmentation only: train, fine_tune, bf16, interpretation, export, predict."

@@ -155,28 +155,17 @@ def test_the_command_exports_and_predicts_without_torch(exported, tmp_path):
 
 
 @pytest.mark.slow
-def test_hugging_face_models(tmp_path):
+def test_hugging_face_models(hf_dirs, tmp_path):
     "wav2vec2 exports within the tolerance; AST's Kaldi features (torch.fft) cannot be written, and the error says so."
-    from transformers import (ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, Wav2Vec2Config,
-                              Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification)
-    torch.manual_seed(0)
-    ASTForAudioClassification(ASTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                                        max_length=100, num_labels=7)).save_pretrained(tmp_path / 'ast')
-    ASTFeatureExtractor(max_length=100).save_pretrained(tmp_path / 'ast')
-    Wav2Vec2ForSequenceClassification(Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(32, 32), conv_stride=(5, 4),
-        conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
-        num_labels=7)).save_pretrained(tmp_path / 'w2v')
-    Wav2Vec2FeatureExtractor().save_pretrained(tmp_path / 'w2v')
     files = [f for f in FILES if f.name[0] in '01'][:40]
     dls = DataBlock(blocks=(AudioBlock(sr=16000, duration=1.0), CategoryBlock), get_items=lambda _: files,
                     get_y=NameLabeller(r'^(\d)_'), splitter=RegexSplitter(VALID)).dataloaders('.', bs=8, num_workers=0)
-    learn = audio_learner(dls, str(tmp_path / 'w2v'))
+    learn = audio_learner(dls, str(hf_dirs / 'w2v'))
     m = OnnxModel(learn.export_onnx(tmp_path / 'w2v.onnx'))
     valid = [f for f in files if f.stem.split('_')[2] in ('0', '1', '2')]
     assert np.abs(m([m.clip(f) for f in valid]) - learner_probs(learn, valid)).max() < 1e-4
     with pytest.raises(ExportError, match="HFAudioModel: the ONNX exporter cannot write this model.*fft_rfft"):
-        audio_learner(dls, str(tmp_path / 'ast')).export_onnx(tmp_path / 'ast.onnx')
+        audio_learner(dls, str(hf_dirs / 'ast')).export_onnx(tmp_path / 'ast.onnx')
     assert not (tmp_path / 'ast.onnx').exists()
 
 
