@@ -290,7 +290,7 @@ def _cmd_predict(a):
             for f in files:
                 try:
                     for starts, ends, probs in windows(f, a.windows or None, a.bs):
-                        for s, e, p in zip(starts, ends, probs):
+                        for s, e, p in zip(starts, ends, np.asarray(probs)):
                             label, prob = vocab[int(np.argmax(p))], float(np.max(p))
                             if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
                             print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)

@@ -72,7 +72,7 @@ class LoadAudio(Transform):
 
 # %% ../nbs/01_data.ipynb #b2a07724
 def fix_length(x, n, pos=0.5, pad='zeros'):
-    "`decode.fix_length` for tensors and `AudioTensor`s too: crop or pad `x` `(..., samples)` to `n` samples at fraction `pos` of the slack."
+    "`decode.fix_length` for tensors and `AudioTensor` too: crop or pad `x` `(..., samples)` to `n` samples at fraction `pos` of the slack."
     out = decode.fix_length(x if isinstance(x, np.ndarray) else plain_tensor(x), n, pos, pad)
     return AudioTensor(out, sr=x.sr) if isinstance(x, AudioTensor) else out
 

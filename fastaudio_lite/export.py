@@ -89,7 +89,7 @@ class SpecFront(nn.Module):
         return S
 
 class DBFront(nn.Module):
-    "`ToDB` of a spectrogram whose values are `power`s of magnitudes."
+    "`ToDB` of a spectrogram of magnitudes raised to `power`."
     def __init__(self, t, power):
         super().__init__()
         self.multiplier, self.amin, self.ref, self.top_db = 20. / power, t.amin, t.ref, t.top_db

@@ -175,7 +175,7 @@ def test_train_options(fsdd, tmp_path, extra):
     assert (m['mixup'], m['label_smoothing']) == ((0., 0.1) if '--no-augment' in extra else (0.4, 0.1)), m
     from fastaudio_lite.recipes import recipe
     # WeightAverage's span: the recipe's (0.2 for speech) unless told; --average 0 turns it off
-    assert m['average'] == (float(extra[extra.index('--average') + 1]) if '--average' in extra else recipe('speech')['average']), m
+    assert m['average'] == (float(extra[extra.index('--average') + 1]) if '--average' in extra else recipe('speech').average), m
     assert f"weight average {m['average']:g}" in r.stdout, r.stdout
     from fastai.learner import load_learner  # the exported learner carries the callback only when it averaged
     assert hasattr(load_learner(tmp_path / 'out' / 'model.pkl'), 'weight_average') == (m['average'] > 0), m
