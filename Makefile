@@ -32,7 +32,8 @@ test: export HF_HUB_OFFLINE := 1
 test: $(STAMP)
 	$(call run-tests,$(VENV))
 
-# A user's plain install: the wheel with no extras in a new venv imports, trains and predicts (about 3 minutes).
+# A user's plain install: the wheel with no extras in a new venv imports, trains and predicts, and the torch-free
+# predictor predicts the exported ONNX file (about 3 minutes).
 test-install: $(STAMP)
 	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/test-install.sh
 
