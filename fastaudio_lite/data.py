@@ -22,7 +22,7 @@ from plum import dispatch
 
 
 from . import decode
-from .decode import ArgumentError, check_pad, check_sr, downmix, pad_modes, read_clip
+from .decode import ArgumentError, check_pad, check_sr, downmix, read_clip
 from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, show_labelled
 
 # %% auto #0

@@ -19,7 +19,7 @@ from fastai.learner import Learner
 from fastai.losses import BCEWithLogitsLossFlat
 
 import fastaudio_lite
-from .decode import ArgumentError
+from .decode import ArgumentError, fix_length
 from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectrogram, MultiResolutionMel,
                                         Spectrogram, SpecNormalize, ToDB, _fbanks, apply_fbanks, coord_channels, deltas,
                                         get_window, power_to_db)
@@ -173,7 +173,6 @@ def _reference(learn, n_clips=8):
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     if fl is None: raise ExportError("the learner's data keeps each file's length (AudioBlock without duration): the ONNX file needs a clip length")
     n = fl.n_samples(la.sr)
-    from fastaudio_lite.decode import fix_length
     clips = [fix_length(la.read(f, n, 0.5), n, 0.5, fl.pad) for f in list(learn.dls.valid_ds.items)[:n_clips]]
     c = clips[0].shape[0] if clips else 1 if la.mono else None
     if c is None: raise ExportError("a model of several audio channels, loaded without its data: export it from the learner that trained it (its files give the channels)")

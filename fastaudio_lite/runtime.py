@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .decode import ArgumentError, audio_windows, fix_length, read_clip
+from .decode import ArgumentError, AudioError, audio_windows, fix_length, read_clip
 
 # %% auto #0
 __all__ = ['Prediction', 'predict_clips', 'predict_windows_of', 'OnnxModel']
@@ -32,7 +32,6 @@ def _batches(it, n):
 def predict_clips(probs_of, read, files, labels, topk=3, bs=64):
     """Predict `files` as they are read, `bs` at a time: `read(f)` gives a file's clip (an `AudioError` names one that
     cannot be used) and `probs_of(clips)` their probabilities `(n, classes)`; yields a `Prediction` per file, in order."""
-    from fastaudio_lite.decode import AudioError
     labels = [str(l) for l in labels]
     for chunk in _batches(files, bs):
         clips, why = [], []
