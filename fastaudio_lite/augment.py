@@ -29,7 +29,10 @@ def _check_p(p):
     if not np.isscalar(p) or not 0 <= p <= 1: raise ArgumentError(f"p must be a probability in [0, 1], got {p!r}")
     return float(p)
 
-def uniform(lo, hi, n, device):
+def uniform(lo,      # lower bound
+            hi,      # upper bound
+            n,       # draws
+            device): # device of the result
     "`n` draws from U(lo, hi) on `device`, from torch's generator."
     return lo + (hi - lo) * torch.rand(n, device=device)
 
@@ -39,7 +42,9 @@ class AudioAugment(RandTransform):
     def __init__(self, p=0.5):
         super().__init__(p=1.)
         self.p = _check_p(p)
-    def before_call(self, b, split_idx):
+    def before_call(self,
+                    b,          # the batch fastai passes
+                    split_idx): # 0 training (augment), 1 validation (pass through)
         self.do = True
         x = next((o for o in (b if isinstance(b, tuple) else (b,)) if isinstance(o, (AudioTensor, AudioSpectrogram))), None)
         if x is None: return
@@ -50,14 +55,19 @@ class AudioAugment(RandTransform):
         n = int(np.prod(x.shape[:-(2 if self.target is AudioTensor else 3)]))
         self.apply = torch.rand(n, device=x.device) < self.p
         self.draw(n, x)
-    def draw(self, n, x):
+    def draw(self,
+             n,    # examples in the batch
+             x):   # the batch (for its device and shape)
         "Draw the per-example parameters, neutral (no change) where `self.apply` is False."
         raise NotImplementedError
 
 # %% ../nbs/03_augment.ipynb #255f66c5
 noise_colors = {'white': 0., 'pink': 1., 'brown': 2.}
 
-def colored_noise(shape, color='white', device=None, generator=None):
+def colored_noise(shape,           # the noise's shape `(..., samples)`
+                  color='white',   # 'white', 'pink' or 'brown'
+                  device=None,     # device of the noise
+                  generator=None): # a torch `Generator` (None: torch's global one)
     "Unit-power noise of `shape` `(..., samples)` with power spectrum 1/f^k (white k=0, pink 1, brown 2), drawn from `generator` (torch's global one if None)."
     if color not in noise_colors: raise ArgumentError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
     w = torch.randn(shape, device=device, generator=generator)
@@ -69,7 +79,9 @@ def colored_noise(shape, color='white', device=None, generator=None):
         w = torch.fft.irfft(torch.fft.rfft(w) * gain, n=n)
     return w / w.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-12)
 
-def add_noise(x, noise, snr_db):
+def add_noise(x,       # audio `(batch, channels, samples)`
+              noise,   # noise of the same shape
+              snr_db): # signal-to-noise ratio in dB, one per example
     "`x` `(batch, channels, samples)` plus `noise` scaled per example to `snr_db` (one per example) dB below its power."
     x, noise = plain_tensor(x), plain_tensor(noise)
     ps = x.pow(2).mean(dim=(-2, -1), keepdim=True)
@@ -87,7 +99,9 @@ class AddNoise(AudioAugment):
         self.snr_db = _range(snr_db, 'snr_db')
         if color not in noise_colors: raise ArgumentError(f"color must be one of {tuple(noise_colors)}, got {color!r}")
         self.color = color
-    def draw(self, n, x):
+    def draw(self,
+             n,    # examples in the batch
+             x):   # the batch
         self.snr = uniform(*self.snr_db, n, x.device).masked_fill(~self.apply, float('inf'))  # infinite SNR: no noise
         self.noise = colored_noise((n, *x.shape[-2:]), self.color, x.device)
     def encodes(self, x: AudioTensor):
@@ -96,7 +110,9 @@ class AddNoise(AudioAugment):
 # %% ../nbs/03_augment.ipynb #c287953d
 shift_modes = ('roll', 'zeros')
 
-def time_shift(x, shifts, mode='roll'):
+def time_shift(x,            # audio `(batch, ..., samples)`
+               shifts,       # samples to shift each example (negative: left)
+               mode='roll'): # 'roll' (wrap around) or 'zeros' (fill with silence)
     "Shift each example of `x` `(batch, ..., samples)` right by `shifts` (integers, one per example; negative: left)."
     x = plain_tensor(x)
     t = x.shape[-1]
@@ -117,7 +133,9 @@ class TimeShift(AudioAugment):
         if not np.isscalar(max_shift_s) or max_shift_s < 0: raise ArgumentError(f"max_shift_s must be >= 0 seconds, got {max_shift_s!r}")
         if mode not in shift_modes: raise ArgumentError(f"mode must be one of {shift_modes}, got {mode!r}")
         self.max_shift_s, self.mode = float(max_shift_s), mode
-    def draw(self, n, x):
+    def draw(self,
+             n,    # examples in the batch
+             x):   # the batch
         m = int(round(self.max_shift_s * x.sr))
         self.shifts = torch.randint(-m, m + 1, (n,), device=x.device) * self.apply
     def encodes(self, x: AudioTensor):
@@ -137,7 +155,11 @@ class Gain(AudioAugment):
         return AudioTensor((x3 * (10 ** (self.gain / 20)).reshape(-1, 1, 1)).reshape(x.shape), sr=x.sr)
 
 # %% ../nbs/03_augment.ipynb #11b80c87
-def band_masks(n, n_masks, max_width, size, device):
+def band_masks(n,         # examples
+               n_masks,   # bands per example
+               max_width, # widest band
+               size,      # length of the masked axis
+               device):   # device of the mask
     "A boolean mask `(n, size)`: per example, `n_masks` bands of width U{0..max_width} at random positions."
     if n_masks == 0 or max_width == 0: return torch.zeros(n, size, dtype=torch.bool, device=device)
     w = torch.randint(0, min(max_width, size) + 1, (n, n_masks, 1), device=device)
@@ -145,7 +167,10 @@ def band_masks(n, n_masks, max_width, size, device):
     pos = torch.arange(size, device=device)
     return ((pos >= start) & (pos < start + w)).any(1)
 
-def mask_spec(x, fmask, tmask, fill='mean'):
+def mask_spec(x,            # spectrograms `(batch, channels, freq, frames)`
+              fmask,        # frequency mask `(batch, freq)`
+              tmask,        # time mask `(batch, frames)`
+              fill='mean'): # 'mean' (each example's), 'zero' or a number
     "Fill `x` `(batch, channels, freq, frames)` where `fmask` `(batch, freq)` or `tmask` `(batch, frames)` is set."
     x = plain_tensor(x)
     m = fmask[:, None, :, None] | tmask[:, None, None, :]
@@ -171,7 +196,9 @@ class SpecAugment(AudioAugment):
             if not isinstance(v, (int, np.integer)) or v < 0: raise ArgumentError(f"{name} must be an integer >= 0, got {v!r}")
         if fill not in ('mean', 'zero') and (isinstance(fill, (str, bool)) or not np.isscalar(fill)): raise ArgumentError(f"fill must be 'mean', 'zero' or a number, got {fill!r}")
         self.freq_masks, self.max_freq_bins, self.time_masks, self.max_time_frames, self.fill = freq_masks, max_freq_bins, time_masks, max_time_frames, fill
-    def draw(self, n, x):
+    def draw(self,
+             n,    # examples in the batch
+             x):   # the batch
         self.fmask = band_masks(n, self.freq_masks, self.max_freq_bins, x.shape[-2], x.device) & self.apply[:, None]
         self.tmask = band_masks(n, self.time_masks, self.max_time_frames, x.shape[-1], x.device) & self.apply[:, None]
     def encodes(self, x: AudioSpectrogram):
@@ -181,7 +208,8 @@ class SpecAugment(AudioAugment):
 # %% ../nbs/03_augment.ipynb #ab0c0002
 augment_classes = {'noise': AddNoise, 'shift': TimeShift, 'gain': Gain, 'specaug': SpecAugment}
 
-def augmentations(spec, defaults=None):
+def augmentations(spec,           # a dict `{name: settings}`, a list of names or a space-separated string
+                  defaults=None): # settings for names given alone (None: each transform's own)
     "The augmentation transforms of `spec`: a dict `{name: settings}`, or names (a list or a space-separated string) set from `defaults`."
     if not spec: return []
     if isinstance(spec, str): spec = spec.split()

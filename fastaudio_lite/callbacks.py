@@ -113,7 +113,8 @@ class EpochLines(Callback):
         print(''.join(c.ljust(len(n) + 2) for c, n in zip(cells, self.names)).rstrip(), flush=True)
     def after_fit(self): self.learn.logger = self.old_logger
 
-def plain_logs(learn, terminal=None):
+def plain_logs(learn,          # a `Learner`
+               terminal=None): # whether stdout is a terminal (None: ask it)
     """`learn` with `EpochLines` in place of fastai's progress bars when stdout is neither a terminal nor a notebook
     (`terminal`: whether it is one; None: ask stdout). Returns `learn`."""
     if terminal is None: terminal = IN_NOTEBOOK or sys.stdout.isatty()
@@ -122,14 +123,18 @@ def plain_logs(learn, terminal=None):
     return learn.add_cb(EpochLines())
 
 # %% ../nbs/04b_callbacks.ipynb #c25b2988
-def check_callback_settings(mixup=0., label_smoothing=0., average=0.):
+def check_callback_settings(mixup=0.,           # MixUp's alpha, 0 or more
+                            label_smoothing=0., # from 0 up to 1
+                            average=0.):        # `WeightAverage`'s span, from 0 up to 1
     "A `ValueError` naming the first of `recipe_callbacks`' settings that is out of its range."
     if mixup < 0: raise ArgumentError(f"mixup must be an alpha >= 0 (0: off), got {mixup!r}")
     if not 0 <= label_smoothing < 1: raise ArgumentError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
     if not 0 <= average <= 1:
         raise ArgumentError(f"average must be a fraction of the steps in [0, 1] (0: off), got {average!r}")
 
-def recipe_callbacks(mixup=0., label_smoothing=0., average=0.):
+def recipe_callbacks(mixup=0.,           # MixUp's alpha (0: off)
+                     label_smoothing=0., # label smoothing (0: plain cross-entropy)
+                     average=0.):        # `WeightAverage`'s span (0: off)
     """`dict(loss_func, cbs)` for a `Learner`: `MixUp(mixup)` if `mixup` > 0, label-smoothed cross-entropy if
     `label_smoothing` > 0, `WeightAverage(span=average)` if `average` > 0."""
     check_callback_settings(mixup, label_smoothing, average)
@@ -142,13 +147,20 @@ def sound_level(db):
     P = (10 ** (plain_tensor(db).float() / 10)).mean(dim=(-3, -2))
     return 10 * torch.log10(P.amax(dim=-1).clamp(min=1e-10))
 
-def between_class_ratio(r, level1, level2):
+def between_class_ratio(r,       # the first sound's share, 0-1
+                        level1,  # the first sound's level in dB
+                        level2): # the second sound's level in dB
     """BC+'s waveform weight `p` of the first sound (the second gets `1 - p`) so that one hears it at share `r` whatever
     their levels `level1` and `level2` (dB): the louder sound is turned down (Tokozume et al. 2018)."""
     r = torch.as_tensor(r, dtype=torch.float32).clamp(1e-6, 1 - 1e-6)
     return 1 / (1 + 10 ** ((level1 - level2) / 20) * (1 - r) / r)
 
-def mix_db(db1, db2, p, top_db=80., amin=1e-10, ref='max'):
+def mix_db(db1,        # the first dB spectrogram
+           db2,        # the second
+           p,          # the first sound's waveform weight, per example
+           top_db=80., # `ToDB`'s floor below the peak
+           amin=1e-10, # `ToDB`'s floor before the log
+           ref='max'): # 'max' or the number `ToDB` used
     """The dB spectrogram of the sound `p * x1 + (1 - p) * x2` from the dB spectrograms of `x1` and `x2` (each relative
     to its peak, as `ToDB` makes them, or to the number `ref`): the powers add (the cross term of two unrelated sounds
     averages out), and the result is made relative and floored `top_db` below its peak as `ToDB` does."""

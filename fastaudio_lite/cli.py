@@ -63,9 +63,25 @@ def _source(data, label, valid_pct, valid_re, split, seed):
     else: raise UserError(f"--split must be esc:FOLD, speakers, speech-commands, esc50:FOLD or fsdd, got {split!r}")
     return get_items, get_y, splitter
 
-def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, sr=None, duration=None, spec='mel',
-              coord=False, bs=None, seed=42, num_workers=0, augment=True, strict=False, kind=None, hop_length=None, cache=None,
-              win_scales=None, **changes):
+def build_dls(data,            # a folder of audio files
+              label='parent',  # 'parent' (folder name) or a regular expression whose first group is the label
+              valid_pct=None,  # share held out at random
+              valid_re=None,   # regular expression of validation file paths
+              split=None,      # `--split`: 'esc:FOLD', 'esc50:FOLD', 'speakers', 'speech-commands', 'fsdd' (None: the layout's)
+              sr=None,         # None: the recipe's
+              duration=None,   # None: the recipe's
+              spec='mel',      # one of `spec_kinds`
+              coord=False,     # add CoordConv channels
+              bs=None,         # None: the recipe's
+              seed=42,         # the random split and the training
+              num_workers=0,   # loader processes
+              augment=True,    # the recipe's augmentations (False: none)
+              strict=False,    # stop at the first file that cannot be decoded
+              kind=None,       # 'speech', 'sound', 'music' (None: from the files)
+              hop_length=None, # None: the preset's
+              cache=None,      # a folder for decoded waveforms (None: decode each epoch)
+              win_scales=None, # multi-resolution window scales
+              **changes):
     """The `DataLoaders` for the `train` command's options: the files and labels they name, the split they say (or the
     data's layout: ESC folds, speakers; else 20% at random), and the recipe of the kind of sound (`--kind`, the layout's,
     or from the clips' lengths: `recipes.recipe_for`) with the options that change it (`changes` too: epochs, lr, ...),
@@ -102,7 +118,13 @@ def build_dls(data, label='parent', valid_pct=None, valid_re=None, split=None, s
 class TrainingError(Exception):
     "Training that went wrong (its loss turned NaN or infinite): one line, exit 3, and nothing written."
 
-def train(dls, arch=None, epochs=None, lr=None, out='.', seed=42, **kwargs):
+def train(dls,         # from `build_dls`
+          arch=None,   # None: the recipe's
+          epochs=None, # None: the recipe's
+          lr=None,     # None: the recipe's
+          out='.',     # the output folder
+          seed=42,     # seeds Python, NumPy and torch
+          **kwargs):
     """`recipes.train` for the command: the recipe of `dls` (`dls.recipe`) with the arguments not None, its outputs in
     `out`; the mistakes a user can cause become a `UserError` and a loss that turns NaN a `TrainingError`."""
     from fastaudio_lite.callbacks import NonFiniteLoss

@@ -74,7 +74,12 @@ class AudioTensor(MetaTensor):
     @property
     def duration(self): return self.nsamples / self.sr
 
-    def show(self, ax=None, title=None, ctx=None, figsize=(6, 2), **kwargs):
+    def show(self,
+             ax=None,        # matplotlib axes to draw on (None: new ones)
+             title=None,     # axes title
+             ctx=None,       # fastai's name for `ax`
+             figsize=(6, 2), # size of new axes, in inches
+             **kwargs):
         "Draw the waveform against time in seconds, one line per channel."
         ax = _get_ax(ax, ctx, figsize)
         x = self.detach().cpu().as_subclass(torch.Tensor).reshape(-1, self.nsamples).numpy()
@@ -98,14 +103,24 @@ def _get_ax(ax, ctx, figsize):
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     return ax
 
-def audio_grid(n, nrows=None, ncols=None, figsize=None, title=None):
+def audio_grid(n,            # axes wanted
+               nrows=None,   # rows (None: from `n`)
+               ncols=None,   # columns (None: from `n`)
+               figsize=None, # figure size in inches (None: from the grid)
+               title=None):  # figure title
     "A grid of `n` axes sized for spectrograms with colour bars (fastai's `get_grid`)."
     from fastai.vision.data import get_grid
     cols = ncols or min(n, 3)
     rows = nrows or (n + cols - 1) // cols
     return get_grid(n, nrows=rows, ncols=cols, figsize=figsize or (5.5 * cols, 3.3 * rows), title=title)
 
-def show_labelled(samples, ctxs=None, max_n=9, nrows=None, ncols=None, figsize=None, **kwargs):
+def show_labelled(samples,      # (audio, label) pairs
+                  ctxs=None,    # axes to draw on (None: a new grid)
+                  max_n=9,      # most samples shown
+                  nrows=None,   # grid rows
+                  ncols=None,   # grid columns
+                  figsize=None, # figure size in inches
+                  **kwargs):
     "Show the first item of each of `samples` in a grid, titled with the second (its label); for `show_batch`."
     n = min(len(samples), max_n)
     if ctxs is None: ctxs = audio_grid(n, nrows, ncols, figsize)
@@ -114,8 +129,13 @@ def show_labelled(samples, ctxs=None, max_n=9, nrows=None, ncols=None, figsize=N
     return ctxs
 
 # %% ../nbs/00_core.ipynb #8f3ea91c
-def sinc_resample_kernel(orig, new, width=64, rolloff=0.9475937167399596, beta=14.769656459379492, device=None,
-                         dtype=torch.float32):
+def sinc_resample_kernel(orig,                       # input samples per period
+                         new,                        # output samples per period
+                         width=64,                   # zero crossings of the sinc each side
+                         rolloff=0.9475937167399596, # cut-off as a fraction of the lower Nyquist rate
+                         beta=14.769656459379492,    # the Kaiser window's shape
+                         device=None,                # device of the filters
+                         dtype=torch.float32):       # dtype of the filters
     "Polyphase filters `(new, 1, taps)` from `orig` to `new` samples (coprime): a Kaiser-windowed sinc, `width` zero crossings each side."
     cutoff = min(orig, new) * rolloff                     # the low-pass edge, in cycles per `orig` input samples
     half = math.ceil(width * orig / cutoff)               # input samples each side of an output sample
@@ -128,7 +148,9 @@ def sinc_resample_kernel(orig, new, width=64, rolloff=0.9475937167399596, beta=1
 @lru_cache(maxsize=32)
 def _resampler(orig, new, device, dtype): return sinc_resample_kernel(orig, new, device=device, dtype=dtype)
 
-def resample(x, orig_sr, new_sr):
+def resample(x,       # audio `(..., samples)`
+             orig_sr, # `x`'s rate in Hz
+             new_sr): # the rate wanted, in Hz
     "Resample `x` `(..., samples)` from `orig_sr` to `new_sr` Hz, band-limited; keeps the tensor's type."
     orig_sr, new_sr = check_sr(orig_sr, 'orig_sr'), check_sr(new_sr, 'new_sr')
     if orig_sr == new_sr: return x
@@ -179,7 +201,8 @@ def audio_errors(files,            # audio files
     reasons = parallel(audio_error, files, n_workers=defaults.cpus if n_workers is None else n_workers)
     return {f: r for f, r in zip(files, reasons) if r is not None}
 
-def verify_audio(files, n_workers=None):
+def verify_audio(files,           # audio files
+                 n_workers=None): # processes (None: the CPU count)
     "The files among `files` that cannot be decoded, checked in parallel (like fastai's `verify_images`)."
     bad = audio_errors(files, n_workers)
     return L(f for f in files if f in bad)
@@ -224,7 +247,10 @@ class WaveCache:
         key = f"{os.path.abspath(fn)}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{self.sr}|{self.mono}|{self.dtype}"
         return self.path / f"{hashlib.sha1(key.encode(errors='surrogateescape')).hexdigest()}.wave"   # any bytes a name holds
 
-    def get(self, fn, n=None, pos=0.5):
+    def get(self,
+            fn,       # an audio file
+            n=None,   # samples wanted (None: all)
+            pos=0.5): # fraction of the slack before the clip
         "`n` samples of `fn`'s waveform at fraction `pos` of the slack (all if None), `(channels, samples)` in `dtype`."
         p, size = self.entry(fn), np.dtype(self.dtype).itemsize
         try:
@@ -255,7 +281,10 @@ class WaveCache:
         except AudioError as e: return e.reason
         return None
 
-    def fill(self, files, n_workers=None, progress=True):
+    def fill(self,
+             files,          # audio files
+             n_workers=None, # processes (None: the CPU count)
+             progress=True): # show a progress bar
         "Decode those of `files` not cached yet, in parallel with a progress bar: `{file: reason}` for the ones that fail."
         from fastai.torch_core import defaults
         todo = [f for f in files if not (os.path.isfile(f) and self.entry(f).exists())]

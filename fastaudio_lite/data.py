@@ -46,11 +46,17 @@ class LoadAudio(Transform):
     # fastai's `test_dl` keeps the type transforms that accept an item's type: all of these go through this one.
     input_types = (str, Path, np.ndarray, torch.Tensor)
     train_setup = False  # `setups` sees every item, so the cache fills for the validation set too
-    def __init__(self, sr=16000, mono=True, cache=None):
+    def __init__(self,
+                 sr=16000,    # the rate every file is resampled to, in Hz
+                 mono=True,   # down-mix to one channel
+                 cache=None): # a `WaveCache` to read decoded waveforms from (None: decode each time)
         super().__init__()
         self.sr, self.mono = check_sr(sr), mono
         self.cache = _wave_cache(cache, self.sr, mono)
-    def read(self, fn, n=None, pos=0.5):
+    def read(self,
+             fn,       # an audio file
+             n=None,   # samples wanted (None: all)
+             pos=0.5): # fraction of the slack before the clip
         "The `n` samples of file `fn` at fraction `pos` of its slack (all if `n` is None), float32 `(channels, samples)`."
         if self.cache is None: return read_clip(fn, self.sr, self.mono, n, pos)
         return self.cache.get(fn, n, pos).astype(np.float32)
@@ -71,7 +77,10 @@ class LoadAudio(Transform):
         return downmix(x) if self.mono else x
 
 # %% ../nbs/01_data.ipynb #b2a07724
-def fix_length(x, n, pos=0.5, pad='zeros'):
+def fix_length(x,            # audio `(..., samples)`
+               n,            # samples wanted
+               pos=0.5,      # fraction of the slack before the kept or padded part
+               pad='zeros'): # one of `pad_modes`
     "`decode.fix_length` for tensors and `AudioTensor` too: crop or pad `x` `(..., samples)` to `n` samples at fraction `pos` of the slack."
     out = decode.fix_length(x if isinstance(x, np.ndarray) else plain_tensor(x), n, pos, pad)
     return AudioTensor(out, sr=x.sr) if isinstance(x, AudioTensor) else out
@@ -209,7 +218,8 @@ def RegexSplitter(pat):
     rx = _name_regex(pat, 'pat')
     return FuncSplitter(lambda o: bool(rx.search(Path(o).name)))
 
-def speaker_of(fn, pat=r'^[^_]+_([^_]+)_'):
+def speaker_of(fn,                      # an audio file
+               pat=r'^[^_]+_([^_]+)_'): # a regular expression whose first group is the speaker (FSDD's `digit_speaker_n`)
     "The speaker of `fn`: the first group of `pat` matched on the file name."
     m = _name_regex(pat, 'pat').search(Path(fn).name)
     if m is None or not m.groups(): raise ArgumentError(f"{fn}: the speaker pattern {pat!r} does not match this file name")

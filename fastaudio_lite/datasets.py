@@ -51,7 +51,8 @@ def speech_commands_noise(path):
     "The background noise recordings of a Speech Commands folder (for `AddNoise`-style mixing or a 'silence' class)."
     return get_audio_files(Path(path) / '_background_noise_')
 
-def speech_commands_splitter(path, test=False):
+def speech_commands_splitter(path,        # the data set folder (with its lists)
+                             test=False): # validate on the test list
     "Split by the data set's lists: validation from `validation_list.txt` (or `testing_list.txt` if `test`); the other list's files are left out."
     valid, other = _read_list(path, 'validation_list.txt'), _read_list(path, 'testing_list.txt')
     if test: valid, other = other, valid
@@ -74,7 +75,8 @@ def hash_fraction(key):
     "A fraction in [0, 1) fixed by `key` (sha1, as the Speech Commands lists were drawn): the same on every machine."
     return int(hashlib.sha1(str(key).encode()).hexdigest()[:8], 16) / 2 ** 32
 
-def SpeakerHashSplitter(speaker_of, valid_pct=0.2):
+def SpeakerHashSplitter(speaker_of,     # file -> its speaker
+                        valid_pct=0.2): # about this share of the speakers is held out
     "Hold out the speakers whose `hash_fraction` is below `valid_pct`: about that share of the speakers, all their files."
     def _inner(items):
         spk = [speaker_of(o) for o in items]
@@ -96,7 +98,8 @@ def _esc50_meta(path):
     if not p.is_file(): raise ArgumentError(f"path: {path} has no meta/esc50.csv (is it the ESC-50 folder?)")
     return pd.read_csv(p).set_index('filename')
 
-def esc50_splitter(path, fold=1):
+def esc50_splitter(path,    # the data set folder
+                   fold=1): # the held-out fold, 1-5
     "Validation is ESC-50's fold `fold` (1-5), training the other four."
     _check_fold(fold)
     folds = _esc50_meta(path)['fold']
@@ -135,7 +138,8 @@ def data_layout(files):
     if all(re.match(r'^\d_[a-z]+_\d+\.wav$', n) for n in names): return 'fsdd'
     return None
 
-def layout_split(files, valid_pct=0.2):
+def layout_split(files,          # audio files
+                 valid_pct=0.2): # share held out where the layout has speakers
     "`(splitter, kind, description)` for the layout of `files` (by fold or speaker), or None for an unknown layout."
     layout = data_layout(files)
     if layout == 'esc': return EscFoldSplitter(1), 'sound', "ESC fold 1 held out (the folds keep takes of one recording together)"
@@ -199,7 +203,10 @@ np.savez(buf, **out)
 sys.stdout.buffer.write(buf.getvalue())
 """
 
-def espeak_words(words, voice='en-us', pitch=50, rate=175):
+def espeak_words(words,         # words to say
+                 voice='en-us', # an eSpeak NG voice, with a variant ('en-us+m3')
+                 pitch=50,      # 0-100
+                 rate=175):     # words per minute
     "Say each of `words` with eSpeak NG `voice` (e.g. 'en-us+m3'), `pitch` 0-100, `rate` words/min: `(clips, sr)`."
     import io, subprocess, sys
     try: import espeakng_loader  # noqa: F401
@@ -210,7 +217,8 @@ def espeak_words(words, voice='en-us', pitch=50, rate=175):
     z = np.load(io.BytesIO(r.stdout))
     return [z[f'w{i}'].astype(np.float32) / 32768 for i in range(len(words))], int(z['sr'])
 
-def synth_voices(n_voices, seed=0):
+def synth_voices(n_voices, # speakers wanted
+                 seed=0):  # the draw
     "`n_voices` distinct speakers: (id, eSpeak voice, pitch, rate), drawn deterministically from `seed`."
     rng = np.random.default_rng(seed)
     combos = [(a, v) for a in english_accents for v in _voice_variants]

@@ -20,13 +20,16 @@ class ArgumentError(ValueError):
 
 class AudioError(ValueError):
     "A file that cannot be decoded into usable audio; the message names the file and the reason."
-    def __init__(self, fn, reason=None):
-        # One argument is a whole message: torch re-raises worker errors as `type(e)(message)`.
+    def __init__(self,
+                 fn,          # the file (alone: a whole message, as torch re-raises worker errors as `type(e)(message)`)
+                 reason=None): # why it cannot be used
         self.fn, self.reason = fn, reason
         super().__init__(fn if reason is None else f"{fn}: {reason}")
     def __reduce__(self): return (AudioError, (self.fn, self.reason))
 
-def check_sr(sr, name='sr', optional=False):
+def check_sr(sr,              # the value to check
+             name='sr',       # the argument named in the error
+             optional=False): # let None pass
     "`sr` as a whole number of Hz, or an `ArgumentError` naming `name` when it is not a positive finite number (None passes if `optional`)."
     if sr is None and optional: return None
     if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not np.isfinite(sr) or sr <= 0:
@@ -34,7 +37,9 @@ def check_sr(sr, name='sr', optional=False):
     return int(sr)
 
 # %% ../nbs/00a_decode.ipynb #37b93075
-def resample_array(x, orig_sr, new_sr):
+def resample_array(x,       # float32 `(channels, samples)`
+                   orig_sr, # `x`'s rate in Hz
+                   new_sr): # the rate wanted, in Hz
     "Resample the float32 array `x` `(channels, samples)` from `orig_sr` to `new_sr` Hz with soxr (high quality)."
     orig_sr, new_sr = check_sr(orig_sr, 'orig_sr'), check_sr(new_sr, 'new_sr')
     if orig_sr == new_sr: return x
@@ -51,7 +56,10 @@ def check_pad(pad):
     if pad not in pad_modes: raise ArgumentError(f"pad must be one of {pad_modes}, got {pad!r}")
     return pad
 
-def fix_length(x, n, pos=0.5, pad='zeros'):
+def fix_length(x,            # audio `(..., samples)`
+               n,            # samples wanted
+               pos=0.5,      # where the kept or padded part sits: 0 start, 0.5 centre, 1 end
+               pad='zeros'): # one of `pad_modes`
     "Crop or pad `x` `(..., samples)` (a NumPy array or a plain tensor) to `n` samples, placed at fraction `pos` of the slack, padding by `pad`."
     check_pad(pad)
     t = x.shape[-1]
@@ -90,7 +98,9 @@ def _check_complete(f, fn):
         if 'should be' in line and line.split(':')[0].strip().lower() in ('data', 'ssnd'):
             raise AudioError(fn, f"truncated file: the header and the data disagree ({line.strip()})")
 
-def clip_window(total, n=None, pos=0.5):
+def clip_window(total,    # samples in the file
+                n=None,   # samples wanted (None: all)
+                pos=0.5): # fraction of the slack before the window
     "`(start, count)` of the `n` of `total` samples placed at fraction `pos` of the slack (all of them if fewer or `n` is None)."
     if n is None or total <= n: return 0, total
     return int(round(pos * (total - n))), n

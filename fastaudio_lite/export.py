@@ -35,7 +35,9 @@ __all__ = ['ExportError', 'dft_basis', 'STFTParts', 'SpecFront', 'DBFront', 'Del
 class ExportError(ValueError):
     "A model or batch transform that cannot be written as ONNX; the message names it and says why. Nothing is written."
 
-def dft_basis(n_fft, win_length, window='hann'):
+def dft_basis(n_fft,          # FFT size in samples
+              win_length,     # window length in samples
+              window='hann'): # 'hann', 'hamming' or 'blackman'
     "The windowed DFT as conv1d kernels `(2*(n_fft//2+1), 1, n_fft)`: real parts, then imaginary, as `torch.stft` computes them."
     w = get_window(window, win_length, torch.device('cpu'), torch.float64)
     left = (n_fft - win_length) // 2
@@ -46,7 +48,14 @@ def dft_basis(n_fft, win_length, window='hann'):
 
 class STFTParts(nn.Module):
     "The STFT of `x` `(..., samples)` as (real, imaginary) `(..., freq, frames)`, by a strided conv1d over `dft_basis`."
-    def __init__(self, n_fft, hop_length, win_length, window='hann', center=True, pad_mode='reflect', normalized=False):
+    def __init__(self,
+                 n_fft,              # FFT size in samples
+                 hop_length,         # samples between frames
+                 win_length,         # window length in samples
+                 window='hann',      # 'hann', 'hamming' or 'blackman'
+                 center=True,        # pad so that frames are centred
+                 pad_mode='reflect', # how `center` pads
+                 normalized=False):  # scale by 1/sqrt(n_fft)
         super().__init__()
         self.n_fft, self.hop_length, self.center, self.pad_mode = n_fft, hop_length, center, pad_mode
         basis = dft_basis(n_fft, win_length, window)
@@ -63,7 +72,9 @@ class STFTParts(nn.Module):
 # %% ../nbs/04d_export.ipynb #adbae1c7
 class SpecFront(nn.Module):
     "A spectrogram transform (`Spectrogram` and its filterbank, MFCC and multi-resolution kinds) at `sr` Hz on plain tensors."
-    def __init__(self, t, sr):
+    def __init__(self,
+                 t,    # a `Spectrogram` (or a subclass) of the learner
+                 sr):  # sample rate in Hz
         super().__init__()
         wins = t.win_lengths if isinstance(t, MultiResolutionMel) else (t.win_length,)
         self.stfts = nn.ModuleList(STFTParts(t.n_fft, t.hop_length, w, t.window, t.center, t.pad_mode, t.normalized) for w in wins)
@@ -90,7 +101,9 @@ class SpecFront(nn.Module):
 
 class DBFront(nn.Module):
     "`ToDB` of a spectrogram of magnitudes raised to `power`."
-    def __init__(self, t, power):
+    def __init__(self,
+                 t,      # a `ToDB` of the learner
+                 power): # whether its input is a power spectrogram (else magnitude)
         super().__init__()
         self.multiplier, self.amin, self.ref, self.top_db = 20. / power, t.amin, t.ref, t.top_db
     def forward(self, S): return power_to_db(S, self.multiplier, self.amin, self.ref, self.top_db)
@@ -118,7 +131,8 @@ class NormFront(nn.Module):
         self.register_buffer('std', t.std.reshape(-1, 1, 1).clone())
     def forward(self, S): return (S - self.mean) / self.std
 
-def front_end(tfms, sr):
+def front_end(tfms, # the validation set's batch transforms
+              sr):  # sample rate in Hz
     "The batch transforms `tfms` of a validation set, as modules (the augmentations, which run in training only, left out)."
     steps, power = [], None
     for t in tfms:
@@ -136,7 +150,10 @@ def front_end(tfms, sr):
 
 class AudioGraph(nn.Module):
     "Waveforms `(batch, channels, samples)` through `front` and `model` to probabilities: softmax, or sigmoid when `multi_label`."
-    def __init__(self, front, model, multi_label=False):
+    def __init__(self,
+                 front,              # waveforms -> model inputs
+                 model,              # the trained model
+                 multi_label=False): # sigmoid outputs (else softmax)
         super().__init__()
         self.front, self.model, self.multi_label = front, model, multi_label
     def forward(self, x):

@@ -53,7 +53,10 @@ def predict_windows(learn,        # a learner whose data has a clip length (`Aud
     if hop <= 0: raise ArgumentError(f"hop_s must be > 0 seconds, got {hop_s!r}")
     return predict_windows_of(lambda waves: _probs(learn, waves, la.sr), fn, la.sr, n, hop, la.mono, bs)
 
-def predict_long(learn, fn, hop_s=None, bs=64):
+def predict_long(learn,      # a learner whose data has a clip length
+                 fn,         # an audio file of any length
+                 hop_s=None, # seconds between window starts (None: half a clip)
+                 bs=64):     # windows predicted at a time
     "Classify `fn` window by window (`hop_s` apart, half a clip by default): `(label, mean_probs, window_probs, starts_s)`."
     parts = list(predict_windows(learn, fn, hop_s, bs))
     starts, probs = np.concatenate([s for s, _, _ in parts]), torch.cat([p for _, _, p in parts])

@@ -32,7 +32,10 @@ def _batch_input(dls):
 
 class AudioLearner(Learner):
     "A fastai `Learner` whose `distrib_ctx` trains on CPU processes (gloo) as well as GPUs, under torchrun or accelerate launch."
-    def distrib_ctx(self, sync_bn=True, in_notebook=False, **kwargs):
+    def distrib_ctx(self,
+                    sync_bn=True,      # convert BatchNorm to SyncBatchNorm
+                    in_notebook=False, # launched from a notebook
+                    **kwargs):
         "fastai's `distrib_ctx` (no need to import `fastai.distributed` first): a context to train on every process's shard."
         import fastaudio_lite.distributed  # noqa: F401 -- imports fastai.distributed (Learner.distrib_ctx), or names the dist extra
         return Learner.distrib_ctx(self, sync_bn, in_notebook, **kwargs)
@@ -43,15 +46,15 @@ class AudioLearner(Learner):
         if rank_distrib(): self.remove_cb(ProgressCallback)
         return self
 
-def audio_learner(dls,               # audio `DataLoaders` (waveforms or spectrograms)
-                  arch='resnet18',   # a timm name, 'SpecCNN' or 'WaveCNN', a Hugging Face id or folder, a model function, class or instance
-                  n_in=None,         # input channels (None: the batches')
-                  n_out=None,        # outputs (None: the data's classes)
-                  pretrained=True,   # start from pretrained weights when they can be had
-                  weights=None,      # a state dict file to start from instead
-                  loss_func=None,    # fastai's default for the data if None
-                  metrics=None,
-                  **kwargs):         # passed to fastai's `Learner`
+def audio_learner(dls,             # audio `DataLoaders`
+                  arch='resnet18', # a timm name, 'SpecCNN', 'WaveCNN', a Hub folder or id, or a model
+                  n_in=None,       # input channels (None: from a batch)
+                  n_out=None,      # outputs (None: the vocabulary)
+                  pretrained=True, # start from pretrained weights
+                  weights=None,    # a weights file to load instead
+                  loss_func=None,  # None: fastai's default for the labels
+                  metrics=None,    # fastai metrics (None: accuracy, or accuracy_multi for multi-label)
+                  **kwargs):
     "A `Learner` for audio `dls`: `arch` (a timm name, 'SpecCNN' or 'WaveCNN', a model) built for the batches, with pretrained weights unless `pretrained=False`."
     x = _batch_input(dls)
     arch = reference_models.get(arch, arch) if isinstance(arch, str) else arch

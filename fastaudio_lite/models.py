@@ -57,7 +57,10 @@ def _endpoint():
     from huggingface_hub import constants
     return constants.ENDPOINT
 
-def hub_file(repo_id, filenames, revision=None, timeout=None):
+def hub_file(repo_id,       # a Hub repository, 'owner/name'
+             filenames,     # file names to try, in order
+             revision=None, # a branch, tag or commit (None: main)
+             timeout=None): # seconds before a stalled download fails
     "The local path of the first of `filenames` that Hub repo `repo_id` holds: downloaded once with huggingface_hub, then cached."
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
     from huggingface_hub.errors import EntryNotFoundError
@@ -78,7 +81,8 @@ def hub_file(repo_id, filenames, revision=None, timeout=None):
     if cached: return cached
     raise WeightsUnavailable(f"{repo_id} on {_endpoint()} holds none of {', '.join(filenames)}")
 
-def url_file(url, timeout=None):
+def url_file(url,           # the weights file
+             timeout=None): # seconds before a stalled download fails
     "The local path of `url` in torch.hub's cache (`TORCH_HOME`), downloaded once by torch.hub; a stalled connection fails after `timeout` s."
     import socket
     p = Path(torch.hub.get_dir()) / 'checkpoints' / Path(url).name
@@ -93,7 +97,9 @@ def url_file(url, timeout=None):
     finally: socket.setdefaulttimeout(old)
     return str(p)
 
-def no_weights(name, reason, how):
+def no_weights(name,   # the architecture
+               reason, # why the weights could not be had
+               how):   # what the user can do
     "Warn once that `name`'s pretrained weights could not be had, why, and how to supply them; returns False."
     warnings.warn(f"no pretrained weights for {name}: {reason}. Training from random weights. To use pretrained weights "
                   f"without network: {how}, or save a state dict to a file and pass weights=PATH.", stacklevel=3)
@@ -145,7 +151,8 @@ def first_conv(model):
             if isinstance(child, (nn.Conv1d, nn.Conv2d)): return child, parent, name
     raise ArgumentError(f"{type(model).__name__} has no Conv1d or Conv2d layer to take the input channels")
 
-def adapt_first_conv(model, n_in):
+def adapt_first_conv(model, # a timm or torchvision model
+                     n_in): # input channels wanted
     "Replace the first convolution of `model` with one taking `n_in` channels, its weights adapted by timm's rule."
     from timm.models import adapt_input_conv
     conv, parent, name = first_conv(model)
@@ -170,8 +177,14 @@ def kaldi_mel_banks(num_mel_bins, n_fft, sr, low_freq=20., high_freq=0.):
     mel = _kaldi_mel(sr / n_fft * torch.arange(n_fft // 2, dtype=torch.float64))
     return nn.functional.pad(triangular_fbanks(mel, edges), (0, 0, 0, 1))   # on the mel axis; Kaldi leaves the Nyquist bin out
 
-def kaldi_fbank(x, sr=16000, num_mel_bins=128, frame_length_ms=25., frame_shift_ms=10., preemphasis=0.97,
-                low_freq=20., high_freq=0.):
+def kaldi_fbank(x,                   # waveforms `(batch, samples)`
+                sr=16000,            # sample rate in Hz
+                num_mel_bins=128,    # mel bands
+                frame_length_ms=25., # frame length in ms
+                frame_shift_ms=10.,  # frame shift in ms
+                preemphasis=0.97,    # pre-emphasis coefficient
+                low_freq=20.,        # lowest frequency in Hz
+                high_freq=0.):       # highest frequency in Hz (0 or less: relative to Nyquist)
     "Kaldi's log-mel filterbank features of waveforms `x` `(batch, samples)` -> `(batch, frames, num_mel_bins)`, as AST uses them."
     x = plain_tensor(x).float()
     win, hop = int(sr * frame_length_ms / 1000), int(sr * frame_shift_ms / 1000)
@@ -187,7 +200,13 @@ def kaldi_fbank(x, sr=16000, num_mel_bins=128, frame_length_ms=25., frame_shift_
 
 class ASTFeatures(nn.Module):
     "AST's feature extraction on the batch's device: Kaldi log-mel filterbanks `(batch, max_length, num_mel_bins)`, normalised."
-    def __init__(self, sr=16000, num_mel_bins=128, max_length=1024, mean=-4.2677393, std=4.5689974, do_normalize=True):
+    def __init__(self,
+                 sr=16000,           # sample rate in Hz the model expects
+                 num_mel_bins=128,   # mel bands
+                 max_length=1024,    # frames, padded or cut
+                 mean=-4.2677393,    # normalising mean
+                 std=4.5689974,      # normalising std
+                 do_normalize=True): # normalise by `mean` and `std`
         super().__init__()
         self.sr, self.num_mel_bins, self.max_length, self.mean, self.std, self.do_normalize = sr, num_mel_bins, max_length, mean, std, do_normalize
     def forward(self, x):
@@ -198,7 +217,9 @@ class ASTFeatures(nn.Module):
 
 class WaveNormalize(nn.Module):
     "wav2vec2/HuBERT/WavLM feature extraction on the batch's device: each clip to zero mean and unit variance `(batch, samples)`."
-    def __init__(self, sr=16000, do_normalize=True):
+    def __init__(self,
+                 sr=16000,           # sample rate in Hz the model expects
+                 do_normalize=True): # zero mean, unit variance per example
         super().__init__()
         self.sr, self.do_normalize = sr, do_normalize
     def forward(self, x):
@@ -218,7 +239,9 @@ def hf_features(fe):
 
 class HFAudioModel(nn.Module):
     "A transformers audio-classification model fed from waveform batches: `features` on the batch's device, then the model's logits."
-    def __init__(self, model, features):
+    def __init__(self,
+                 model,     # a transformers audio classification model
+                 features): # the module turning waveforms into its inputs
         super().__init__()
         self.model, self.features = model, features
     def forward(self, x):
@@ -252,7 +275,9 @@ def is_hf_arch(arch):
     import timm
     return not timm.is_model(arch)
 
-def hf_audio_model(arch, vocab, pretrained=True):
+def hf_audio_model(arch,             # a folder or Hub id of a transformers audio classifier
+                   vocab,            # class names
+                   pretrained=True): # load its weights
     "An `HFAudioModel` from a folder or Hub id, its classification head made for `vocab` (random weights if not `pretrained`)."
     try: from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification
     except ImportError: raise ImportError("Hugging Face models need transformers: pip install 'fastaudio_lite[hf]'") from None

@@ -64,14 +64,14 @@ class Recipe:
     win_scales: tuple | None = None      # mel window lengths as multiples of the preset's (two or more: `MultiResolutionMel`)
     hop_length: int | None = None        # samples between frames (None: the preset's)
     augment: dict = field(default_factory=lambda: deepcopy(_speech_augment))  # `augment.augmentations` settings, {name: kwargs}
-    epochs: int = 60
-    lr: float = 1e-2
-    bs: int = 32
+    epochs: int = 60                     # training epochs
+    lr: float = 1e-2                     # peak learning rate of the one-cycle schedule
+    bs: int = 32                         # batch size
     mixup: float = 0.4                   # fastai MixUp's alpha (0: off)
     label_smoothing: float = 0.1         # (0: plain cross-entropy)
     average: float = 0.2                 # `WeightAverage`'s span (0: off)
     arch: object = 'resnet18'            # anything `audio_learner` takes
-    pretrained: bool = True
+    pretrained: bool = True              # start from ImageNet weights where the arch has them
     why: str = ''                        # how `for_files` chose `sr` and `duration`
 
     def __post_init__(self):
@@ -90,7 +90,10 @@ class Recipe:
         if bad: raise ArgumentError(f"Recipe has no setting {', '.join(map(repr, bad))}: the settings are {', '.join(names)}")
         return replace(deepcopy(self), **{k: v for k, v in changes.items() if v is not None})
 
-    def for_files(self, files, coverage=0.95, info=None):
+    def for_files(self,
+                  files,         # the training files
+                  coverage=0.95, # share of the files the clip covers whole
+                  info=None):    # their `audio_info`, if already read
         """A copy whose `duration` covers `coverage` of `files` (up to `max_duration`) and whose `sr` is at most theirs
         (from their headers: `info`, their `core.audio_info`, if already read)."""
         c = clip_settings(files, max_duration=self.max_duration, max_sr=presets[self.kind]['sr'], coverage=coverage, info=info)
@@ -171,14 +174,14 @@ class Recipe:
         return dls
 
     def learner(self,
-                dls,                 # the recipe's `DataLoaders`
-                arch=None,           # anything `audio_learner` takes (None: the recipe's)
-                pretrained=None,     # None: the recipe's
-                weights=None,        # a state dict file to start from
-                metrics=accuracy,
-                cbs=None,            # callbacks besides the recipe's
-                mixup=None,          # mixup's alpha (None: the recipe's)
-                **kwargs):           # passed to `audio_learner`
+                dls,              # audio `DataLoaders`
+                arch=None,        # None: the recipe's
+                pretrained=None,  # None: the recipe's
+                weights=None,     # a weights file to start from
+                metrics=accuracy, # fastai metrics
+                cbs=None,         # more callbacks
+                mixup=None,       # None: the recipe's
+                **kwargs):
         """`audio_learner` of `arch` (the recipe's if None) on `dls` with the recipe's loss and callbacks
         (`recipe_callbacks`: mixup, label smoothing, weight averaging) and `StopOnNonFinite`, plus `cbs`; when stdout is a
         file or a pipe, one line per epoch in place of progress bars (`plain_logs`)."""
@@ -187,7 +190,10 @@ class Recipe:
         return plain_logs(audio_learner(dls, self.arch if arch is None else arch, pretrained=self.pretrained if pretrained is None else pretrained,
                                         weights=weights, metrics=metrics, **tricks, **kwargs))
 
-    def fit(self, learn, epochs=None, lr=None):
+    def fit(self,
+            learn,       # a learner from `learner`
+            epochs=None, # None: the recipe's
+            lr=None):    # None: the recipe's; 'auto': `lr_find`
         """Fit `learn` for `epochs` at `lr` (the recipe's if None; 'auto': `lr_find`'s valley): fastai's `fine_tune` when
         the body starts frozen (pretrained), else one cycle. Returns the learning rate used."""
         epochs, lr = epochs or self.epochs, self.lr if lr is None else lr
@@ -210,7 +216,8 @@ def recipe(kind='speech', **changes):
     if kind not in recipes: raise ArgumentError(f"kind must be one of {tuple(recipes)}, got {kind!r}")
     return recipes[kind].but(**changes)
 
-def kind_of(files, info=None):
+def kind_of(files,      # audio files
+            info=None): # their `audio_info`, if already read
     """The kind of sound `files` sound like from their lengths alone (`info`: their `core.audio_info`, if already read):
     'sound' when the median clip is longer than 2 s, else 'speech'."""
     return 'sound' if clip_settings(files, info=info)['median'] > 2 else 'speech'
@@ -242,7 +249,8 @@ def _atomic(writes):
             raise OutputError(f"{path}: cannot be written ({why}); the earlier outputs are unchanged") from None
         raise
 
-def check_out(out, force=False):
+def check_out(out,          # the output folder
+              force=False): # replace an earlier run
     "Before training: `out` can be created and written, and holds no model.pkl of an earlier run unless `force`."
     import tempfile
     out = Path(out)
@@ -283,7 +291,10 @@ def _fit(learn, r):
         interp.plot_confusion_matrix(figsize=(6, 6))
     return lr, fit_s, cm, most
 
-def write_outputs(out, learn, metrics, export=True):
+def write_outputs(out,          # the output folder
+                  learn,        # the trained learner
+                  metrics,      # the metrics.json contents
+                  export=True): # write model.pkl
     """confusion.png (the current figure), model.pkl (if `export`) and metrics.json (last: its presence means a whole
     run) into `out`, under temporary names renamed together: a failed write leaves the earlier outputs (`OutputError`)."""
     import matplotlib.pyplot as plt
@@ -293,23 +304,23 @@ def write_outputs(out, learn, metrics, export=True):
     try: _atomic(writes)
     finally: plt.close('all')
 
-def train(dls,                    # the `DataLoaders` (`Recipe.dataloaders` sets `dls.recipe`)
-          arch=None,              # anything `audio_learner` takes (None: the recipe's, and likewise below)
-          epochs=None,
-          lr=None,                # a learning rate, or 'auto' for `lr_find`'s
-          out='.',                # the folder for confusion.png, model.pkl and metrics.json
-          seed=42,                # fixes the weights, the augmentations and the batch order
-          extra_metrics=None,     # a dict, or a function of the fitted learner returning one, added to metrics.json
-          synth_voices=0,         # pretrain first on the labels said by this many eSpeak NG voices (0: off)
-          synth_words=None,       # what is said for each label (`synth_pretrain`'s `words`)
-          pretrained=None,
-          mixup=None,
-          label_smoothing=None,
-          export=True,            # write model.pkl
-          tta=False,              # also the validation accuracy with test-time augmentation
-          average=None,           # `WeightAverage`'s span
-          cbs=None,               # callbacks besides the recipe's
-          recipe=None):           # the recipe (None: `dls.recipe`, or the recipe of `dls.kind`)
+def train(dls,                  # audio `DataLoaders`
+          arch=None,            # None: the recipe's
+          epochs=None,          # None: the recipe's
+          lr=None,              # None: the recipe's; 'auto': `lr_find`
+          out='.',              # the output folder
+          seed=42,              # seeds Python, NumPy and torch
+          extra_metrics=None,   # a dict added to metrics.json, or a function of the learner giving one
+          synth_voices=0,       # pretrain on this many eSpeak NG voices first (0: none)
+          synth_words=None,     # the words they say (None: the vocabulary)
+          pretrained=None,      # None: the recipe's
+          mixup=None,           # None: the recipe's
+          label_smoothing=None, # None: the recipe's
+          export=True,          # write model.pkl
+          tta=False,            # report fastai's TTA accuracy too
+          average=None,         # None: the recipe's
+          cbs=None,             # more callbacks
+          recipe=None):         # None: `dls.recipe`
     """Train on `dls` as `recipe` says (`dls.recipe`, or the recipe of `dls.kind`, if None); each other argument left None
     is the recipe's. First pretrained on `synth_voices` eSpeak NG voices if > 0 (`synth_pretrain`; then lr `synth_lr`
     unless given). Writes confusion.png, model.pkl (if `export`) and metrics.json to `out` together (`write_outputs`).
@@ -369,16 +380,16 @@ class _LabelOf:
     def __init__(self, texts, vocab): self.map = dict(zip(texts, vocab))
     def __call__(self, f): return self.map[Path(f).parent.name]
 
-def synth_pretrain(dls,                # the real data's `DataLoaders`: its labels, audio settings and batch transforms
-                   path,               # a folder for the synthetic clips and the weights (reused for the same settings)
-                   arch='resnet18',    # the model to pretrain
-                   words=None,         # what is said for each label: a dict or a list (None: the labels themselves)
-                   n_voices=300,       # eSpeak NG voices
-                   epochs=5,
-                   lr=1e-2,
-                   bs=None,            # the batch size (None: `dls`')
-                   seed=0,             # fixes the voices and the training
-                   noise=(10., 40.)):  # the SNR range of the background noise, dB
+def synth_pretrain(dls,               # the real data (labels, audio settings, transforms)
+                   path,              # folder for the generated clips and weights
+                   arch='resnet18',   # the model to pretrain
+                   words=None,        # the words said (None: the labels)
+                   n_voices=300,      # eSpeak NG speakers
+                   epochs=5,          # training epochs
+                   lr=1e-2,           # learning rate
+                   bs=None,           # batch size (None: `dls`')
+                   seed=0,            # the draw of voices and training
+                   noise=(10., 40.)): # SNR range in dB of the noise mixed in
     "Pretrain `arch` on `dls`'s labels said by `n_voices` eSpeak NG voices, with `dls`'s audio settings and batch transforms; returns the weights file for `audio_learner(..., weights=)`."
     path = Path(path)
     vocab = list(getattr(dls, 'vocab', None) or [])

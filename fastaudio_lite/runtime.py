@@ -29,7 +29,12 @@ def _batches(it, n):
     it = iter(it)
     while chunk := list(islice(it, n)): yield chunk
 
-def predict_clips(probs_of, read, files, labels, topk=3, bs=64):
+def predict_clips(probs_of, # clips `(n, channels, samples)` -> probabilities `(n, classes)`
+                  read,     # file -> its clip `(channels, samples)`
+                  files,    # audio files, read as they are predicted
+                  labels,   # class names, in the order of the probabilities
+                  topk=3,   # how many (label, probability) pairs each `Prediction` keeps
+                  bs=64):   # files predicted at a time
     """Predict `files` as they are read, `bs` at a time: `read(f)` gives a file's clip (an `AudioError` names one that
     cannot be used) and `probs_of(clips)` their probabilities `(n, classes)`; yields a `Prediction` per file, in order."""
     labels = [str(l) for l in labels]
@@ -47,7 +52,13 @@ def predict_clips(probs_of, read, files, labels, topk=3, bs=64):
             top = np.argsort(-p, kind='stable')[:min(topk, len(p))]
             yield Prediction(str(f), labels[int(top[0])], float(p[top[0]]), [(labels[int(j)], float(p[j])) for j in top])
 
-def predict_windows_of(probs_of, fn, sr, n, hop, mono=True, bs=64):
+def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabilities `(n, classes)`
+                       fn,        # an audio file of any length
+                       sr,        # sample rate in Hz the windows are read at
+                       n,         # samples in a window
+                       hop,       # samples between window starts
+                       mono=True, # down-mix to one channel
+                       bs=64):    # windows predicted at a time
     "Classify `fn` window by window as it is read (`n` samples, `hop` apart, at `sr` Hz): yield `(starts_s, ends_s, probs)` per batch of `bs`."
     starts, wins = [], []
     for s, w in audio_windows(fn, sr, n, hop, mono):
@@ -62,7 +73,9 @@ def predict_windows_of(probs_of, fn, sr, n, hop, mono=True, bs=64):
 class OnnxModel:
     """An ONNX file written by `export_onnx`: its labels and audio settings, read from the file's metadata, and an
     onnxruntime session (`threads`: intra-op threads, onnxruntime's choice if None). Call it on a list of clips."""
-    def __init__(self, path, threads=None):
+    def __init__(self,
+                 path,          # a model.onnx written by `export_onnx`
+                 threads=None): # onnxruntime's intra-op threads (None: its default)
         try: import onnxruntime as ort
         except ImportError: raise ImportError("ONNX models need onnxruntime: pip install 'fastaudio_lite[onnx]'") from None
         opts = ort.SessionOptions()
@@ -85,10 +98,16 @@ class OnnxModel:
     def clip(self, fn):
         "The clip of `fn` the model was validated on: decoded at `sr`, down-mixed for one channel, the centred `n_samples`, padded as in training."
         return fix_length(read_clip(fn, self.sr, self.channels == 1, self.n_samples, 0.5), self.n_samples, 0.5, self.pad)
-    def predict(self, files, topk=3, bs=64):
+    def predict(self,
+                files,  # audio files, read as they are predicted
+                topk=3, # how many (label, probability) pairs each `Prediction` keeps
+                bs=64): # files predicted at a time
         "Predict `files` as they are read, `bs` at a time: a `Prediction` per file, in order."
         return predict_clips(self, self.clip, files, self.labels, topk, bs)
-    def predict_windows(self, fn, hop_s=None, bs=64):
+    def predict_windows(self,
+                        fn,         # an audio file of any length
+                        hop_s=None, # seconds between window starts (None: half a clip)
+                        bs=64):     # windows predicted at a time
         "Classify `fn` window by window (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
         hop = int(round((hop_s if hop_s is not None else self.duration / 2) * self.sr))
         if hop <= 0: raise ArgumentError(f"hop_s must be > 0 seconds, got {hop_s!r}")

@@ -44,7 +44,14 @@ class AudioSpectrogram(MetaTensor):
     @property
     def duration(self): return self.nframes * self.hop_length / self.sr
 
-    def show(self, ax=None, title=None, ctx=None, cmap='magma', colorbar=True, figsize=(6, 3), **kwargs):
+    def show(self,
+             ax=None,        # matplotlib axes (None: new ones)
+             title=None,     # axes title
+             ctx=None,       # fastai's name for `ax`
+             cmap='magma',   # colour map
+             colorbar=True,  # draw a colour bar
+             figsize=(6, 3), # size of new axes, in inches
+             **kwargs):
         "Draw each channel side by side: time in s, frequency in Hz on the spectrogram's own scale."
         import matplotlib.pyplot as plt
         ax = _get_ax(ax, ctx, figsize)
@@ -92,7 +99,14 @@ def get_window(window, win_length, device, dtype=torch.float32):
     if window not in _windows: raise ArgumentError(f"window must be one of {tuple(_windows)}, got {window!r}")
     return _windows[window](win_length, periodic=True, device=device, dtype=dtype)
 
-def stft(x, n_fft=512, hop_length=None, win_length=None, window='hann', center=True, pad_mode='reflect', normalized=False):
+def stft(x,                  # audio `(..., time)`
+         n_fft=512,          # FFT size in samples
+         hop_length=None,    # samples between frames (None: half the window)
+         win_length=None,    # window length in samples (None: `n_fft`)
+         window='hann',      # 'hann', 'hamming', 'blackman' or a tensor
+         center=True,        # pad so that frame t is centred on sample t*hop_length
+         pad_mode='reflect', # how `center` pads
+         normalized=False):  # scale by 1/sqrt(n_fft)
     "Complex STFT of `x` `(..., time)` -> `(..., freq, frames)`, computed in float32 whatever the input's dtype."
     win_length = win_length or n_fft
     hop_length = hop_length or win_length // 2
@@ -114,7 +128,11 @@ def channels_to_complex(S):
     c = S.shape[-3] // 2
     return torch.view_as_complex(S.reshape(*S.shape[:-3], c, 2, *S.shape[-2:]).movedim(-3, -1).contiguous())
 
-def power_to_db(S, multiplier=10., amin=1e-10, ref='max', top_db=80.):
+def power_to_db(S,              # a power (or, with multiplier 20, magnitude) spectrogram
+                multiplier=10., # 10 for power, 20 for magnitude
+                amin=1e-10,     # floor before the log
+                ref='max',      # 'max' (per example) or a number
+                top_db=80.):    # dB kept below the peak (None: all)
     "`multiplier*log10(S/ref)`; `ref='max'` is each example's maximum over `(channels, freq, frames)`; floored at `top_db` below the peak."
     S = plain_tensor(S)
     db = multiplier * torch.log10(S.clamp(min=amin))
@@ -133,7 +151,8 @@ def erb_to_hz(e):
     "The inverse of `hz_to_erb`."
     return (10 ** (np.asarray(e, dtype=float) / 21.4) - 1) / 0.00437
 
-def triangular_fbanks(all_freqs, f_pts):
+def triangular_fbanks(all_freqs, # the STFT bins' frequencies
+                      f_pts):    # filter corners on the same scale, two more than the filters
     "Triangular filters `(n_freqs, len(f_pts)-2)` with corners at `f_pts`, over STFT bins at `all_freqs` (Hz, or any scale both are on)."
     all_freqs, f_pts = torch.as_tensor(all_freqs, dtype=torch.float64), torch.as_tensor(f_pts, dtype=torch.float64)
     diff = f_pts[1:] - f_pts[:-1]
@@ -142,25 +161,37 @@ def triangular_fbanks(all_freqs, f_pts):
     up = slopes[:, 2:] / diff[1:]
     return torch.clamp(torch.minimum(down, up), min=0).float()
 
-def erb_fbanks(n_freqs, f_min, f_max, n_bands, sample_rate):
+def erb_fbanks(n_freqs,      # STFT bins (n_fft//2 + 1)
+               f_min,        # lowest frequency in Hz
+               f_max,        # highest frequency in Hz
+               n_bands,      # filters
+               sample_rate): # sample rate in Hz
     "Triangular filters `(n_freqs, n_bands)` equally spaced on the ERB-rate scale (a gammatone-like frequency axis)."
     f_pts = erb_to_hz(np.linspace(hz_to_erb(f_min), hz_to_erb(f_max), n_bands + 2))
     return triangular_fbanks(np.linspace(0, sample_rate / 2, n_freqs), f_pts)
 
-def hz_to_mel(f, mel_scale='htk'):
+def hz_to_mel(f,                # frequencies in Hz (a number or an array)
+              mel_scale='htk'): # 'htk' or 'slaney'
     "`f` Hz on the mel scale: HTK's `2595 log10(1 + f/700)`, or Slaney's (linear below 1 kHz, logarithmic above; librosa's default)."
     f = np.asarray(f, dtype=float)
     if mel_scale == 'htk': return 2595. * np.log10(1. + f / 700.)
     lin = f / (200. / 3)
     return np.where(f >= 1000., 15. + np.log(np.maximum(f, 1e-10) / 1000.) / (np.log(6.4) / 27.), lin)
 
-def mel_to_hz(m, mel_scale='htk'):
+def mel_to_hz(m,                # mels (a number or an array)
+              mel_scale='htk'): # 'htk' or 'slaney'
     "The inverse of `hz_to_mel`."
     m = np.asarray(m, dtype=float)
     if mel_scale == 'htk': return 700. * (10. ** (m / 2595.) - 1.)
     return np.where(m >= 15., 1000. * np.exp((np.log(6.4) / 27.) * (m - 15.)), m * (200. / 3))
 
-def mel_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale='htk'):
+def mel_fbanks(n_freqs,          # STFT bins (n_fft//2 + 1)
+               f_min,            # lowest frequency in Hz
+               f_max,            # highest frequency in Hz
+               n_mels,           # filters
+               sample_rate,      # sample rate in Hz
+               norm=None,        # None or 'slaney' (unit area)
+               mel_scale='htk'): # 'htk' or 'slaney'
     "Triangular mel filters `(n_freqs, n_mels)` over the STFT bins from 0 to `sample_rate/2`; `norm='slaney'` scales each to unit area."
     f_pts = mel_to_hz(np.linspace(hz_to_mel(f_min, mel_scale), hz_to_mel(f_max, mel_scale), n_mels + 2), mel_scale)
     fb = triangular_fbanks(np.linspace(0, sample_rate / 2, n_freqs), f_pts)
@@ -173,7 +204,8 @@ def _fbanks(kind, n_freqs, f_min, f_max, n_bands, sr, norm, mel_scale, device):
     else: fb = erb_fbanks(n_freqs, f_min, f_max, n_bands, sr)
     return fb.to(device=device, dtype=torch.float32)
 
-def apply_fbanks(S, fb):
+def apply_fbanks(S,   # spectrogram `(..., freq, frames)`
+                 fb): # filterbank `(freq, bands)`
     "`S` `(..., freq, frames)` through filterbank `fb` `(freq, bands)` -> `(..., bands, frames)`."
     return torch.matmul(S.transpose(-1, -2), fb).transpose(-1, -2)
 
@@ -210,7 +242,8 @@ _pad_modes = ('reflect', 'constant', 'replicate', 'circular')
 
 cpu_chunk = 32
 
-def per_chunk(fn, x):
+def per_chunk(fn, # a function of a batch
+              x): # the batch `(batch, ...)`
     "`fn(x)` for `x` `(batch, ...)`, in chunks of `cpu_chunk` examples on the CPU: cache-sized STFTs (3.5 times as fast for 256 clips on a 2-core CPU, `bench/spectrogram.py`), whole elsewhere."
     if x.device.type != 'cpu' or x.ndim < 3 or x.shape[0] <= cpu_chunk: return fn(x)
     return torch.cat([fn(c) for c in x.split(cpu_chunk)])
@@ -268,7 +301,8 @@ class Spectrogram(SpecTransform):
     def encodes(self, x: AudioSpectrogram): _not_a_waveform(self, x)
 
 # %% ../nbs/02_spectrogram.ipynb #9a150d3c
-def istft(spec, length=None):
+def istft(spec,         # a complex `AudioSpectrogram`
+          length=None): # samples wanted (None: from the frames)
     "Rebuild the waveform `(..., channels, samples)` from a complex `AudioSpectrogram` made with `power=None`."
     m = spec.meta
     if m['power'] is not None or m['scale'] != 'linear' or m['db']:
@@ -339,7 +373,9 @@ class ERBSpectrogram(_FilterbankSpectrogram):
         super().__init__(n_bands, f_min, f_max, None, 'htk', **kwargs)
 
 # %% ../nbs/02_spectrogram.ipynb #d8f36652
-def dct_matrix(n_out, n_in, norm='ortho'):
+def dct_matrix(n_out,         # coefficients kept
+               n_in,          # input bands
+               norm='ortho'): # 'ortho' or None
     "The DCT-II as a matrix `(n_in, n_out)` (the first `n_out` coefficients): `x @ dct_matrix(...)` is scipy's `dct(x, norm=norm)[..., :n_out]`."
     if norm not in (None, 'ortho'): raise ArgumentError(f"norm must be None or 'ortho', got {norm!r}")
     n, k = torch.arange(n_in, dtype=torch.float64), torch.arange(n_out, dtype=torch.float64)[:, None]
@@ -414,7 +450,8 @@ class ToDB(SpecTransform):
         if x.power is None: raise ArgumentError("ToDB: a complex spectrogram (power=None) has no decibels; use power=2. or 1.")
         return _spec(power_to_db(x, 20. / x.power, self.amin, self.ref, self.top_db), x.meta, db=True)
 
-def deltas(S, win_length=5):
+def deltas(S,             # spectrogram `(..., frames)`
+           win_length=5): # frames in the slope, odd, at least 3
     "Time derivative of `S` `(..., frames)`: the least-squares slope over `win_length` frames, edges repeated (librosa's `delta`, mode 'nearest')."
     n = (win_length - 1) // 2
     S = plain_tensor(S)
@@ -459,7 +496,8 @@ class CoordChannels(SpecTransform):
         return _spec(coord_channels(plain_tensor(x)), x.meta, channel_names=names)
 
 # %% ../nbs/02_spectrogram.ipynb #68caf14c
-def spec_stats(dls, n_batches=10):
+def spec_stats(dls,           # audio `DataLoaders` with a spectrogram among their batch transforms
+               n_batches=10): # training batches to average over
     "Per-channel mean and std of the spectrograms of `n_batches` training batches, before `SpecNormalize`."
     from fastai.data.core import DataLoaders
     dl = dls.train if isinstance(dls, DataLoaders) else dls
@@ -515,14 +553,18 @@ def preset(name):
     if name not in presets: raise ArgumentError(f"name must be one of {tuple(presets)}, got {name!r}")
     return presets[name]
 
-def stft_args(name='speech', sr=None):
+def stft_args(name='speech', # the preset: 'speech', 'sound' or 'music'
+              sr=None):      # sample rate in Hz (None: the preset's)
     "`n_fft`, `win_length` and `hop_length` in samples for preset `name` at `sr` Hz (the preset's rate if None)."
     p = preset(name)
     sr = p['sr'] if sr is None else int(sr)
     win = int(round(p['win_s'] * sr))
     return dict(n_fft=_next_pow2(win), win_length=win, hop_length=max(int(round(p['hop_s'] * sr)), 1))
 
-def spectrogram_preset(name='speech', sr=None, win_scales=None, **kwargs):
+def spectrogram_preset(name='speech',   # the preset: 'speech', 'sound' or 'music'
+                       sr=None,         # sample rate in Hz (None: the preset's)
+                       win_scales=None, # window lengths as multiples of the preset's (None: the preset's)
+                       **kwargs):
     """The batch transforms of preset `name` ('speech', 'sound', 'music') for audio at `sr` Hz; `kwargs` override the spectrogram's.
     `win_scales` (the preset's if None): the window lengths as multiples of the preset's; two or more give a `MultiResolutionMel`."""
     p = preset(name)
