@@ -17,5 +17,6 @@ from fastaudio_lite.learner import *
 from fastaudio_lite.callbacks import *
 from fastaudio_lite.inference import *
 from fastaudio_lite.export import *
+from fastaudio_lite.safe import *
 from fastaudio_lite.datasets import *
 from fastaudio_lite.recipes import *

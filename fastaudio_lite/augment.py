@@ -10,7 +10,7 @@ import torch
 from fastai.vision.augment import RandTransform
 
 from .decode import ArgumentError
-from .core import AudioTensor, plain_tensor
+from .core import AudioTensor, KeepArgs, plain_tensor
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
@@ -36,8 +36,8 @@ def uniform(lo,      # lower bound
     "`n` draws from U(lo, hi) on `device`, from torch's generator."
     return lo + (hi - lo) * torch.rand(n, device=device)
 
-class AudioAugment(RandTransform):
-    "Base class: draws per-example parameters for the batch's `AudioTensor` or `AudioSpectrogram` in `before_call`."
+class AudioAugment(KeepArgs, RandTransform):
+    "Base class: draws per-example parameters for the batch's `AudioTensor` or `AudioSpectrogram` in `before_call`; keeps its arguments (`KeepArgs`)."
     split_idx, order, target = 0, 5, AudioTensor
     def __init__(self, p=0.5):
         super().__init__(p=1.)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import signal
 import sys
@@ -63,6 +64,15 @@ def _source(data, label, valid_pct, valid_re, split, seed):
     else: raise UserError(f"--split must be esc:FOLD, speakers, speech-commands, esc50:FOLD or fsdd, got {split!r}")
     return get_items, get_y, splitter
 
+def _check_cache(path):
+    "--cache FOLDER: a folder this process can create and write, or a `UserError` saying why not."
+    import tempfile
+    if path.exists() and not path.is_dir(): raise UserError(f"--cache {path}: a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path): pass
+    except OSError as e: raise UserError(f"--cache {path}: cannot be written ({e.strerror or e})") from None
+
 def build_dls(data,            # a folder of audio files
               label='parent',  # 'parent' (folder name) or a regular expression whose first group is the label
               valid_pct=None,  # share held out at random
@@ -92,6 +102,7 @@ def build_dls(data,            # a folder of audio files
     from fastaudio_lite.decode import ArgumentError, audio_extensions
     from fastaudio_lite.core import say
     from fastaudio_lite.recipes import DataError, recipe, recipe_for
+    from fastaudio_lite.spectrogram import stft_args
     if bs is not None and bs < 1: raise UserError(f"--bs must be >= 1, got {bs}")
     data = Path(data)
     if not data.is_dir(): raise UserError(f"{data}: no such folder")
@@ -104,12 +115,16 @@ def build_dls(data,            # a folder of audio files
         if layout is None: splitter, why = RandomSplitter(0.2, seed=seed), "20% at random (no fold or speaker layout in the file names)"
         else: splitter, kind, why = layout[0], kind or layout[1], layout[2]
         say(f"validation split: {why}")
+    if isinstance(cache, (str, Path)): _check_cache(Path(cache))
     opts = dict(spec=spec, coord=coord, hop_length=hop_length, win_scales=win_scales, **changes)
     try:
         if sr is not None and duration is not None: r = recipe(kind or 'speech', sr=sr, duration=duration, **opts)
         else:
             r = recipe_for(items, kind, sr=sr, duration=duration, **opts)
             say(f"clips: {r.duration:g} s at {r.sr:,} Hz ({r.kind}): {r.why.rsplit(' (', 1)[0]}")
+        win = stft_args(r.kind, r.sr)['win_length']
+        if spec != 'wave' and r.duration * r.sr < win:
+            raise UserError(f"--duration {r.duration:g} s is shorter than one spectrogram window ({win / r.sr * 1000:.0f} ms at {r.sr:,} Hz)")
         return r.dataloaders(data, items=items, get_y=get_y, splitter=splitter, bs=bs, augment=augment, cache=cache,
                              strict=strict, num_workers=num_workers, seed=seed)
     except (ArgumentError, DataError) as e: raise UserError(str(e)) from None
@@ -181,16 +196,16 @@ def _parser():
     t.add_argument('--out', default='.', help='output folder (default .)')
     t.add_argument('--force', action='store_true', help='replace the model.pkl (and its metrics and plot) of an earlier run in --out')
     r = sub.add_parser('predict', help='predict files with an exported model')
-    r.add_argument('model', help='model.pkl (train, learn.export) or model.onnx (export, learn.export_onnx; predicted without torch)')
+    r.add_argument('model', help='model.safetensors or model.pkl (train; a pickle runs code: load only yours) or model.onnx (export; predicted without torch)')
     r.add_argument('files', nargs='+')
     r.add_argument('--topk', type=int, default=3)
     r.add_argument('--csv', help='also write file,pred,prob rows (file,start_s,end_s,pred,prob with --windows) to this CSV file')
-    r.add_argument('--windows', nargs='?', type=float, const=0., default=None, metavar='HOP_S',
+    r.add_argument('--windows', nargs='?', const='half', default=None, metavar='HOP_S',
                    help='classify each file window by window (windows HOP_S seconds apart, half a clip by default): one row per window')
     r.add_argument('--bs', type=int, default=64, help='files (or windows) predicted at a time (default 64)')
-    x = sub.add_parser('export', help='write a model.pkl as one ONNX file: waveforms in, probabilities out (the onnx extra)')
-    x.add_argument('model', help='model.pkl written by train or learn.export')
-    x.add_argument('out', help='the ONNX file to write, e.g. model.onnx')
+    x = sub.add_parser('export', help='write a model as one ONNX file (waveforms in, probabilities out; the onnx extra) or a model.safetensors that loads without pickle')
+    x.add_argument('model', help='model.pkl or model.safetensors written by train (or learn.export, learn.export_safe)')
+    x.add_argument('out', help='the file to write: model.onnx or model.safetensors')
     x.add_argument('--quantize', action='store_true', help="int8 weights (onnxruntime's dynamic quantisation); a warning when they change the model's answers on the check clips")
     x.add_argument('--force', action='store_true', help='replace an existing file')
     return p
@@ -207,16 +222,23 @@ def _cmd_train(a):
     if a.synth_pretrain and a.synth_pretrain < 3: raise UserError(f"--synth-pretrain needs at least 3 voices (training, validation, test), got {a.synth_pretrain}")
     words = _synth_words(a.synth_words)
     if a.lr is not None and a.lr != 'auto':
-        try: float(a.lr)
-        except ValueError: raise UserError(f"--lr must be 'auto' or a number, got {a.lr!r}") from None
+        try: ok = math.isfinite(float(a.lr)) and float(a.lr) > 0
+        except ValueError: ok = False
+        if not ok: raise UserError(f"--lr must be 'auto' or a positive number, got {a.lr!r}")
+    for name in ('duration', 'mixup', 'label_smoothing', 'average', 'valid_pct'):
+        v = getattr(a, name)
+        if v is not None and not math.isfinite(v): raise UserError(f"--{name.replace('_', '-')} must be a finite number, got {v}")
     if a.epochs is not None and a.epochs < 1: raise UserError(f"--epochs must be >= 1, got {a.epochs}")
     from fastaudio_lite.decode import ArgumentError, check_sr
     try: check_sr(a.sr, '--sr', optional=True)
     except ArgumentError as e: raise UserError(str(e)) from None
     if a.duration is not None and not a.duration > 0: raise UserError(f"--duration must be a positive number of seconds, got {a.duration:g}")
     if a.bs is not None and a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
-    from fastaudio_lite.recipes import OutputError, check_out
+    from fastaudio_lite.recipes import OutputError, check_out, claim_out
     try: check_out(a.out, a.force)
+    except OutputError as e: raise UserError(f"--out {e}") from None
+    # held from here to the end: a second run into this folder is refused now, not after it has scanned and trained
+    try: a.claim.enter_context(claim_out(a.out, a.force))
     except OutputError as e: raise UserError(f"--out {e}") from None
     if a.average is not None and not 0 <= a.average <= 1:
         raise UserError(f"--average must be a fraction of the steps in [0, 1] (0: off), got {a.average:g}")
@@ -235,8 +257,8 @@ def _cmd_train(a):
                     mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average)
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     say(dls.recipe.but(bs=dls.bs).summary(a.augment))
-    train(dls, out=a.out, seed=a.seed, synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
-    say(f"wrote {Path(a.out) / 'model.pkl'}, confusion.png and metrics.json")
+    learn, metrics = train(dls, out=a.out, seed=a.seed, synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
+    if metrics is not None: say(f"wrote {', '.join(metrics['outputs'])} and metrics.json to {a.out}")
     return 0
 
 def _model_file(model):
@@ -246,14 +268,26 @@ def _model_file(model):
     return model
 
 def _load_learner(model):
-    "The learner in model.pkl: fastai's `load_learner` on the CPU, or a `UserError` saying why it cannot be loaded."
+    """The learner in model.safetensors (`safe.load_audio_learner`, no pickle) or model.pkl (fastai's `load_learner`,
+    after a one-line warning that a pickle runs code), on the CPU; a `UserError` says why it cannot be loaded."""
+    if model.suffix.lower() == '.safetensors':
+        from fastaudio_lite.safe import SafeModelError, load_audio_learner
+        try: return load_audio_learner(model)
+        except SafeModelError as e: raise UserError(str(e)) from None
     from fastai.learner import load_learner
+    from fastaudio_lite.decode import ArgumentError
+    from fastaudio_lite.inference import audio_loader
+    warnings.warn(f"{model} is a pickle: loading it runs any code it names, so load only files you trust "
+                  "(model.safetensors and model.onnx hold no code: fastaudio-lite export)")
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        try: return load_learner(model, cpu=True)
+        warnings.simplefilter('ignore')   # fastai's own two-line notice says the same
+        try: learn = load_learner(model, cpu=True)
         except Exception as e:
             why = (str(e).strip().splitlines() or [''])[0][:200]
             raise UserError(f"{model}: cannot be loaded as a model ({type(e).__name__}{': ' + why if why else ''})") from None
+    try: audio_loader(learn.dls)
+    except (ArgumentError, AttributeError): raise UserError(f"{model}: a fastai learner, but not of audio files (its data was not built with AudioBlock)") from None
+    return learn
 
 def _predictor(model):
     """`(labels, predict(files, topk, bs), windows(file, hop_s, bs))` of model.onnx (`runtime.OnnxModel`, without torch
@@ -265,14 +299,25 @@ def _predictor(model):
         except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
         return m.labels, m.predict, m.predict_windows
     from fastaudio_lite.inference import predict_files, predict_windows
-    learn = _load_learner(model)
+    learn = _load_learner(model)   # model.pkl or model.safetensors
     return (list(learn.dls.vocab), lambda files, topk, bs: predict_files(learn, files, topk, bs),
             lambda f, hop_s, bs: predict_windows(learn, f, hop_s, bs))
+
+_formula_starts = ('=', '+', '-', '@', '\t', '\r')
+
+class _SafeWriter:
+    "A `csv.writer` whose text cells a spreadsheet would run as a formula get a leading `'` (OWASP's advice on CSV injection)."
+    def __init__(self, fh): self.w = csv.writer(fh)
+    def writerow(self, row): self.w.writerow(["'" + c if isinstance(c, str) and c.startswith(_formula_starts) else c for c in row])
 
 def _cmd_predict(a):
     from fastaudio_lite.decode import AudioError, find_audio
     model = _model_file(a.model)
-    if a.windows is not None and a.windows < 0: raise UserError(f"--windows: the hop must be > 0 seconds, got {a.windows}")
+    if a.windows not in (None, 'half'):
+        try: hop = float(a.windows)
+        except ValueError: hop = float('nan')
+        if not (math.isfinite(hop) and hop > 0): raise UserError(f"--windows: the hop must be a positive number of seconds, got {a.windows}")
+        a.windows = hop
     if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     if a.topk < 1: raise UserError(f"--topk must be >= 1, got {a.topk}")
     files = []
@@ -290,8 +335,13 @@ def _cmd_predict(a):
             if same(model): raise UserError(f"--csv {dest} is the model file: refusing to overwrite it")
             if any(same(f) for f in files): raise UserError(f"--csv {dest} is one of the files to predict: refusing to overwrite it")
     labels, predict, windows = _predictor(model)
-    fh = open(a.csv, 'w', newline='', errors='surrogateescape') if a.csv else None
-    out = csv.writer(fh) if fh else None
+    if a.csv:   # one writer at a time: a second run onto this CSV is refused before it truncates it
+        from fastaudio_lite.decode import Busy, claim
+        try: a.claim.enter_context(claim(a.csv))
+        except Busy as e: raise UserError(f"--csv {e}") from None
+    # UTF-8, a name's undecodable bytes as Python shows them (\udcff); cells a spreadsheet would run, quoted
+    fh = open(a.csv, 'w', newline='', encoding='utf-8', errors='backslashreplace') if a.csv else None
+    out = _SafeWriter(fh) if fh else None
     n_bad = 0
     def bad(f, reason):
         nonlocal n_bad
@@ -311,7 +361,7 @@ def _cmd_predict(a):
             vocab = list(map(str, labels))
             for f in files:
                 try:
-                    for starts, ends, probs in windows(f, a.windows or None, a.bs):
+                    for starts, ends, probs in windows(f, None if a.windows == 'half' else a.windows, a.bs):
                         for s, e, p in zip(starts, ends, np.asarray(probs)):
                             label, prob = vocab[int(np.argmax(p))], float(np.max(p))
                             if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
@@ -326,12 +376,22 @@ def _cmd_export(a):
     model, dest = _model_file(a.model), Path(a.out)
     if dest.is_dir(): raise UserError(f"{dest}: a folder, not a file to write")
     if not dest.parent.is_dir(): raise UserError(f"{dest}: the folder {dest.parent} does not exist")
+    if dest.suffix.lower() not in ('.onnx', '.safetensors'): raise UserError(f"{dest}: name it .onnx (ONNX) or .safetensors (the safe model file)")
     if dest.exists() and not a.force: raise UserError(f"{dest} exists: pass --force to replace it, or choose another name")
+    if os.path.exists(model) and dest.exists() and os.path.samefile(model, dest): raise UserError(f"{dest} is the model file: refusing to overwrite it")
     learn = _load_learner(model)
     from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.export import ExportError
-    try: learn.export_onnx(dest, quantize=a.quantize)
-    except (ArgumentError, ExportError, ImportError) as e: raise UserError(str(e)) from None
+    from fastaudio_lite.safe import SafeModelError
+    try:
+        if dest.suffix.lower() == '.safetensors':
+            if a.quantize: raise UserError("--quantize is for ONNX files")
+            learn.export_safe(dest)
+            print(f"wrote {dest} ({dest.stat().st_size / 2**20:.1f} MB): {len(learn.dls.vocab)} labels, weights and a description "
+                  f"that loads without pickle, checked against the learner; predict with: fastaudio-lite predict {dest} FILES...")
+            return 0
+        learn.export_onnx(dest, quantize=a.quantize)
+    except (ArgumentError, ExportError, SafeModelError, ImportError) as e: raise UserError(str(e)) from None
     print(f"wrote {dest} ({dest.stat().st_size / 2**20:.1f} MB{', int8 weights' if a.quantize else ''}): {len(learn.dls.vocab)} labels, "
           f"checked against the learner; predict with: fastaudio-lite predict {dest} FILES...")
     return 0
@@ -374,11 +434,21 @@ def main(argv=None):
             if hasattr(s, 'reconfigure'): s.reconfigure(errors='surrogateescape')
     # the library's warnings (files left out, classes with few files, no pretrained weights): one line each
     fmt, warnings.formatwarning = warnings.formatwarning, lambda message, *_, **__: f"warning: {message}\n"
-    try: return {'demo': _cmd_demo, 'train': _cmd_train, 'predict': _cmd_predict, 'export': _cmd_export}[a.cmd](a)
-    except UserError as e:
+    from contextlib import ExitStack
+    from fastaudio_lite.decode import AudioError, Busy
+    a.claim = ExitStack()   # the claims on --out and --csv, held until the command ends
+    try:
+        with a.claim: return {'demo': _cmd_demo, 'train': _cmd_train, 'predict': _cmd_predict, 'export': _cmd_export}[a.cmd](a)
+    except (UserError, Busy) as e:
         print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    except AudioError as e:   # a file that decoded when the run began and no longer does (deleted, replaced)
+        print(f"fastaudio-lite {a.cmd}: error: {e} (it changed or went away during the run)", file=sys.stderr)
         return 2
     except TrainingError as e:
         print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:   # Ctrl-C: outputs are whole (the earlier ones, or the new ones), the CSV holds every row printed
+        print(f"\nfastaudio-lite {a.cmd}: interrupted", file=sys.stderr)
+        return 130
     finally: warnings.formatwarning = fmt

@@ -4,7 +4,9 @@
 
 # %% ../nbs/00_core.ipynb #f5c0a959
 from __future__ import annotations
+import functools
 import hashlib
+import inspect
 import os
 from functools import lru_cache
 import math
@@ -20,12 +22,12 @@ from fastai.data.transforms import get_files
 from fastcore.foundation import L
 from fastcore.parallel import parallel
 
-from .decode import (ArgumentError, AudioError, audio_extensions, audio_windows, check_sr, clip_window,
+from .decode import (ArgumentError, AudioError, audio_extensions, audio_windows, check_regular, check_sr, clip_window,
                                   downmix, read_clip, resample_array, _decode, _why_not)
 
 
 # %% auto #0
-__all__ = ['cache_dtypes', 'plain_tensor', 'say', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
+__all__ = ['cache_dtypes', 'plain_tensor', 'say', 'KeepArgs', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
            'sinc_resample_kernel', 'resample', 'load_audio', 'get_audio_files', 'audio_error', 'audio_errors',
            'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
 
@@ -38,6 +40,26 @@ def plain_tensor(x):
 def say(*args, **kwargs):
     "`print` on rank 0 only: under torchrun the process that writes the outputs says what happens, once."
     if rank_distrib() == 0: print(*args, **kwargs)
+
+# %% ../nbs/00_core.ipynb #56a8441f
+class KeepArgs:
+    "Mixin: an instance keeps the arguments its class was called with as `init_args` (by name, defaults left out)."
+    init_args = {}   # a class without an `__init__` of its own takes none
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get('__init__')
+        if init is None: return
+        sig = inspect.signature(init)
+        @functools.wraps(init)
+        def __init__(self, *args, **kw):
+            if 'init_args' not in self.__dict__:   # the outermost `__init__` (the class called) records them
+                a = sig.bind(self, *args, **kw).arguments
+                a.pop(next(iter(sig.parameters)))
+                for name, p in sig.parameters.items():
+                    if p.kind is p.VAR_KEYWORD: a.update(a.pop(name, {}))
+                self.__dict__['init_args'] = dict(a)
+            init(self, *args, **kw)
+        cls.__init__ = __init__
 
 # %% ../nbs/00_core.ipynb #332b8ad6
 class MetaTensor(TensorBase):
@@ -209,8 +231,10 @@ def verify_audio(files,           # audio files
 
 def _info(fn):
     try:
+        check_regular(fn)
         i = sf.info(os.fsencode(fn))
         return (i.frames, i.samplerate, i.channels) if i.frames > 0 else "no samples"
+    except AudioError as e: return e.reason
     except Exception as e: return _why_not(fn, e)
 
 def audio_info(files,         # audio files

@@ -5,14 +5,17 @@
 # %% ../nbs/00a_decode.ipynb #3f391ef0
 from __future__ import annotations
 import os
+import stat
+from contextlib import contextmanager
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['pad_modes', 'audio_extensions', 'ArgumentError', 'AudioError', 'check_sr', 'resample_array', 'downmix', 'check_pad',
-           'fix_length', 'find_audio', 'clip_window', 'read_clip', 'audio_windows']
+__all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'ArgumentError', 'AudioError', 'check_sr', 'resample_array',
+           'downmix', 'check_pad', 'fix_length', 'find_audio', 'clip_window', 'check_regular', 'read_clip',
+           'audio_windows', 'Busy', 'claim']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
 class ArgumentError(ValueError):
@@ -92,10 +95,13 @@ def find_audio(path):
         found += [os.path.join(root, f) for f in sorted(files) if not f.startswith('.') and os.path.splitext(f)[1].lower() in audio_extensions]
     return found
 
+_streaming_sizes = ('4294967295', '0')   # what recorders that stream write as the chunk size before they know it
+
 def _check_complete(f, fn):
-    "Raise if libsndfile's log says the header promises more data than the file holds."
+    "Raise if libsndfile's log says the header promises more data than the file holds (streaming-style sizes read on, as libsndfile reads them)."
     for line in f.extra_info.splitlines():
-        if 'should be' in line and line.split(':')[0].strip().lower() in ('data', 'ssnd'):
+        key, _, rest = line.partition(':')
+        if 'should be' in line and key.strip().lower() in ('data', 'ssnd') and rest.split()[0] not in _streaming_sizes:
             raise AudioError(fn, f"truncated file: the header and the data disagree ({line.strip()})")
 
 def clip_window(total,    # samples in the file
@@ -114,14 +120,27 @@ def _why_not(fn, e):
     if os.path.getsize(fn) == 0: return "empty file (0 bytes)"
     return f"cannot decode ({type(e).__name__}: {e})"
 
+full_scale_limit = 2. ** 32   # beyond the full scale of any integer format, even written unscaled into a float file
+
 def _samples(data, fn, file_sr, sr, mono, where=''):
     "Decoded frames `(samples, channels)` as float32 `(channels, samples)` at `sr` (file's if None): checked, down-mixed, resampled."
     if not np.isfinite(data).all(): raise AudioError(fn, "contains NaN or infinite samples" + where)
+    peak = float(np.abs(data).max()) if data.size else 0.
+    if peak > full_scale_limit: raise AudioError(fn, f"samples up to {peak:.3g}{where}, beyond any full scale (more than 2^32): a corrupt or mis-scaled float file")
     x = np.ascontiguousarray(downmix(data.T) if mono else data.T)
     return x if sr is None else resample_array(x, file_sr, sr)
 
+def check_regular(fn):
+    "An `AudioError` unless `fn` is a regular file (a FIFO, device or socket would block or never end): checked without opening it."
+    try: st = os.stat(fn)
+    except OSError: return   # missing, a loop: opening it says why (`_why_not`)
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        kind = 'a FIFO' if stat.S_ISFIFO(st.st_mode) else 'a socket' if stat.S_ISSOCK(st.st_mode) else 'a device'
+        raise AudioError(fn, f"not a regular file ({kind}): left unopened")
+
 def _decode(fn, sr, mono, window):
     "Decode the `window(frames, file_sr) -> (start, count)` part of `fn`: float32 `(channels, samples)` at `sr` (file's if None)."
+    check_regular(fn)
     try:
         with sf.SoundFile(os.fsencode(fn)) as f:
             _check_complete(f, fn)
@@ -153,8 +172,10 @@ def audio_windows(fn,          # an audio file, read a window at a time
                   n,           # samples in a window, at `sr`
                   hop,         # samples between window starts, at `sr` (the last window ends at the file's end)
                   mono=True):  # down-mix to one channel
-    "Yield `(start, window)` for the `n`-sample windows of `fn` at `sr` Hz, `hop` samples apart, read one at a time."
+    """Yield `(start, window)` for the `n`-sample windows of `fn` at `sr` Hz, `hop` samples apart, read one at a time: each
+    `n` samples, but for a file shorter than `n`, whose one window is the whole file (pad it to batch it)."""
     if n <= 0 or hop <= 0: raise ArgumentError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
+    check_regular(fn)
     try: f = sf.SoundFile(os.fsencode(fn))
     except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
     with f:
@@ -169,6 +190,35 @@ def audio_windows(fn,          # an audio file, read a window at a time
             f.seek(min(s * file_sr // sr, frames))
             try: data = f.read(need, dtype='float32', always_2d=True)
             except Exception as e: raise AudioError(fn, f"cannot decode at {s / sr:.2f} s ({type(e).__name__}: {e})") from e
-            x = _samples(data, fn, file_sr, sr, mono, f" at {s / sr:.2f} s")[:, :n]
-            if x.shape[-1] < n: x = np.pad(x, ((0, 0), (0, n - x.shape[-1])))
-            yield s, x
+            yield s, _samples(data, fn, file_sr, sr, mono, f" at {s / sr:.2f} s")[:, :min(n, total - s)]
+
+# %% ../nbs/00a_decode.ipynb #c1a1m1062
+class Busy(RuntimeError):
+    "Another process holds the claim on a path (`claim`); the message names the path."
+
+_held = {}
+
+@contextmanager
+def claim(path): # the lock file, e.g. `out/.fastaudio-lite.lock`, or the output file itself
+    "Hold an exclusive lock on `path` while the block runs; `Busy` at once if another process holds it."
+    key = os.path.realpath(path)
+    if key in _held:
+        _held[key] += 1
+        try: yield
+        finally: _held[key] -= 1
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try: _lock(fd)
+        except OSError: raise Busy(f"{path}: another run is writing it (it holds the lock); wait for it to finish, or write elsewhere") from None
+        _held[key] = 1
+        try: yield
+        finally: del _held[key]
+    finally: os.close(fd)   # closing the file releases the lock
+
+try:
+    import fcntl
+    def _lock(fd): fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except ImportError:   # Windows
+    import msvcrt
+    def _lock(fd): msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from collections import Counter
 from copy import deepcopy
 from dataclasses import dataclass, field, fields, replace
@@ -24,7 +25,7 @@ from fastai.data.transforms import parent_label
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
-from .decode import ArgumentError
+from .decode import ArgumentError, Busy, claim
 from .core import audio_errors, audio_info, get_audio_files, say
 from .data import AudioBlock, clip_settings
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
@@ -33,10 +34,11 @@ from .callbacks import NonFiniteLoss, StopOnNonFinite, check_callback_settings, 
 from .learner import audio_learner
 from .inference import audio_loader, clip_length
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
+from .safe import SafeModelError, describe
 
 # %% auto #0
-__all__ = ['spec_kinds', 'recipes', 'synth_lr', 'DataError', 'OutputError', 'Recipe', 'recipe', 'kind_of', 'recipe_for',
-           'check_out', 'write_outputs', 'train', 'synth_pretrain']
+__all__ = ['spec_kinds', 'recipes', 'lock_name', 'synth_lr', 'DataError', 'OutputError', 'Recipe', 'recipe', 'kind_of',
+           'recipe_for', 'check_out', 'claim_out', 'write_outputs', 'train', 'synth_pretrain']
 
 # %% ../nbs/09_recipes.ipynb #715ba60b
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
@@ -261,6 +263,25 @@ def check_out(out,          # the output folder
     if (out / 'model.pkl').exists() and not force:
         raise OutputError(f"{out} holds a model.pkl already: pass force=True (--force) to replace it, or choose another folder")
 
+lock_name = '.fastaudio-lite.lock'
+
+@contextlib.contextmanager
+def claim_out(out,          # the output folder
+              force=False): # replace an earlier run
+    """Claim `out` for one run while the block runs: a second run into it is refused at once (`OutputError`), and it
+    is checked again once claimed (`check_out`), so a run that finished meanwhile is not replaced unless `force`. Only
+    rank 0 claims under torchrun (the ranks write nothing else). The lock file `out/.fastaudio-lite.lock` stays: it
+    holds nothing; a claim goes with its process (`decode.claim`)."""
+    if rank_distrib() != 0:
+        yield
+        return
+    check_out(out, force)
+    try:
+        with claim(Path(out) / lock_name):
+            check_out(out, force)
+            yield
+    except Busy: raise OutputError(f"{out}: another run is writing to it (it holds {lock_name}); wait for it to finish, or choose another folder") from None
+
 def _recipe_of(dls):
     "`dls.recipe`, or the recipe of `dls.kind` ('speech' if it has none)."
     return getattr(dls, 'recipe', None) or recipe(getattr(dls, 'kind', None) or 'speech')
@@ -295,11 +316,18 @@ def write_outputs(out,          # the output folder
                   learn,        # the trained learner
                   metrics,      # the metrics.json contents
                   export=True): # write model.pkl
-    """confusion.png (the current figure), model.pkl (if `export`) and metrics.json (last: its presence means a whole
-    run) into `out`, under temporary names renamed together: a failed write leaves the earlier outputs (`OutputError`)."""
+    """confusion.png (the current figure), model.pkl and model.safetensors (if `export`; the latter when `safe` can
+    describe the learner, else a warning says why) and metrics.json (last: its presence means a whole run; its `outputs`
+    lists the others) into `out`, under temporary names renamed together: a failed write leaves the earlier outputs (`OutputError`)."""
     import matplotlib.pyplot as plt
     writes = {out / 'confusion.png': lambda p: plt.savefig(p, format='png', bbox_inches='tight', dpi=100)}
-    if export: writes[out / 'model.pkl'] = lambda p: learn.export(p.absolute())
+    if export:
+        writes[out / 'model.pkl'] = lambda p: learn.export(p.absolute())
+        try:
+            describe(learn)
+            writes[out / 'model.safetensors'] = lambda p: learn.export_safe(p)
+        except SafeModelError as e: warnings.warn(f"model.safetensors not written: {e}")
+    metrics['outputs'] = [p.name for p in writes]
     writes[out / 'metrics.json'] = lambda p: p.write_text(json.dumps(metrics, indent=2))
     try: _atomic(writes)
     finally: plt.close('all')
@@ -332,8 +360,11 @@ def train(dls,                  # audio `DataLoaders`
     if tta and num_distrib() > 1: raise ArgumentError("tta runs in one process: train without torchrun, or leave out tta")
     r = (recipe or _recipe_of(dls)).but(arch=arch, epochs=epochs, lr=synth_lr if lr is None and synth_voices else lr,
                                         pretrained=pretrained, mixup=mixup, label_smoothing=label_smoothing, average=average)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim_out(out, force=True):   # the command has checked `--force` already, and holds the claim
+        return _train(dls, r, Path(out), seed, extra_metrics, synth_voices, synth_words, export, tta, cbs)
+
+def _train(dls, r, out, seed, extra_metrics, synth_voices, synth_words, export, tta, cbs):
+    import matplotlib.pyplot as plt
     set_seed(seed, reproducible=True)
     weights, pre = _pretrain(dls, r, out, synth_voices, synth_words) if synth_voices else (None, {})
     if synth_voices: set_seed(seed, reproducible=True)

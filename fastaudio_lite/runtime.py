@@ -60,14 +60,15 @@ def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabil
                        mono=True, # down-mix to one channel
                        bs=64):    # windows predicted at a time
     "Classify `fn` window by window as it is read (`n` samples, `hop` apart, at `sr` Hz): yield `(starts_s, ends_s, probs)` per batch of `bs`."
-    starts, wins = [], []
+    starts, ends, wins = [], [], []
     for s, w in audio_windows(fn, sr, n, hop, mono):
         starts.append(s)
-        wins.append(w)
+        ends.append(s + w.shape[-1])   # a file shorter than a window ends where it ends
+        wins.append(fix_length(w, n, 0., 'zeros'))
         if len(wins) == bs:
-            yield np.array(starts) / sr, (np.array(starts) + n) / sr, probs_of(wins)
-            starts, wins = [], []
-    if wins: yield np.array(starts) / sr, (np.array(starts) + n) / sr, probs_of(wins)
+            yield np.array(starts) / sr, np.array(ends) / sr, probs_of(wins)
+            starts, ends, wins = [], [], []
+    if wins: yield np.array(starts) / sr, np.array(ends) / sr, probs_of(wins)
 
 # %% ../nbs/00b_runtime.ipynb #61c12cd6
 class OnnxModel:

@@ -17,7 +17,7 @@ from fasttransform import Transform
 from plum import dispatch
 
 from .decode import ArgumentError
-from .core import AudioTensor, MetaTensor, _get_ax, plain_tensor, show_labelled
+from .core import AudioTensor, KeepArgs, MetaTensor, _get_ax, plain_tensor, show_labelled
 
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
@@ -231,8 +231,8 @@ def _device_type(b):
         if isinstance(o, torch.Tensor): return o.device.type
     return 'cpu'
 
-class SpecTransform(Transform):
-    "Base of the spectrogram transforms: they run in float32 with autocast off, also inside mixed-precision training."
+class SpecTransform(KeepArgs, Transform):
+    "Base of the spectrogram transforms: they run in float32 with autocast off, also inside mixed-precision training, and keep their arguments (`KeepArgs`)."
     def __call__(self, b, **kwargs):
         with torch.autocast(_device_type(b), enabled=False): return super().__call__(b, **kwargs)
     def decode(self, b, **kwargs):
