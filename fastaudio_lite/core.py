@@ -41,7 +41,7 @@ def say(*args, **kwargs):
     "`print` on rank 0 only: under torchrun the process that writes the outputs says what happens, once."
     if rank_distrib() == 0: print(*args, **kwargs)
 
-# %% ../nbs/00_core.ipynb #56a8441f
+# %% ../nbs/00_core.ipynb #83585dd7
 class KeepArgs:
     "Mixin: an instance keeps the arguments its class was called with as `init_args` (by name, defaults left out)."
     init_args = {}   # a class without an `__init__` of its own takes none
