@@ -254,6 +254,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'fastaudio_lite.decode.Busy': ('decode.html#busy', 'fastaudio_lite/decode.py'),
                                        'fastaudio_lite.decode._check_complete': ('decode.html#_check_complete', 'fastaudio_lite/decode.py'),
                                        'fastaudio_lite.decode._decode': ('decode.html#_decode', 'fastaudio_lite/decode.py'),
+                                       'fastaudio_lite.decode._quiet': ('decode.html#_quiet', 'fastaudio_lite/decode.py'),
                                        'fastaudio_lite.decode._samples': ('decode.html#_samples', 'fastaudio_lite/decode.py'),
                                        'fastaudio_lite.decode._why_not': ('decode.html#_why_not', 'fastaudio_lite/decode.py'),
                                        'fastaudio_lite.decode.audio_windows': ('decode.html#audio_windows', 'fastaudio_lite/decode.py'),

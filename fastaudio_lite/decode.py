@@ -6,6 +6,7 @@
 from __future__ import annotations
 import os
 import stat
+import sys
 from contextlib import contextmanager
 
 import numpy as np
@@ -138,6 +139,25 @@ def check_regular(fn):
         kind = 'a FIFO' if stat.S_ISFIFO(st.st_mode) else 'a socket' if stat.S_ISSOCK(st.st_mode) else 'a device'
         raise AudioError(fn, f"not a regular file ({kind}): left unopened")
 
+_mpeg = ('MP3', 'MPEG')   # libsndfile's names for MPEG audio files
+
+@contextmanager
+def _quiet(on):
+    """While `on`, the process's stderr (file descriptor 2) goes nowhere: mpg123, libsndfile's MP3 decoder, prints the
+    frames it recovers from after a seek (the bit reservoir the seek skipped) there, dozens of lines for a file read by
+    windows. A read that fails still raises, and its `AudioError` says why."""
+    if not on:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved), os.close(null)
+
 def _decode(fn, sr, mono, window):
     "Decode the `window(frames, file_sr) -> (start, count)` part of `fn`: float32 `(channels, samples)` at `sr` (file's if None)."
     check_regular(fn)
@@ -146,8 +166,9 @@ def _decode(fn, sr, mono, window):
             _check_complete(f, fn)
             file_sr = f.samplerate
             start, count = window(f.frames, file_sr)
-            if start: f.seek(min(start, f.frames))
-            data = f.read(count, dtype='float32', always_2d=True)
+            with _quiet(f.format in _mpeg):
+                if start: f.seek(min(start, f.frames))
+                data = f.read(count, dtype='float32', always_2d=True)
     except AudioError: raise
     except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
     if data.shape[0] == 0: raise AudioError(fn, "no samples" + (f" from sample {start}" if start else ""))
@@ -187,8 +208,10 @@ def audio_windows(fn,          # an audio file, read a window at a time
         if total > n and starts[-1] != total - n: starts.append(total - n)
         need = -(-n * file_sr // sr) + 1
         for s in starts:
-            f.seek(min(s * file_sr // sr, frames))
-            try: data = f.read(need, dtype='float32', always_2d=True)
+            try:
+                with _quiet(f.format in _mpeg):
+                    f.seek(min(s * file_sr // sr, frames))
+                    data = f.read(need, dtype='float32', always_2d=True)
             except Exception as e: raise AudioError(fn, f"cannot decode at {s / sr:.2f} s ({type(e).__name__}: {e})") from e
             yield s, _samples(data, fn, file_sr, sr, mono, f" at {s / sr:.2f} s")[:, :min(n, total - s)]
 

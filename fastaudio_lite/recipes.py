@@ -351,7 +351,8 @@ def train(dls,                  # audio `DataLoaders`
           recipe=None):         # None: `dls.recipe`
     """Train on `dls` as `recipe` says (`dls.recipe`, or the recipe of `dls.kind`, if None); each other argument left None
     is the recipe's. First pretrained on `synth_voices` eSpeak NG voices if > 0 (`synth_pretrain`; then lr `synth_lr`
-    unless given). Writes confusion.png, model.pkl (if `export`) and metrics.json to `out` together (`write_outputs`).
+    unless given). Claims `out` (`claim_out`) and writes confusion.png, model.pkl and model.safetensors (if `export`)
+    and metrics.json to it together (`write_outputs`).
     With `tta`, also the validation accuracy with test-time augmentation (`learn.tta(n=4)`), in one process only.
     `extra_metrics`: a dict, or a function of the fitted learner that returns one, added to the metrics before they are
     written. A loss that turns NaN stops it (`NonFiniteLoss`) before anything is written. Returns `(learn, metrics)`

@@ -198,3 +198,26 @@ def test_streaming_wav_and_short_file_windows(model, tmp_path):
     rows = [l.split('\t') for l in r.stdout.strip().splitlines()]
     assert [(row[1], row[2]) for row in rows] == [('0.000', '0.500')] * 2   # 0.5 s files: the window ends where they end
     assert rows[0][3:] == rows[1][3:]
+
+
+def test_mp3_windows_keep_decoder_chatter_off_stderr(model, fsdd, tmp_path):
+    "mpg123 prints the frames it recovers after each seek; a window-by-window read of an MP3 keeps them off stderr."
+    x = np.concatenate([sf.read(f, dtype='float32')[0] for f in sorted(fsdd.glob('3_*.wav'))[:30]])
+    sf.write(tmp_path / 'long.mp3', x, 8000, format='MP3')
+    r = cli('predict', model / 'model.safetensors', tmp_path / 'long.mp3', '--windows', '0.25')
+    assert r.returncode == 0 and r.stderr == '', r.stderr[-2000:]
+    assert len(r.stdout.strip().splitlines()) > 40
+
+
+@pytest.mark.slow
+def test_a_file_that_vanishes_during_training(data, tmp_path):
+    d = tmp_path / 'data'
+    for sub in ('=one', '-two'):
+        (d / sub).mkdir(parents=True)
+        for f in sorted((data / sub).glob('*.wav')): (d / sub / f.name).write_bytes(f.read_bytes())
+    p = start('train', d, '--arch', 'SpecCNN', '--no-pretrained', '--epochs', 200, '--bs', 4, '--valid-pct', '0.2', '--out', tmp_path / 'out')
+    wait_for(p, 'train_loss')
+    for f in (d / '=one').glob('*.wav'): f.unlink()
+    _, err = p.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1 and 'no such file (it changed or went away during the run)' in lines[0], err[-2000:]
