@@ -7,6 +7,9 @@ fit whose loss turns NaN or infinite), `BetweenClassMix` (sounds mixed as sounds
 # %% ../nbs/04b_callbacks.ipynb #3748c2c1
 from __future__ import annotations
 import sys
+import warnings
+
+import numpy as np
 
 import torch
 from fastai.callback.progress import ProgressCallback
@@ -14,6 +17,8 @@ from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.mixup import MixHandler, MixUp
 from fastai.losses import LabelSmoothingCrossEntropyFlat
+from fastai.metrics import accuracy, skm_to_fastai
+from fastai.torch_core import num_distrib
 from fastai.torch_core import unsqueeze
 from fastcore.basics import store_attr
 from fastai.imports import noop  # the one fastai.learner.no_logging sets (fastcore has another)
@@ -27,8 +32,10 @@ from .augment import AudioAugment
 from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, power_to_db
 
 # %% auto #0
-__all__ = ['WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'EpochLines', 'plain_logs', 'check_callback_settings',
-           'recipe_callbacks', 'sound_level', 'between_class_ratio', 'mix_db', 'BetweenClassMix']
+__all__ = ['balance_modes', 'WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'EpochLines', 'plain_logs',
+           'check_callback_settings', 'recipe_callbacks', 'class_metrics', 'is_multi_label', 'train_labels',
+           'class_counts', 'imbalance', 'ClassBalance', 'class_report', 'sound_level', 'between_class_ratio', 'mix_db',
+           'BetweenClassMix']
 
 # %% ../nbs/04b_callbacks.ipynb #we1a0002
 class WeightAverage(Callback):
@@ -140,6 +147,88 @@ def recipe_callbacks(mixup=0.,           # MixUp's alpha (0: off)
     check_callback_settings(mixup, label_smoothing, average)
     return dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else None,
                 cbs=([MixUp(mixup)] if mixup else []) + ([WeightAverage(span=average)] if average else []))
+
+# %% ../nbs/04b_callbacks.ipynb #cb1mb002
+balance_modes = ('none', 'loss', 'sampler')
+
+def _balanced_accuracy(y_true, y_pred):
+    from sklearn.metrics import balanced_accuracy_score
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # classes absent from a batch of validation clips
+        return balanced_accuracy_score(y_true, y_pred)
+
+def _macro_f1(y_true, y_pred):
+    from sklearn.metrics import f1_score
+    return f1_score(y_true, y_pred, average='macro', zero_division=0)
+
+def class_metrics():
+    "fastai metrics for single-label classes: accuracy, balanced accuracy and macro-F1."
+    return [accuracy, skm_to_fastai(_balanced_accuracy, name='balanced_accuracy'), skm_to_fastai(_macro_f1, name='macro_f1')]
+
+def is_multi_label(dls):
+    "Whether `dls`'s labels are several per clip (fastai's `MultiCategorize`)."
+    return any(type(t).__name__ == 'MultiCategorize' for tl in dls.train_ds.tls[1:] for t in tl.tfms.fs)
+
+def train_labels(dls):
+    "The class index of each training clip of single-label `dls`, as a NumPy array."
+    ys = dls.train_ds.tls[1]   # fastai's `Datasets.tls`: the label pipeline, read without decoding any audio
+    return np.array([int(ys[i]) for i in range(len(ys))], dtype=np.int64)
+
+def class_counts(dls):
+    "Training clips per class of single-label `dls`, in the order of `dls.vocab`."
+    return np.bincount(train_labels(dls), minlength=len(dls.vocab))
+
+def imbalance(counts):
+    "The largest class's count over the smallest's (inf when a class has none)."
+    counts = np.asarray(counts)
+    return float('inf') if counts.min() == 0 else float(counts.max() / counts.min())
+
+class ClassBalance(Callback):
+    "Balance the training set's classes during `fit`: by weighting the loss (`mode='loss'`) or by sampling (`mode='sampler'`)."
+    order = MixUp.order - 1   # before MixUp keeps the loss
+    def __init__(self, mode='loss'):   # 'loss' or 'sampler'
+        if mode not in ('loss', 'sampler'): raise ArgumentError(f"mode must be 'loss' or 'sampler', got {mode!r}")
+        self.mode = mode
+    def before_fit(self):
+        ys = train_labels(self.dls)
+        counts = np.bincount(ys, minlength=len(self.dls.vocab)).astype(np.float64)
+        if self.mode == 'loss':
+            f = getattr(self.learn.loss_func, 'func', None)
+            if not hasattr(f, 'weight'): raise ArgumentError(f"ClassBalance('loss') needs a cross-entropy loss with class weights, got {self.learn.loss_func}")
+            w = np.where(counts > 0, len(ys) / (len(counts) * np.maximum(counts, 1)), 0.)
+            self.old, f.weight = f.weight, torch.tensor(w, dtype=torch.float32, device=self.dls.device)
+        else:
+            if num_distrib() > 1: raise ArgumentError("ClassBalance('sampler') runs in one process: use mode='loss' under torchrun")
+            p = 1 / counts[ys]
+            dl = self.dls.train
+            self.old = dl.__dict__.get('get_idxs')
+            dl.get_idxs = lambda: list(np.random.choice(len(ys), len(ys), replace=True, p=p / p.sum()))
+    def after_fit(self):
+        if self.mode == 'loss': self.learn.loss_func.func.weight = self.old
+        elif self.old is None: del self.dls.train.get_idxs
+        else: self.dls.train.get_idxs = self.old
+
+def class_report(cm,       # confusion matrix `(actual, predicted)`, as fastai's `ClassificationInterpretation` gives it
+                 labels):  # the class names, in the matrix's order
+    """`dict(balanced_accuracy, macro_f1, per_class, useless)` from the confusion matrix: balanced accuracy and macro-F1
+    over the classes present in the validation set; `useless` names a model that says one class for 90% or more of
+    the clips while other classes are 10% or more of them (None otherwise)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    tp, support, said = np.diag(cm), cm.sum(1), cm.sum(0)
+    prec = np.divide(tp, said, out=np.zeros_like(tp), where=said > 0)
+    rec = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(tp), where=prec + rec > 0)
+    present = support > 0
+    per_class = {str(l): dict(precision=round(float(p), 4), recall=round(float(r), 4), f1=round(float(f), 4), support=int(s))
+                 for l, p, r, f, s in zip(labels, prec, rec, f1, support)}
+    n, top = cm.sum(), int(said.argmax())
+    useless = None
+    if n and said[top] >= 0.9 * n and support[top] <= 0.9 * n and present.sum() > 1:
+        missed = int(n - support[top] - (tp.sum() - tp[top]))
+        useless = (f"the model says '{labels[top]}' for {int(said[top])} of {int(n)} validation clips: it does not tell the "
+                   f"sounds apart (it misses {missed} of the {int(n - support[top])} clips of the other classes)")
+    return dict(balanced_accuracy=round(float(rec[present].mean()), 4), macro_f1=round(float(f1[present].mean()), 4),
+                per_class=per_class, useless=useless)
 
 # %% ../nbs/04b_callbacks.ipynb #b330f44a
 def sound_level(db):

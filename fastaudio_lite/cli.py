@@ -185,6 +185,9 @@ def _parser():
     t.add_argument('--average', type=float, default=None, metavar='SPAN',
                    help="validate and export a moving average of the weights over about this fraction of the steps "
                         "(WeightAverage), 0 for none (default: the recipe's)")
+    t.add_argument('--balance', choices=('auto', 'loss', 'sampler', 'none'), default=None,
+                   help="balance imbalanced classes in training: weight the loss, sample evenly, or not (default: the recipe's, 'auto': "
+                        "recipes.auto_balance when the largest class has over 3 times the clips of the smallest)")
     t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
                    help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
@@ -254,7 +257,7 @@ def _cmd_train(a):
     if lr is None and a.synth_pretrain: lr = synth_lr   # so the recipe printed is the one trained
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
                     strict=a.strict, kind=a.kind, cache=a.cache, arch=a.arch, pretrained=a.pretrained, epochs=a.epochs, lr=lr,
-                    mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average)
+                    mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average, balance=a.balance)
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     say(dls.recipe.but(bs=dls.bs).summary(a.augment))
     learn, metrics = train(dls, out=a.out, seed=a.seed, synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)

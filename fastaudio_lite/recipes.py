@@ -22,6 +22,7 @@ import torch
 from fastcore.foundation import L
 from fastai.data.block import CategoryBlock, DataBlock
 from fastai.data.transforms import parent_label
+from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
@@ -30,15 +31,17 @@ from .core import audio_errors, audio_info, get_audio_files, say
 from .data import AudioBlock, clip_settings
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
-from .callbacks import NonFiniteLoss, StopOnNonFinite, check_callback_settings, plain_logs, recipe_callbacks
+from .callbacks import (ClassBalance, NonFiniteLoss, StopOnNonFinite, balance_modes, check_callback_settings, class_counts,
+                                      class_metrics, class_report, imbalance, is_multi_label, plain_logs, recipe_callbacks)
 from .learner import audio_learner
 from .inference import audio_loader, clip_length
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
 from .safe import SafeModelError, describe
 
 # %% auto #0
-__all__ = ['spec_kinds', 'recipes', 'lock_name', 'synth_lr', 'DataError', 'OutputError', 'Recipe', 'recipe', 'kind_of',
-           'recipe_for', 'check_out', 'claim_out', 'write_outputs', 'train', 'synth_pretrain']
+__all__ = ['spec_kinds', 'auto_balance', 'imbalance_ratio', 'recipes', 'lock_name', 'synth_lr', 'DataError', 'OutputError',
+           'Recipe', 'recipe', 'kind_of', 'recipe_for', 'check_out', 'claim_out', 'write_outputs', 'train',
+           'synth_pretrain']
 
 # %% ../nbs/09_recipes.ipynb #715ba60b
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
@@ -48,6 +51,9 @@ class DataError(ValueError):
 
 class OutputError(OSError):
     "An output of `train` that cannot be written; the earlier outputs are left as they were."
+
+auto_balance = 'loss'    # what balance='auto' does for imbalanced classes (measured: BENCHMARKS.md, 'Imbalanced classes')
+imbalance_ratio = 3.     # the largest class over the smallest above which classes count as imbalanced
 
 _speech_augment = dict(noise=dict(), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_bins=8, max_time_frames=20))
 
@@ -74,6 +80,7 @@ class Recipe:
     average: float = 0.2                 # `WeightAverage`'s span (0: off)
     arch: object = 'resnet18'            # anything `audio_learner` takes
     pretrained: bool = True              # start from ImageNet weights where the arch has them
+    balance: str = 'auto'                # 'loss', 'sampler' or 'none' (`ClassBalance`); 'auto': `auto_balance` for imbalanced classes
     why: str = ''                        # how `for_files` chose `sr` and `duration`
 
     def __post_init__(self):
@@ -84,6 +91,7 @@ class Recipe:
             if not isinstance(v, (int, np.integer)) or v < 1: raise ArgumentError(f"{name} must be an integer >= 1, got {v!r}")
         if not self.duration > 0: raise ArgumentError(f"duration must be > 0 seconds, got {self.duration!r}")
         check_callback_settings(self.mixup, self.label_smoothing, self.average)
+        if self.balance not in ('auto',) + balance_modes: raise ArgumentError(f"balance must be one of {('auto',) + balance_modes}, got {self.balance!r}")
 
     def but(self, **changes):
         "A copy with `changes` (None values are ignored, so command-line options pass through as they are)."
@@ -105,7 +113,15 @@ class Recipe:
         "One line: the schedule, the augmentations and the callbacks."
         augs = ', '.join(n for n in self.augment if not (n == 'specaug' and self.spec == 'wave')) if augment and self.augment else 'none'
         return (f"recipe ({self.kind}): epochs {self.epochs}, lr {self.lr}, batch {self.bs}, augmentation {augs}, "
-                f"mixup {self.mixup if augment else 0:g}, label smoothing {self.label_smoothing:g}, weight average {self.average:g}")
+                f"mixup {self.mixup if augment else 0:g}, label smoothing {self.label_smoothing:g}, weight average {self.average:g}, "
+                f"balance {self.balance}")
+
+    def balance_for(self, dls): # audio `DataLoaders`
+        """The balancing `learner` uses on `dls`: the recipe's `balance`; for 'auto', `auto_balance` when the largest
+        training class has more than `imbalance_ratio` times the clips of the smallest, else 'none' (multi-label: 'none')."""
+        if self.balance != 'auto': return self.balance
+        if is_multi_label(dls): return 'none'
+        return auto_balance if imbalance(class_counts(dls)) > imbalance_ratio else 'none'
 
     def block(self, cache=None):
         "The `AudioBlock` of the recipe's clips (`cache`: a `WaveCache` folder, or True)."
@@ -180,7 +196,7 @@ class Recipe:
                 arch=None,        # None: the recipe's
                 pretrained=None,  # None: the recipe's
                 weights=None,     # a weights file to start from
-                metrics=accuracy, # fastai metrics
+                metrics=None,     # fastai metrics (None: accuracy, balanced accuracy and macro-F1; multi-label: fastai's)
                 cbs=None,         # more callbacks
                 mixup=None,       # None: the recipe's
                 **kwargs):
@@ -188,7 +204,10 @@ class Recipe:
         (`recipe_callbacks`: mixup, label smoothing, weight averaging) and `StopOnNonFinite`, plus `cbs`; when stdout is a
         file or a pipe, one line per epoch in place of progress bars (`plain_logs`)."""
         tricks = recipe_callbacks(self.mixup if mixup is None else mixup, self.label_smoothing, self.average)
-        tricks['cbs'] += [StopOnNonFinite()] + list(L(cbs))
+        balance = self.balance_for(dls)
+        if balance != 'none' and tricks['loss_func'] is None: tricks['loss_func'] = CrossEntropyLossFlat()   # one with class weights
+        tricks['cbs'] += [StopOnNonFinite()] + ([ClassBalance(balance)] if balance != 'none' else []) + list(L(cbs))
+        if metrics is None and not is_multi_label(dls): metrics = class_metrics()
         return plain_logs(audio_learner(dls, self.arch if arch is None else arch, pretrained=self.pretrained if pretrained is None else pretrained,
                                         weights=weights, metrics=metrics, **tricks, **kwargs))
 
@@ -361,6 +380,7 @@ def train(dls,                  # audio `DataLoaders`
     if tta and num_distrib() > 1: raise ArgumentError("tta runs in one process: train without torchrun, or leave out tta")
     r = (recipe or _recipe_of(dls)).but(arch=arch, epochs=epochs, lr=synth_lr if lr is None and synth_voices else lr,
                                         pretrained=pretrained, mixup=mixup, label_smoothing=label_smoothing, average=average)
+    if rank_distrib() == 0 and not is_multi_label(dls): _say_imbalance(dls, r)
     with claim_out(out, force=True):   # the command has checked `--force` already, and holds the claim
         return _train(dls, r, Path(out), seed, extra_metrics, synth_voices, synth_words, export, tta, cbs)
 
@@ -379,13 +399,29 @@ def _train(dls, r, out, seed, extra_metrics, synth_voices, synth_words, export, 
         plt.close('all')
         return learn, None
     extra = extra_metrics(learn) if callable(extra_metrics) else extra_metrics or {}
-    metrics = dict(accuracy=acc, epochs=r.epochs, lr=used_lr, arch=str(r.arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds),
-                   n_valid=len(dls.valid_ds), processes=max(num_distrib(), 1), mixup=r.mixup, label_smoothing=r.label_smoothing,
-                   average=r.average, classes=list(map(str, dls.vocab)), train_seconds=round(fit_s, 1),
-                   most_confused=[list(map(str, m)) for m in most], **pre, **extra)
+    rep = class_report(cm, list(map(str, dls.vocab)))
+    metrics = dict(accuracy=acc, balanced_accuracy=rep['balanced_accuracy'], macro_f1=rep['macro_f1'], epochs=r.epochs, lr=used_lr,
+                   arch=str(r.arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
+                   processes=max(num_distrib(), 1), mixup=r.mixup, label_smoothing=r.label_smoothing, average=r.average,
+                   balance=r.balance_for(dls), classes=list(map(str, dls.vocab)), per_class=rep['per_class'], useless=rep['useless'],
+                   train_seconds=round(fit_s, 1), most_confused=[list(map(str, m)) for m in most], **pre, **extra)
     write_outputs(out, learn, metrics, export)
-    say(f"validation accuracy: {acc:.4f}" + (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
+    say(f"validation accuracy: {acc:.4f}, balanced accuracy: {rep['balanced_accuracy']:.4f}, macro-F1: {rep['macro_f1']:.4f}" +
+        (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
+    if rep['useless']: warnings.warn(rep['useless'])
     return learn, metrics
+
+def _say_imbalance(dls, r):
+    "A warning before training when the training classes are imbalanced: the counts, and what the recipe does about it."
+    counts = class_counts(dls)
+    if imbalance(counts) <= imbalance_ratio: return
+    order = np.argsort(-counts)
+    shown = ', '.join(f"'{dls.vocab[i]}' {counts[i]}" for i in order[:3]) + (', ...' if len(order) > 4 else '') + \
+        (f", '{dls.vocab[order[-1]]}' {counts[order[-1]]}" if len(order) > 3 else '')
+    mode = r.balance_for(dls)
+    how = {'loss': 'training weighs the loss by class (balance loss)', 'sampler': 'training samples the classes evenly (balance sampler)',
+           'none': 'training does not balance them (balance none)'}[mode]
+    warnings.warn(f"imbalanced classes: {shown} training clips ({imbalance(counts):.0f} to 1); {how}; judge the model by balanced accuracy and macro-F1")
 
 # %% ../nbs/09_recipes.ipynb #7b3c9e02
 def _spoken(vocab, words):

@@ -1,0 +1,70 @@
+"Issue 43: imbalanced classes reported honestly (the warning, balanced accuracy, macro-F1, per-class figures) and balanced."
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from fastai.callback.core import Callback
+from fastai.data.all import RandomSplitter
+from fastaudio_lite.callbacks import ClassBalance, class_counts
+from fastaudio_lite.core import get_audio_files
+from fastaudio_lite.recipes import recipe
+
+
+@pytest.fixture(scope='module')
+def tones(tmp_path_factory):
+    "Three classes of tones in noise at 8 kHz: 'low' 48 clips, 'mid' and 'high' 8 each (6 to 1)."
+    d = tmp_path_factory.mktemp('tones')
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / 8000
+    for label, f0, n in (('low', 300, 48), ('mid', 900, 8), ('high', 2400, 8)):
+        (d / label).mkdir()
+        for i in range(n):
+            x = 0.3 * np.sin(2 * np.pi * f0 * rng.uniform(0.9, 1.1) * t) + rng.normal(0, 0.02, t.size)
+            sf.write(d / label / f'{label}_{i}.wav', x.astype(np.float32), 8000)
+    return d
+
+
+def test_the_command_warns_and_reports_balanced_figures(tones, tmp_path):
+    r = subprocess.run([sys.executable, '-c', 'import sys; from fastaudio_lite.cli import main; sys.exit(main())', 'train', str(tones),
+                        '--arch', 'SpecCNN', '--no-pretrained', '--epochs', '2', '--bs', '8', '--valid-pct', '0.25', '--out', str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "warning: imbalanced classes: 'low' " in r.stderr and 'training weighs the loss by class (balance loss)' in r.stderr, r.stderr
+    assert 'balanced_accuracy' in r.stdout and 'macro_f1' in r.stdout   # in the epoch table
+    m = json.loads((tmp_path / 'metrics.json').read_text())
+    assert m['balance'] == 'loss' and 0 <= m['balanced_accuracy'] <= 1 and 0 <= m['macro_f1'] <= 1
+    assert set(m['per_class']) == {'low', 'mid', 'high'} and sum(c['support'] for c in m['per_class'].values()) == m['n_valid']
+    assert set(m['per_class']['mid']) == {'precision', 'recall', 'f1', 'support'}
+
+
+class Seen(Callback):
+    "What training saw: the loss's class weights and the classes of the clips an epoch draws."
+    order = 99
+    def before_train(self):
+        self.weight = getattr(self.learn.loss_func.func, 'weight', None)
+        ys = np.array([int(self.dls.train_ds.tls[1][i]) for i in range(len(self.dls.train_ds))])
+        self.drawn = np.bincount(ys[self.dls.train.get_idxs()], minlength=len(self.dls.vocab))
+
+
+@pytest.mark.parametrize('balance', ['none', 'loss', 'sampler', 'auto'])
+def test_balance_changes_the_loss_or_the_sampler(tones, balance):
+    r = recipe('speech', sr=8000, duration=0.5, arch='SpecCNN', pretrained=False, epochs=1, bs=8, balance=balance, augment={}, mixup=0., average=0.)
+    dls = r.dataloaders(tones, items=get_audio_files(tones), splitter=RandomSplitter(0.25, seed=0))
+    counts = class_counts(dls)
+    seen = Seen()
+    learn = r.learner(dls, cbs=seen)
+    assert (sum(isinstance(c, ClassBalance) for c in learn.cbs) == 1) == (balance != 'none')
+    with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    if balance in ('loss', 'auto'):   # auto: 'loss' for these 6-to-1 classes (recipes.auto_balance)
+        w = seen.weight.cpu().numpy()
+        assert np.allclose(w * counts, counts.sum() / len(counts))   # each class weighs the same in the loss
+        assert learn.loss_func.func.weight is None                    # and the weights go when the fit ends
+    else: assert seen.weight is None
+    if balance == 'sampler':
+        assert seen.drawn.min() >= 0.5 * seen.drawn.max(), seen.drawn   # about even, drawn with replacement
+        assert 'get_idxs' not in learn.dls.train.__dict__
+    else: assert (seen.drawn == counts).all()
