@@ -64,6 +64,18 @@ def _source(data, label, valid_pct, valid_re, split, seed):
     else: raise UserError(f"--split must be esc:FOLD, speakers, speech-commands, esc50:FOLD or fsdd, got {split!r}")
     return get_items, get_y, splitter
 
+def _groups(items, group_re):
+    "--group-re: each file's group, the first group of the regular expression searched in its name (the whole match if it has none)."
+    import re
+    try: pat = re.compile(group_re)
+    except re.error as e: raise UserError(f"--group-re: not a valid regular expression ({e})") from None
+    out = {}
+    for f in items:
+        m = pat.search(Path(f).name)
+        if m is None: raise UserError(f"--group-re {group_re!r} does not match {f}")
+        out[str(f)] = m.group(1) if pat.groups else m.group(0)
+    return out
+
 def _check_cache(path):
     "--cache FOLDER: a folder this process can create and write, or a `UserError` saying why not."
     import tempfile
@@ -91,6 +103,12 @@ def build_dls(data,            # a folder of audio files
               hop_length=None, # None: the preset's
               cache=None,      # a folder for decoded waveforms (None: decode each epoch)
               win_scales=None, # multi-resolution window scales
+              labels=None,     # a labels table (CSV): files, labels, and folds and groups where it has them (`datasets.read_labels`)
+              cols=None,       # the table's column names: `dict(file_col=..., label_col=..., fold_col=..., group_col=...)`
+              valid_fold=None, # hold out this fold (the table's, or ESC-style names')
+              group_re=None,   # regular expression whose first group, searched in the file name, is the clip's group
+              allow_leak=False,# accept a split that puts a group on both sides
+              n_folds=5,       # folds made from groups when `valid_fold` is given and the data has groups but no folds
               **changes):
     """The `DataLoaders` for the `train` command's options: the files and labels they name, the split they say (or the
     data's layout: ESC folds, speakers; else 20% at random), and the recipe of the kind of sound (`--kind`, the layout's,
@@ -106,15 +124,50 @@ def build_dls(data,            # a folder of audio files
     if bs is not None and bs < 1: raise UserError(f"--bs must be >= 1, got {bs}")
     data = Path(data)
     if not data.is_dir(): raise UserError(f"{data}: no such folder")
-    get_items, get_y, splitter = _source(data, label, valid_pct, valid_re, split, seed)
-    items = get_items(data)
+    folds = groups = None
+    if labels is not None:
+        if label != 'parent' or split is not None: raise UserError("--labels gives the labels and folds: leave out --label and --split")
+        try: df = ds.read_labels(labels, data, **(cols or {}))
+        except ds.TableError as e: raise UserError(str(e)) from None
+        if df.attrs['multi_label']: raise UserError(f"{labels}: a multi-label table (a label cell with ';'): the command trains one label "
+                                                    "per clip; in Python, read_labels with MultiCategoryBlock (nbs/05_datasets)")
+        items, get_y = [Path(f) for f in df.file], ds.TableLabeller(df)
+        splitter = _source(data, label, valid_pct, valid_re, None, seed)[2]
+        if 'fold' in df: folds = dict(zip(df.file, df.fold))
+        if 'group' in df: groups = dict(zip(df.file, df.group))
+        say(f"{labels}: {len(df)} files, {df.label.nunique()} labels" + (f", folds {', '.join(map(str, sorted(set(folds.values()))))}" if folds else '') +
+            (f", {len(set(groups.values()))} groups (column {df.attrs['columns']['group']})" if groups else ''))
+    else:
+        get_items, get_y, splitter = _source(data, label, valid_pct, valid_re, split, seed)
+        items = get_items(data)
     if len(items) == 0: raise UserError(f"{data}: no audio files found (looked for {', '.join(audio_extensions)})")
+    if group_re is not None: groups = _groups(items, group_re)
+    if valid_fold is not None:
+        if valid_re is not None or valid_pct is not None or split is not None: raise UserError("--valid-fold holds out a fold: leave out --valid-re, --valid-pct and --split")
+        if folds is None and groups is not None: folds = ds.grouped_folds(items, [get_y(f) for f in items], groups, k=n_folds, seed=seed)
+        if folds is None:
+            try: folds = {str(f): ds.esc_fold(f) for f in items}
+            except ValueError: raise UserError("--valid-fold: the files have no folds (give a --labels table with a fold column, or ESC-style names)") from None
+        try: splitter = ds.FoldSplitter(folds, valid_fold)
+        except ArgumentError as e: raise UserError(f"--valid-fold: {e}") from None
+        say(f"validation split: fold {valid_fold}")
+    elif groups is not None and (splitter is None or valid_pct is not None) and valid_re is None and split is None and folds is None:
+        pct = 0.2 if valid_pct is None else valid_pct
+        splitter = ds.GroupSplitter(groups, pct, seed)
+        say(f"validation split: {pct:.0%} of the files, whole groups at random ({len(set(groups.values()))} groups)")
+    elif splitter is None and folds is not None:
+        first = min(folds.values())
+        splitter = ds.FoldSplitter(folds, first)
+        say(f"validation split: fold {first} of the table (--valid-fold chooses another)")
     if splitter is None:
         layout = ds.layout_split(items)
         if layout is None and split == 'speakers': raise UserError("--split speakers: the file names follow no layout with speakers (Speech Commands, FSDD)")
         if layout is None: splitter, why = RandomSplitter(0.2, seed=seed), "20% at random (no fold or speaker layout in the file names)"
         else: splitter, kind, why = layout[0], kind or layout[1], layout[2]
         say(f"validation split: {why}")
+    if groups is not None and not allow_leak:
+        try: ds.check_leak(items, splitter(items), groups)
+        except ArgumentError as e: raise UserError(f"{e} (--allow-leak)") from None
     if isinstance(cache, (str, Path)): _check_cache(Path(cache))
     opts = dict(spec=spec, coord=coord, hop_length=hop_length, win_scales=win_scales, **changes)
     try:
@@ -159,45 +212,55 @@ def _parser():
     d.add_argument('--out', default='demo_out', help='output folder (default demo_out)')
     d.add_argument('--epochs', type=int, default=10)
     d.add_argument('--voices', type=int, default=100, help='speakers generated per word (default 100)')
-    t = sub.add_parser('train', help='train on a folder of recordings')
-    t.add_argument('data', help='folder of audio files')
-    t.add_argument('--label', default='parent', help="'parent' (sub-folder name) or a regex whose first group, searched in the file name, is the label")
-    g = t.add_mutually_exclusive_group()
-    g.add_argument('--valid-pct', type=float, default=None, help='random validation fraction (default: by fold or speaker when the file names say so, else 0.2)')
-    g.add_argument('--valid-re', help='regex: files whose name matches are the validation set')
-    g.add_argument('--split', help="esc:FOLD (ESC-10/ESC-50 fold from the file names), speakers, speech-commands (its lists), esc50:FOLD (its CSV) or fsdd")
-    t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
-    t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
-    t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
-                   help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
-    t.add_argument('--spec', default='mel', help="what the model sees: mel, stft, complex, mfcc or wave (recipes.spec_kinds; default mel)")
-    t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
-    t.add_argument('--no-augment', dest='augment', action='store_false', help="no augmentation: none of the recipe's noise, time shifts, SpecAugment or mixup")
-    t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
-                   'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
-    t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
-                   help='train from random weights (default: pretrained weights, downloaded once when online)')
-    t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, recipes.recipes; train prints it)")
-    t.add_argument('--tta', action='store_true', help='also report the validation accuracy with test-time augmentation (learn.tta: four augmented passes and the plain one)')
-    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; recipes.synth_lr after --synth-pretrain)")
-    t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
-    t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
-    t.add_argument('--average', type=float, default=None, metavar='SPAN',
-                   help="validate and export a moving average of the weights over about this fraction of the steps "
-                        "(WeightAverage), 0 for none (default: the recipe's)")
-    t.add_argument('--balance', choices=('auto', 'loss', 'sampler', 'none'), default=None,
-                   help="balance imbalanced classes in training: weight the loss, sample evenly, or not (default: the recipe's, 'auto': "
-                        "recipes.auto_balance when the largest class has over 3 times the clips of the smallest)")
-    t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
-                   help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
-    t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
-                   help='spoken words: first pretrain on the labels said by VOICES eSpeak NG voices (e.g. 300; default 0: off)')
-    t.add_argument('--synth-words', help="what eSpeak says for each label, 'label=word,...' (default: the label itself)")
-    t.add_argument('--bs', type=int, default=None, help="batch size, per process under torchrun (default: the recipe's; train prints it)")
-    t.add_argument('--strict', action='store_true', help='stop when a file cannot be decoded (default: list such files and leave them out)')
-    t.add_argument('--seed', type=int, default=42)
-    t.add_argument('--out', default='.', help='output folder (default .)')
-    t.add_argument('--force', action='store_true', help='replace the model.pkl (and its metrics and plot) of an earlier run in --out')
+    for cmd in ('train', 'cv'):   # cv takes train's options: each fold trains as train would
+        t = sub.add_parser(cmd, help='train on a folder of recordings' if cmd == 'train' else
+                           'cross-validate: train once per fold on the others; the folds\' metrics, their mean and std, and a pooled confusion matrix')
+        t.add_argument('data', help='folder of audio files')
+        t.add_argument('--label', default='parent', help="'parent' (sub-folder name) or a regex whose first group, searched in the file name, is the label")
+        g = t.add_mutually_exclusive_group()
+        g.add_argument('--valid-pct', type=float, default=None, help='random validation fraction (default: by fold or speaker when the file names say so, else 0.2)')
+        g.add_argument('--valid-re', help='regex: files whose name matches are the validation set')
+        g.add_argument('--split', help="esc:FOLD (ESC-10/ESC-50 fold from the file names), speakers, speech-commands (its lists), esc50:FOLD (its CSV) or fsdd")
+        g.add_argument('--valid-fold', type=int, default=None, metavar='K', help="hold out fold K (of --labels' fold column, or ESC-style names)")
+        t.add_argument('--labels', metavar='TABLE', help="a CSV of files (relative to DATA), labels, and folds and groups; ESC-50's and UrbanSound8K's columns are known")
+        for role in ('file', 'label', 'fold', 'group'): t.add_argument(f'--{role}-col', metavar='NAME', help=f"the table's {role} column")
+        t.add_argument('--group-re', metavar='REGEX', help="the clip's group (recording, site, speaker): the regex's first group in the file name; splits keep groups whole")
+        t.add_argument('--allow-leak', action='store_true', help='accept a split with a group on both sides (judged on clips of sources it trained on)')
+        t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
+        t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
+        t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
+                       help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
+        t.add_argument('--spec', default='mel', help="what the model sees: mel, stft, complex, mfcc or wave (recipes.spec_kinds; default mel)")
+        t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
+        t.add_argument('--no-augment', dest='augment', action='store_false', help="no augmentation: none of the recipe's noise, time shifts, SpecAugment or mixup")
+        t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
+                       'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
+        t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
+                       help='train from random weights (default: pretrained weights, downloaded once when online)')
+        t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, recipes.recipes; train prints it)")
+        t.add_argument('--tta', action='store_true', help='also report the validation accuracy with test-time augmentation (learn.tta: four augmented passes and the plain one)')
+        t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; recipes.synth_lr after --synth-pretrain)")
+        t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
+        t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
+        t.add_argument('--average', type=float, default=None, metavar='SPAN',
+                       help="validate and export a moving average of the weights over about this fraction of the steps "
+                            "(WeightAverage), 0 for none (default: the recipe's)")
+        t.add_argument('--balance', choices=('auto', 'loss', 'sampler', 'none'), default=None,
+                       help="balance imbalanced classes in training: weight the loss, sample evenly, or not (default: the recipe's, 'auto': "
+                            "recipes.auto_balance when the largest class has over 3 times the clips of the smallest)")
+        t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
+                       help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
+        t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
+                       help='spoken words: first pretrain on the labels said by VOICES eSpeak NG voices (e.g. 300; default 0: off)')
+        t.add_argument('--synth-words', help="what eSpeak says for each label, 'label=word,...' (default: the label itself)")
+        t.add_argument('--bs', type=int, default=None, help="batch size, per process under torchrun (default: the recipe's; train prints it)")
+        t.add_argument('--strict', action='store_true', help='stop when a file cannot be decoded (default: list such files and leave them out)')
+        t.add_argument('--seed', type=int, default=42)
+        t.add_argument('--out', default='.', help='output folder (default .)')
+        t.add_argument('--force', action='store_true', help='replace the model.pkl (and its metrics and plot) of an earlier run in --out')
+        if cmd == 'cv':
+            t.add_argument('--folds', metavar='K,K,...', help='the folds to hold out, in order (default: all)')
+            t.add_argument('--k', type=int, default=5, help='folds made from groups when the data has groups but no folds (default 5)')
     r = sub.add_parser('predict', help='predict files with an exported model')
     r.add_argument('model', help='model.safetensors or model.pkl (train; a pickle runs code: load only yours) or model.onnx (export; predicted without torch)')
     r.add_argument('files', nargs='+')
@@ -220,7 +283,8 @@ def _synth_words(spec):
     if any(len(p) != 2 or not p[0] or not p[1] for p in pairs): raise UserError(f"--synth-words must be 'label=word,...', got {spec!r}")
     return dict(pairs)
 
-def _cmd_train(a):
+def _check_train(a):
+    "The checks of `train`'s and `cv`'s options that need no data; `(words, lr)` for `recipes.train`."
     if a.synth_pretrain < 0: raise UserError(f"--synth-pretrain must be a number of voices >= 0, got {a.synth_pretrain}")
     if a.synth_pretrain and a.synth_pretrain < 3: raise UserError(f"--synth-pretrain needs at least 3 voices (training, validation, test), got {a.synth_pretrain}")
     words = _synth_words(a.synth_words)
@@ -237,12 +301,6 @@ def _cmd_train(a):
     except ArgumentError as e: raise UserError(str(e)) from None
     if a.duration is not None and not a.duration > 0: raise UserError(f"--duration must be a positive number of seconds, got {a.duration:g}")
     if a.bs is not None and a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
-    from fastaudio_lite.recipes import OutputError, check_out, claim_out
-    try: check_out(a.out, a.force)
-    except OutputError as e: raise UserError(f"--out {e}") from None
-    # held from here to the end: a second run into this folder is refused now, not after it has scanned and trained
-    try: a.claim.enter_context(claim_out(a.out, a.force))
-    except OutputError as e: raise UserError(f"--out {e}") from None
     if a.average is not None and not 0 <= a.average <= 1:
         raise UserError(f"--average must be a fraction of the steps in [0, 1] (0: off), got {a.average:g}")
     from fastai.torch_core import num_distrib
@@ -255,13 +313,72 @@ def _cmd_train(a):
     from fastaudio_lite.recipes import synth_lr
     lr = None if a.lr is None else a.lr if a.lr == 'auto' else float(a.lr)
     if lr is None and a.synth_pretrain: lr = synth_lr   # so the recipe printed is the one trained
+    return words, lr
+
+def _dls(a, lr, valid_fold=None):
+    "`build_dls` of the command's options (`valid_fold`: cv's fold in place of the options' split)."
+    from fastaudio_lite.core import say
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
                     strict=a.strict, kind=a.kind, cache=a.cache, arch=a.arch, pretrained=a.pretrained, epochs=a.epochs, lr=lr,
-                    mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average, balance=a.balance)
+                    mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average, balance=a.balance,
+                    labels=a.labels, cols=_cols(a), valid_fold=a.valid_fold if valid_fold is None else valid_fold,
+                    group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5))
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     say(dls.recipe.but(bs=dls.bs).summary(a.augment))
-    learn, metrics = train(dls, out=a.out, seed=a.seed, synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
+    return dls
+
+def _cols(a): return {f'{r}_col': getattr(a, f'{r}_col') for r in ('file', 'label', 'fold', 'group')}
+
+def _cmd_train(a):
+    from fastaudio_lite.core import say
+    words, lr = _check_train(a)
+    from fastaudio_lite.recipes import OutputError, check_out, claim_out
+    try: check_out(a.out, a.force)
+    except OutputError as e: raise UserError(f"--out {e}") from None
+    # held from here to the end: a second run into this folder is refused now, not after it has scanned and trained
+    try: a.claim.enter_context(claim_out(a.out, a.force))
+    except OutputError as e: raise UserError(f"--out {e}") from None
+    learn, metrics = train(_dls(a, lr), out=a.out, seed=a.seed, synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
     if metrics is not None: say(f"wrote {', '.join(metrics['outputs'])} and metrics.json to {a.out}")
+    return 0
+
+def _cv_folds(a):
+    "The folds `cv` holds out: --folds, else the table's fold column, ESC-style names' folds, or 1..--k made from groups."
+    from fastaudio_lite import datasets as ds
+    from fastaudio_lite.decode import find_audio
+    if a.labels:
+        try: df = ds.read_labels(a.labels, a.data, **_cols(a))
+        except ds.TableError as e: raise UserError(str(e)) from None
+        have = sorted(set(df.fold)) if 'fold' in df else list(range(1, a.k + 1)) if ('group' in df or a.group_re) else None
+    else:
+        files = find_audio(a.data) if Path(a.data).is_dir() else []
+        try: have = sorted({ds.esc_fold(f) for f in files}) or None
+        except ValueError: have = None
+        if have is None and a.group_re: have = list(range(1, a.k + 1))
+    if have is None: raise UserError(f"{a.data}: cv needs folds: a --labels table with a fold or group column, ESC-style names, or --group-re")
+    if not a.folds: return have
+    try: want = [int(k) for k in a.folds.split(',')]
+    except ValueError: raise UserError(f"--folds must be whole numbers separated by commas, got {a.folds!r}") from None
+    if missing := [k for k in want if k not in have]: raise UserError(f"--folds: {missing} not among the folds {have}")
+    return want
+
+def _cmd_cv(a):
+    if any(v is not None for v in (a.valid_pct, a.valid_re, a.split, a.valid_fold)):
+        raise UserError("cv holds out each fold in turn: leave out --valid-pct, --valid-re, --split and --valid-fold")
+    if a.force: raise UserError("cv resumes the run in --out: to start over, choose another folder")
+    if a.k < 2: raise UserError(f"--k must be 2 or more folds, got {a.k}")
+    from fastaudio_lite.core import say
+    words, lr = _check_train(a)
+    folds = _cv_folds(a)
+    from fastaudio_lite.callbacks import NonFiniteLoss
+    from fastaudio_lite.decode import ArgumentError
+    from fastaudio_lite.recipes import DataError, OutputError, cross_validate
+    settings = {k: v for k, v in vars(a).items() if k not in ('claim', 'out', 'folds', 'force')}
+    try: cross_validate(lambda k: _dls(a, lr, valid_fold=k), folds, a.out, settings=settings, seed=a.seed,
+                        synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
+    except NonFiniteLoss as e: raise TrainingError(f"training stopped: {str(e).strip().splitlines()[-1].strip()}") from None
+    except (ArgumentError, OutputError, DataError) as e: raise UserError(str(e)) from None
+    say(f"wrote cv.json, confusion.png and a folder per fold to {a.out}")
     return 0
 
 def _model_file(model):
@@ -425,7 +542,7 @@ def _cmd_demo(a):
 def main(argv=None):
     "Entry point of the `fastaudio-lite` command."
     a = _parser().parse_args(argv)
-    if a.cmd in ('train', 'demo'):
+    if a.cmd in ('train', 'cv', 'demo'):
         import matplotlib
         matplotlib.use('Agg')   # the command draws its plots to files, never to a screen
     # SIGTERM ends the command as Ctrl-C does: files being written are closed (the CSV holds every row printed) or
@@ -441,7 +558,7 @@ def main(argv=None):
     from fastaudio_lite.decode import AudioError, Busy
     a.claim = ExitStack()   # the claims on --out and --csv, held until the command ends
     try:
-        with a.claim: return {'demo': _cmd_demo, 'train': _cmd_train, 'predict': _cmd_predict, 'export': _cmd_export}[a.cmd](a)
+        with a.claim: return {'demo': _cmd_demo, 'train': _cmd_train, 'cv': _cmd_cv, 'predict': _cmd_predict, 'export': _cmd_export}[a.cmd](a)
     except (UserError, Busy) as e:
         print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)
         return 2

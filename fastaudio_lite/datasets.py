@@ -17,17 +17,18 @@ import torch
 from fastcore.foundation import L
 from fastai.data.transforms import FuncSplitter, IndexSplitter, mask2idxs
 
-from .decode import ArgumentError
+from .decode import ArgumentError, find_audio
 from .core import get_audio_files, resample
 from .data import NameLabeller, RegexSplitter, SpeakerSplitter, speaker_of
 from .augment import colored_noise
 
 # %% auto #0
-__all__ = ['fsdd_labeller', 'speech_words', 'english_accents', 'AudioURLs', 'get_speech_commands_files', 'speech_commands_noise',
-           'speech_commands_splitter', 'speech_commands_speaker', 'hash_fraction', 'SpeakerHashSplitter',
-           'esc50_splitter', 'ESC50Labeller', 'esc_fold', 'EscFoldSplitter', 'esc50_target', 'data_layout',
-           'layout_split', 'fsdd_splitter', 'fsdd_speaker_splitter', 'espeak_words', 'synth_voices', 'synth_speech',
-           'folder_digest']
+__all__ = ['fsdd_labeller', 'table_columns', 'speech_words', 'english_accents', 'AudioURLs', 'get_speech_commands_files',
+           'speech_commands_noise', 'speech_commands_splitter', 'speech_commands_speaker', 'hash_fraction',
+           'SpeakerHashSplitter', 'esc50_splitter', 'ESC50Labeller', 'esc_fold', 'EscFoldSplitter', 'esc50_target',
+           'data_layout', 'layout_split', 'fsdd_splitter', 'fsdd_speaker_splitter', 'TableError', 'read_labels',
+           'TableLabeller', 'FoldSplitter', 'GroupSplitter', 'check_leak', 'grouped_folds', 'espeak_words',
+           'synth_voices', 'synth_speech', 'folder_digest']
 
 # %% ../nbs/05_datasets.ipynb #63a48989
 class AudioURLs:
@@ -160,6 +161,133 @@ def fsdd_splitter():
 def fsdd_speaker_splitter(speakers):
     "Leave-speakers-out on FSDD: the files of `speakers` are the validation set."
     return SpeakerSplitter(speakers, pat=r'^\d_([a-z]+)_')
+
+# %% ../nbs/05_datasets.ipynb #ds7ab002
+class TableError(ValueError):
+    "A labels table that cannot be used: the message names the table, the row (the header is row 1) and why."
+
+table_columns = dict(file=('filename', 'slice_file_name', 'file', 'file_name', 'fname', 'path', 'filepath'),
+                     label=('category', 'class', 'label', 'labels', 'primary_label'),
+                     fold=('fold',),
+                     group=('group', 'src_file', 'fsID', 'speaker', 'site', 'recorder'))
+
+def _columns(df, table, given):
+    cols = {}
+    for role, name in given.items():
+        if name is not None:
+            if name not in df.columns: raise TableError(f"{table}: no column {name!r} (the {role} column); it has {', '.join(df.columns)}")
+            cols[role] = name
+        elif (found := next((c for c in table_columns[role] if c in df.columns), None)) is not None: cols[role] = found
+    for role in ('file', 'label'):
+        if role not in cols: raise TableError(f"{table}: no {role} column (looked for {', '.join(table_columns[role])}; name it with --{role}-col)")
+    return cols
+
+def read_labels(table,           # a CSV file with a header row
+                data,            # the folder the file cells are relative to
+                file_col=None,   # the file column (None: the first of `table_columns['file']` present)
+                label_col=None,  # the label column (likewise)
+                fold_col=None,   # the fold column (likewise; none: no folds)
+                group_col=None,  # the group column (likewise; none: no groups)
+                sep=';'):        # what separates several labels in a cell (a multi-label table)
+    "The table as a DataFrame: `file`, `label`, and `fold` and `group` where it has them; `df.attrs['multi_label']`."
+    import pandas as pd
+    table, data = Path(table), Path(data)
+    if not table.is_file(): raise TableError(f"{table}: no such file")
+    try: df = pd.read_csv(table, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (ValueError, UnicodeDecodeError) as e: raise TableError(f"{table}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+    cols = _columns(df, table, dict(file=file_col, label=label_col, fold=fold_col, group=group_col))
+    by_name = None
+    out, first = [], {}
+    multi = any(sep in v for v in df[cols['label']])
+    for row, r in enumerate(df.to_dict('records'), start=2):
+        cell = r[cols['file']].strip()
+        if not cell: raise TableError(f"{table} row {row}: the file cell is empty")
+        f = data / cell
+        if not f.is_file():
+            if by_name is None:
+                by_name = {}
+                for g in find_audio(data): by_name.setdefault(os.path.basename(g), []).append(g)
+            found = by_name.get(os.path.basename(cell), [])
+            if not found: raise TableError(f"{table} row {row}: {cell} not found under {data}")
+            if len(found) > 1: raise TableError(f"{table} row {row}: {cell} is several files under {data} ({found[0]}, {found[1]}): give its path relative to it")
+            f = Path(found[0])
+        key = os.path.realpath(f)
+        if key in first: raise TableError(f"{table} row {row}: {cell} is also in row {first[key]}")
+        first[key] = row
+        label = r[cols['label']].strip()
+        if not label: raise TableError(f"{table} row {row}: the label of {cell} is empty")
+        rec = dict(file=str(f), label=[l.strip() for l in label.split(sep) if l.strip()] if multi else label)
+        if 'fold' in cols:
+            try: rec['fold'] = int(r[cols['fold']])
+            except ValueError: raise TableError(f"{table} row {row}: fold {r[cols['fold']]!r} is not a whole number") from None
+        if 'group' in cols:
+            rec['group'] = r[cols['group']].strip()
+            if not rec['group']: raise TableError(f"{table} row {row}: the group of {cell} is empty")
+        out.append(rec)
+    if not out: raise TableError(f"{table}: no rows")
+    res = pd.DataFrame(out)
+    res.attrs.update(multi_label=multi, columns=cols, table=str(table))
+    return res
+
+class TableLabeller:
+    "A file's label from a `read_labels` table (picklable, as fastai's exports need)."
+    def __init__(self, df): self.labels = dict(zip(map(str, df.file), df.label))
+    def __call__(self, f): return self.labels[str(f)]
+
+def FoldSplitter(fold_of,  # file -> its fold (a dict, or a table's `dict(zip(df.file, df.fold))`)
+                 fold):    # the held-out fold
+    "Validation is fold `fold`, training the others."
+    if fold not in set(fold_of.values()): raise ArgumentError(f"fold {fold!r} is not among the folds {sorted(set(fold_of.values()))}")
+    return FuncSplitter(lambda f: fold_of[str(f)] == fold)
+
+def GroupSplitter(group_of,       # file -> its group
+                  valid_pct=0.2,  # about this share of the files is held out, whole groups at a time
+                  seed=0):        # the draw of groups
+    "Hold out whole groups, drawn at random until they hold `valid_pct` of the files: no group on both sides."
+    def _inner(items):
+        groups = [group_of[str(f)] for f in items]
+        names = sorted(set(groups))
+        np.random.default_rng(seed).shuffle(names)
+        size = {g: 0 for g in names}
+        for g in groups: size[g] += 1
+        held, n = set(), 0
+        for g in names:
+            if n >= valid_pct * len(items): break
+            held.add(g); n += size[g]
+        return mask2idxs([g not in held for g in groups]), mask2idxs([g in held for g in groups])
+    return _inner
+
+def check_leak(items,     # the split's files
+               splits,    # `(train_idx, valid_idx)`
+               group_of): # file -> its group
+    "A `DataError`-like `ArgumentError` naming a group with files on both sides of the split, and how many there are."
+    tr = {group_of[str(items[i])] for i in splits[0]}
+    both = sorted(tr & {group_of[str(items[i])] for i in splits[1]})
+    if both: raise ArgumentError(f"the split puts group {both[0]!r}" + (f" and {len(both) - 1} more" if len(both) > 1 else '') +
+                                 " on both sides (training and validation): its clips would be judged by a model that heard them; "
+                                 "split by fold or group (or allow the leak knowingly)")
+
+def grouped_folds(files,     # the files
+                  labels,    # their labels (one each)
+                  group_of,  # file -> its group
+                  k=5,       # folds
+                  seed=0):   # the order of groups of the same size
+    """`{file: fold}` in 1..k: each group whole in one fold, the largest groups first into the fold where their classes
+    are least represented so far (then the smallest fold), so each fold's classes are as even as the groups allow."""
+    from collections import Counter, defaultdict
+    members = defaultdict(list)
+    for f, y in zip(files, labels): members[group_of[str(f)]].append((str(f), y))
+    if len(members) < k: raise ArgumentError(f"{len(members)} groups cannot make {k} folds: each fold needs a group of its own")
+    order = sorted(members, key=lambda g: (-len(members[g]), hash_fraction(f"{seed}:{g}")))
+    per = [Counter() for _ in range(k)]
+    sizes = [0] * k
+    fold_of = {}
+    for g in order:
+        c = Counter(y for _, y in members[g])
+        best = min(range(k), key=lambda i: (sum(per[i][y] * n for y, n in c.items()), sizes[i]))
+        per[best].update(c); sizes[best] += len(members[g])
+        for f, _ in members[g]: fold_of[f] = best + 1
+    return fold_of
 
 # %% ../nbs/05_datasets.ipynb #9360d45d
 speech_words = ('yes', 'no', 'up', 'down', 'left', 'right', 'on', 'off', 'stop', 'go')

@@ -41,7 +41,7 @@ from .safe import SafeModelError, describe
 # %% auto #0
 __all__ = ['spec_kinds', 'auto_balance', 'imbalance_ratio', 'recipes', 'lock_name', 'synth_lr', 'DataError', 'OutputError',
            'Recipe', 'recipe', 'kind_of', 'recipe_for', 'check_out', 'claim_out', 'write_outputs', 'train',
-           'synth_pretrain']
+           'cross_validate', 'synth_pretrain']
 
 # %% ../nbs/09_recipes.ipynb #715ba60b
 spec_kinds = ('mel', 'stft', 'complex', 'mfcc', 'wave')
@@ -404,6 +404,7 @@ def _train(dls, r, out, seed, extra_metrics, synth_voices, synth_words, export, 
                    arch=str(r.arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
                    processes=max(num_distrib(), 1), mixup=r.mixup, label_smoothing=r.label_smoothing, average=r.average,
                    balance=r.balance_for(dls), classes=list(map(str, dls.vocab)), per_class=rep['per_class'], useless=rep['useless'],
+                   confusion=np.asarray(cm).astype(int).tolist(),
                    train_seconds=round(fit_s, 1), most_confused=[list(map(str, m)) for m in most], **pre, **extra)
     write_outputs(out, learn, metrics, export)
     say(f"validation accuracy: {acc:.4f}, balanced accuracy: {rep['balanced_accuracy']:.4f}, macro-F1: {rep['macro_f1']:.4f}" +
@@ -422,6 +423,53 @@ def _say_imbalance(dls, r):
     how = {'loss': 'training weighs the loss by class (balance loss)', 'sampler': 'training samples the classes evenly (balance sampler)',
            'none': 'training does not balance them (balance none)'}[mode]
     warnings.warn(f"imbalanced classes: {shown} training clips ({imbalance(counts):.0f} to 1); {how}; judge the model by balanced accuracy and macro-F1")
+
+# %% ../nbs/09_recipes.ipynb #rc7cv002
+def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that fold
+                   folds,         # the folds to hold out, in order
+                   out,           # the folder: `fold{k}/` for each fold, and cv.json
+                   settings=None, # what the run depends on (a dict): a resumed run must have the same
+                   **kwargs):     # passed to `train` (epochs, lr, seed, ...)
+    "Train once per fold in `folds` and pool the results in `out/cv.json` (see above). Returns its contents."
+    import matplotlib.pyplot as plt
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with claim_out(out, force=True):
+        prog = out / 'cv-settings.json'
+        if settings is not None:
+            old = json.loads(prog.read_text()) if prog.exists() else None
+            if old is not None and old != json.loads(json.dumps(settings)):
+                raise OutputError(f"{out} holds a cross-validation run with other settings ({prog}): choose another folder, or remove it to start over")
+            if old is None: prog.write_text(json.dumps(settings, indent=1))
+        rows = []
+        for k in folds:
+            done = out / f'fold{k}' / 'metrics.json'
+            if done.exists(): say(f"fold {k}: done before, read from {done}")
+            else:
+                say(f"fold {k}: training on the other folds")
+                train(make_dls(k), out=out / f'fold{k}', **kwargs)
+            m = json.loads(done.read_text())
+            rows.append(dict(fold=k, accuracy=m['accuracy'], balanced_accuracy=m['balanced_accuracy'], macro_f1=m['macro_f1'],
+                             n_valid=m['n_valid'], confusion=m['confusion'], classes=m['classes']))
+        if len({tuple(r['classes']) for r in rows}) > 1: raise DataError("the folds' classes differ: a fold holds no clip of some class")
+        cm = np.sum([np.array(r['confusion']) for r in rows], axis=0)
+        res = dict(folds=[{k: v for k, v in r.items() if k not in ('confusion', 'classes')} for r in rows], classes=rows[0]['classes'],
+                   confusion=cm.tolist(), pooled=class_report(cm, rows[0]['classes']))
+        for name in ('accuracy', 'balanced_accuracy', 'macro_f1'):
+            v = np.array([r[name] for r in rows])
+            res[name] = dict(mean=round(float(v.mean()), 4), std=round(float(v.std(ddof=1)) if len(v) > 1 else 0., 4))
+        fig, ax = plt.subplots(figsize=(6, 6))
+        ax.imshow(cm, cmap='Blues')
+        ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xlabel='predicted', ylabel='actual',
+               title=f"{len(rows)} folds pooled: accuracy {res['accuracy']['mean']:.3f} ± {res['accuracy']['std']:.3f}")
+        ax.set_xticklabels(res['classes'], rotation=90); ax.set_yticklabels(res['classes'])
+        for (i, jj), v in np.ndenumerate(cm): ax.text(jj, i, int(v), ha='center', va='center', fontsize=8)
+        _atomic({out / 'confusion.png': lambda p: fig.savefig(p, format='png', bbox_inches='tight', dpi=100),
+                 out / 'cv.json': lambda p: p.write_text(json.dumps(res, indent=1))})
+        plt.close(fig)
+    say(f"{len(rows)} folds: accuracy {res['accuracy']['mean']:.4f} ± {res['accuracy']['std']:.4f}, balanced accuracy "
+        f"{res['balanced_accuracy']['mean']:.4f} ± {res['balanced_accuracy']['std']:.4f}, macro-F1 {res['macro_f1']['mean']:.4f} ± {res['macro_f1']['std']:.4f}")
+    return res
 
 # %% ../nbs/09_recipes.ipynb #7b3c9e02
 def _spoken(vocab, words):

@@ -27,7 +27,7 @@ from .augment import AddNoise, Gain, SpecAugment, TimeShift
 from .models import create_audio_model
 from .nets import reference_models
 from .learner import AudioLearner
-from .inference import _probs, audio_loader, clip_length
+from .inference import audio_loader, clip_length
 
 # %% auto #0
 __all__ = ['safe_format', 'safe_tfms', 'SafeModelError', 'describe', 'learner_from', 'export_safe', 'load_audio_learner']
@@ -158,7 +158,7 @@ def learner_from(d, tensors):
         m = create_audio_model(_arch(d['arch']), x, len(labels), labels, pretrained=False)
         sd = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
         try: m.model.load_state_dict(sd, strict=True)
-        except RuntimeError as e: raise SafeModelError(f"the weights do not fit {d['arch']['name']}: {str(e).splitlines()[0][:200]}") from None
+        except RuntimeError as e: raise SafeModelError(f"the weights do not fit {d['arch']['name']}: {' '.join(str(e).split())[:300]}") from None
         loss = d.get('loss')
         loss_func = None if loss is None else _losses[loss['type']](**({'eps': loss['eps']} if 'eps' in loss else {})) if loss.get('type') in _losses else None
         learn = AudioLearner(dls, m.model, loss_func=loss_func, splitter=m.splitter)
@@ -175,6 +175,13 @@ def _check_clips(d, n_clips=16):
     return [np.tile(np.sin(2 * np.pi * rng.uniform(50, a['sr'] / 3) * t) * rng.uniform(0.01, 0.9) + rng.normal(0, 10 ** rng.uniform(-4, -1), n),
                     (a['channels'], 1)).astype(np.float32) for _ in range(n_clips)]
 
+def _outputs(learn, clips, sr):
+    "The learner's probabilities of `clips`: its validation pipeline and model, in this process alone (no `get_preds`, which gathers across torchrun's processes)."
+    x = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in clips], bs=len(clips)).one_batch()[0]
+    with torch.no_grad(): y = learn.model.eval()(x)
+    act = getattr(learn.loss_func, 'activation', None)
+    return (act(y) if act else y).float().cpu()
+
 def export_safe(self: Learner,
                 path,         # the file to write, e.g. model.safetensors
                 atol=1e-5):   # the largest difference in probability allowed between the learner and its rebuilt copy
@@ -186,7 +193,7 @@ def export_safe(self: Learner,
     d, tensors = describe(self)
     copy = learner_from(json.loads(json.dumps(d)), tensors)
     clips = _check_clips(d)
-    err = float((_probs(self, clips, d['audio']['sr']) - _probs(copy, clips, d['audio']['sr'])).abs().max())
+    err = float((_outputs(self, clips, d['audio']['sr']) - _outputs(copy, clips, d['audio']['sr'])).abs().max())
     if err > atol: raise SafeModelError(f"the learner rebuilt from its description differs by {err:.2e} in probability (more than {atol:g}): not written")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
