@@ -95,6 +95,16 @@ USER_ERRORS = [
     (lambda d: ('train', d / 'two', '--strict'), 'two/b/bad.wav: empty file'),
     (lambda d: ('train', d / 'two', '--split', 'esc:1'), 'not an ESC file name'),
     (lambda d: ('train', d / 'two', '--split', 'speakers'), 'no layout with speakers'),
+    (lambda d: ('train', d / 'two', '--lr', 'nan'), "--lr must be 'auto' or a positive number"),
+    (lambda d: ('train', d / 'two', '--lr', '-1'), "--lr must be 'auto' or a positive number"),
+    (lambda d: ('train', d / 'two', '--mixup', 'nan'), '--mixup must be a finite number'),
+    (lambda d: ('train', d / 'two', '--duration', 'inf'), '--duration must be a finite number'),
+    (lambda d: ('train', d / 'two', '--duration', '1e-6', '--out', d / 'o'), 'shorter than one spectrogram window'),
+    (lambda d: ('train', d / 'two', '--cache', d / 'two' / 'a' / '0_x.wav', '--out', d / 'o'), 'a file, not a folder'),
+    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', '0'), '--windows: the hop must be a positive number of seconds'),
+    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', 'nan'), '--windows: the hop must be a positive number of seconds'),
+    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', 'inf'), '--windows: the hop must be a positive number of seconds'),
+    (lambda d: ('export', d / 'm.pkl', d / 'm.txt'), 'name it .onnx (ONNX) or .safetensors'),
 ]
 
 
@@ -105,6 +115,7 @@ def test_user_errors_one_line(capsys, tmp_path, make, msg):
         (tmp_path / sub).mkdir(parents=True, exist_ok=True)
         for i in range(n): sf.write(tmp_path / sub / f'{i}_x.wav', np.zeros(800, np.float32), 8000)
     (tmp_path / 'two' / 'b' / 'bad.wav').write_bytes(b'')   # left out (named) unless --strict
+    (tmp_path / 'm.pkl').write_bytes(b'')
     code, err = run_main(capsys, *make(tmp_path))
     lines = [l for l in err.strip().splitlines() if not l.startswith('warning: ')]   # files left out, classes with few files
     assert code == 2 and msg in err and len(lines) == 1, err
