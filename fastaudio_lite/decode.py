@@ -222,7 +222,8 @@ class Busy(RuntimeError):
 _held = {}
 
 @contextmanager
-def claim(path): # the lock file, e.g. `out/.fastaudio-lite.lock`, or the output file itself
+def claim(path,          # the lock file, e.g. `out/.fastaudio-lite.lock`, or the output file itself
+          remove=False): # delete `path` when the block ends (a lock file of its own, not an output)
     "Hold an exclusive lock on `path` while the block runs; `Busy` at once if another process holds it."
     key = os.path.realpath(path)
     if key in _held:
@@ -230,14 +231,24 @@ def claim(path): # the lock file, e.g. `out/.fastaudio-lite.lock`, or the output
         try: yield
         finally: _held[key] -= 1
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try: _lock(fd)
-        except OSError: raise Busy(f"{path}: another run is writing it (it holds the lock); wait for it to finish, or write elsewhere") from None
-        _held[key] = 1
-        try: yield
-        finally: del _held[key]
-    finally: os.close(fd)   # closing the file releases the lock
+        except OSError:
+            os.close(fd)
+            raise Busy(f"{path}: another run is writing it (it holds the lock); wait for it to finish, or write elsewhere") from None
+        try: same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError: same = False
+        if same: break
+        os.close(fd)   # locked a lock file its holder had just removed: lock the one at `path` now
+    _held[key] = 1
+    try: yield
+    finally:
+        del _held[key]
+        if remove:
+            try: os.unlink(path)
+            except FileNotFoundError: pass
+        os.close(fd)   # closing the file releases the lock
 
 try:
     import fcntl

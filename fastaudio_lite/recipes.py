@@ -289,14 +289,14 @@ def claim_out(out,          # the output folder
               force=False): # replace an earlier run
     """Claim `out` for one run while the block runs: a second run into it is refused at once (`OutputError`), and it
     is checked again once claimed (`check_out`), so a run that finished meanwhile is not replaced unless `force`. Only
-    rank 0 claims under torchrun (the ranks write nothing else). The lock file `out/.fastaudio-lite.lock` stays: it
-    holds nothing; a claim goes with its process (`decode.claim`)."""
+    rank 0 claims under torchrun (the ranks write nothing else). The lock file `out/.fastaudio-lite.lock` is there
+    while the run is; a claim goes with its process (`decode.claim`), even one that is killed."""
     if rank_distrib() != 0:
         yield
         return
     check_out(out, force)
     try:
-        with claim(Path(out) / lock_name):
+        with claim(Path(out) / lock_name, remove=True):
             check_out(out, force)
             yield
     except Busy: raise OutputError(f"{out}: another run is writing to it (it holds {lock_name}); wait for it to finish, or choose another folder") from None

@@ -57,7 +57,7 @@ def test_command_under_torchrun(folder, tmp_path):
     out = r.stdout + r.stderr
     assert out.count('leaving out 1 of 161 files') == 1 and '2_broken_10.wav' in out   # said once, by rank 0
     assert r.stdout.count('validation accuracy') == 1 and r.stdout.count('100 training and 60 validation') == 1
-    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['.fastaudio-lite.lock', 'confusion.png', 'metrics.json', 'model.pkl', 'model.safetensors']
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['confusion.png', 'metrics.json', 'model.pkl', 'model.safetensors']
     m = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
     assert m['processes'] == 2 and m['n_train'] == 100 and m['average'] == 0.5
 
