@@ -146,7 +146,8 @@ def _arch(a):
         return getattr(torchvision.models, name)
     raise SafeModelError(f"an architecture this library cannot build: {a!r:.100}")
 
-def learner_from(d, tensors):
+def learner_from(d,        # a description, as `describe` gives it (or a safe file's JSON)
+                 tensors): # its tensors by name: `model.` the state dict, `tfms.` the transforms' tensor arguments
     "The `AudioLearner` that description `d` and its `tensors` describe (see `describe`), on the CPU."
     try:
         if d.get('format') != safe_format: raise SafeModelError(f"not a {safe_format} description (format {d.get('format')!r})")

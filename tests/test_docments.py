@@ -1,0 +1,36 @@
+"Issue 40: every public function and class of two or more parameters documents each one (fastai's docments)."
+import importlib
+import inspect
+
+import pytest
+from fastcore.docments import docments
+
+MODULES = ['decode', 'core', 'runtime', 'data', 'spectrogram', 'augment', 'models', 'nets', 'learner', 'callbacks',
+           'inference', 'datasets', 'export', 'safe', 'recipes', 'cli']
+# fastai's own protocol methods, one line each, documented where fastai defines them; and a dataclass, whose fields
+# carry their comments (docments reads a function's signature, and a dataclass's __init__ is generated)
+EXEMPT = {'data.FixLength.before_call', 'augment.Gain.draw', 'recipes.Recipe'}
+
+
+def signatures(m):
+    mod = importlib.import_module(f'fastaudio_lite.{m}')
+    for n in getattr(mod, '__all__', []):
+        o = getattr(mod, n)
+        if getattr(o, '__module__', None) != mod.__name__: continue
+        if inspect.isfunction(o): yield n, o
+        elif inspect.isclass(o):
+            if '__init__' in o.__dict__: yield n, o.__init__
+            for k, v in o.__dict__.items():
+                if inspect.isfunction(v) and not k.startswith('_'): yield f'{n}.{k}', v
+
+
+@pytest.mark.parametrize('m', MODULES)
+def test_public_signatures_have_docments(m):
+    missing = []
+    for name, f in signatures(m):
+        if f'{m}.{name}' in EXEMPT: continue
+        ps = [p for p, v in inspect.signature(f).parameters.items() if p not in ('self', 'cls') and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)]
+        if len(ps) < 2: continue
+        d = docments(f)
+        missing += [f'{name}({p})' for p in ps if not d.get(p)]
+    assert not missing, f"fastaudio_lite.{m}: parameters without a comment: {', '.join(missing)}"
