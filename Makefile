@@ -25,7 +25,7 @@ define run-tests
 	@echo "== 2/3 nbdev-test: the notebooks"
 	$(1)/bin/nbdev-test --n-workers 2
 	@echo "== 3/3 pytest: property, parity, bad-input, packaging and end-to-end tests"
-	$(1)/bin/python -m pytest tests
+	$(1)/bin/python -m pytest tests --durations=12
 endef
 
 test: export HF_HUB_OFFLINE := 1

@@ -91,7 +91,8 @@ def test_cv_resumes_after_a_kill(table, tmp_path):
 
 @pytest.mark.slow
 def test_cv_makes_folds_from_groups(fsdd, tmp_path):
-    r = cli('cv', fsdd, '--label', r'^(\d)_', '--group-re', r'^\d_([a-z]+)_', '--k', 3, '--folds', '1,3', *QUICK, '--out', tmp_path)
+    r = cli('cv', fsdd, '--label', r'^(\d)_', '--group-re', r'^\d_([a-z]+)_', '--k', 3, '--folds', '3', *QUICK, '--out', tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     cv = json.loads((tmp_path / 'cv.json').read_text())
-    assert [f['fold'] for f in cv['folds']] == [1, 3] and len(cv['classes']) == 10
+    assert [f['fold'] for f in cv['folds']] == [3] and len(cv['classes']) == 10
+    assert cv['folds'][0]['n_valid'] in (80, 160)   # one or two of the five speakers, 80 clips each
