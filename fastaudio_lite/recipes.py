@@ -52,7 +52,7 @@ class DataError(ValueError):
 class OutputError(OSError):
     "An output of `train` that cannot be written; the earlier outputs are left as they were."
 
-auto_balance = 'loss'    # what balance='auto' does for imbalanced classes (measured: BENCHMARKS.md, 'Imbalanced classes')
+auto_balance = 'loss'    # what balance='auto' does for imbalanced classes (within noise of 'none' so far: BENCHMARKS.md, 'Imbalanced classes')
 imbalance_ratio = 3.     # the largest class over the smallest above which classes count as imbalanced
 
 _speech_augment = dict(noise=dict(), shift=dict(max_shift_s=0.1), specaug=dict(max_freq_bins=8, max_time_frames=20))
