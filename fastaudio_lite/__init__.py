@@ -7,7 +7,10 @@
 - `nets`: the reference models `SpecCNN` and `WaveCNN`.
 - `learner`: `audio_learner` and the show methods.
 - `callbacks`: `WeightAverage`, `StopOnNonFinite`, `BetweenClassMix`, `recipe_callbacks`.
-- `inference`: `predict_files`, `predict_windows`, `predict_long`.
+- `inference`: `predict_files`, `predict_windows`, `predict_events`, `predict_long`.
+- `events`: windowed scores to events (`find_events`), Raven and Audacity tables, `evaluate_events`; no torch.
+- `runtime`: `OnnxModel`, predictions without torch.
+- `export`, `safe`: a learner as ONNX (`learn.export_onnx`) or as safetensors that load without pickle (`learn.export_safe`).
 - `datasets`: data set layouts (ESC-10/ESC-50 folds, Speech Commands speakers, FSDD) and offline spoken words.
 - `recipes`: `Recipe`, `recipe`, `recipe_for`, `train`, `synth_pretrain`: how to handle each kind of sound.
 - `cli`: the `fastaudio-lite` command.

@@ -6,6 +6,7 @@ from fastai.vision.models import *
 from fastai.vision.learner import vision_learner, create_timm_model
 
 from fastaudio_lite.decode import *
+from fastaudio_lite.events import *
 from fastaudio_lite.core import *
 from fastaudio_lite.runtime import *
 from fastaudio_lite.data import *

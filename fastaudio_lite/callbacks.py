@@ -33,9 +33,8 @@ from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, power_to_db
 
 # %% auto #0
 __all__ = ['balance_modes', 'WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'EpochLines', 'plain_logs',
-           'check_callback_settings', 'recipe_callbacks', 'class_metrics', 'is_multi_label', 'train_labels',
-           'class_counts', 'imbalance', 'ClassBalance', 'class_report', 'sound_level', 'between_class_ratio', 'mix_db',
-           'BetweenClassMix']
+           'check_callback_settings', 'recipe_callbacks', 'class_metrics', 'train_labels', 'class_counts', 'imbalance',
+           'ClassBalance', 'class_report', 'sound_level', 'between_class_ratio', 'mix_db', 'BetweenClassMix']
 
 # %% ../nbs/04b_callbacks.ipynb #we1a0002
 class WeightAverage(Callback):
@@ -164,10 +163,6 @@ def _macro_f1(y_true, y_pred):
 def class_metrics():
     "fastai metrics for single-label classes: accuracy, balanced accuracy and macro-F1."
     return [accuracy, skm_to_fastai(_balanced_accuracy, name='balanced_accuracy'), skm_to_fastai(_macro_f1, name='macro_f1')]
-
-def is_multi_label(dls):
-    "Whether `dls`'s labels are several per clip (fastai's `MultiCategorize`)."
-    return any(type(t).__name__ == 'MultiCategorize' for tl in dls.train_ds.tls[1:] for t in tl.tfms.fs)
 
 def train_labels(dls):
     "The class index of each training clip of single-label `dls`, as a NumPy array."

@@ -7,7 +7,6 @@ and its metrics out; a model and files in, predictions out. It parses its argume
 # %% ../nbs/06_cli.ipynb #d8e85db8
 from __future__ import annotations
 import argparse
-import csv
 import json
 import math
 import os
@@ -265,10 +264,44 @@ def _parser():
     r.add_argument('model', help='model.safetensors or model.pkl (train; a pickle runs code: load only yours) or model.onnx (export; predicted without torch)')
     r.add_argument('files', nargs='+')
     r.add_argument('--topk', type=int, default=3)
-    r.add_argument('--csv', help='also write file,pred,prob rows (file,start_s,end_s,pred,prob with --windows) to this CSV file')
-    r.add_argument('--windows', nargs='?', const='half', default=None, metavar='HOP_S',
-                   help='classify each file window by window (windows HOP_S seconds apart, half a clip by default): one row per window')
+    r.add_argument('--csv', metavar='PATH', help='also write file,pred,prob rows (file,start_s,end_s,pred,prob with --windows) to this CSV '
+                   'file; with --events, write the events table here (default: to stdout)')
+    w = r.add_mutually_exclusive_group()
+    w.add_argument('--windows', action='store_true', help='classify each file window by window: one row per window, with its start and end')
+    w.add_argument('--events', action='store_true', help='the events of each file: label, onset, offset, peak and mean score, from its windows '
+                   '(the settings below; events.find_events)')
+    r.add_argument('--window', type=float, metavar='S', help="seconds in a window (default: the model's clip)")
+    r.add_argument('--hop', type=float, metavar='S', help='seconds between window starts (default: half a window)')
+    e = r.add_argument_group('events (--events; defaults: events.find_events)')
+    e.add_argument('--threshold', metavar='P|LABEL=P,...', help="the score a class needs to be on: one for all, per label ('bird=0.3,frog=0.6'), "
+                   "or both ('0.4,bird=0.3') (default 0.5)")
+    e.add_argument('--median', type=int, metavar='N', help='windows in the median filter over each class\'s scores, odd (default 3; 1: none)')
+    e.add_argument('--min-dur', type=float, metavar='S', help='drop events shorter than this (default 0)')
+    e.add_argument('--merge-gap', type=float, metavar='S', help='join two events of a class closer than this (default 0)')
+    e.add_argument('--background', metavar='LABEL,...', help='labels never reported as events (noise, rain, silence classes)')
+    e.add_argument('--format', choices=('csv', 'raven', 'audacity'), default='csv',
+                   help='the events table: CSV, a Raven Pro selection table, or an Audacity label track (one file\'s) (default csv)')
     r.add_argument('--bs', type=int, default=64, help='files (or windows) predicted at a time (default 64)')
+    v = sub.add_parser('evaluate-events', help='score predicted events against annotated ones: event-based and segment-based F1, per class')
+    v.add_argument('pred', help='the predicted events: a table of predict --events (CSV, Raven or Audacity), or a folder of tables')
+    v.add_argument('ref', help='the annotations: a Raven selection table, an Audacity label track or an events CSV, or a folder of them')
+    v.add_argument('--collar', type=float, default=0.5, metavar='S', help='seconds an onset (and an offset) may be off (default 0.5)')
+    v.add_argument('--offset-frac', type=float, default=0.5, metavar='F', help="or this fraction of the annotated event's length, for offsets (default 0.5)")
+    v.add_argument('--segment', type=float, default=1.0, metavar='S', help='segment length of the segment-based scores (default 1)')
+    v.add_argument('--json', metavar='PATH', help='also write every figure to this JSON file')
+    s = sub.add_parser('serve', help='a web page of a model: upload or record a sound; its top labels, the spectrogram it heard, the events of a long one (the serve extra)')
+    s.add_argument('model', help='model.safetensors, model.onnx (served without torch) or model.pkl (yours only: a pickle runs code)')
+    s.add_argument('--host', default='127.0.0.1', help='the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: anyone who can reach '
+                   'this machine on any of its networks can use the page)')
+    s.add_argument('--port', type=int, default=7860, help='the port (default 7860)')
+    p_max = lambda q: (q.add_argument('--max-mb', type=float, default=20, help='the largest upload, MB (default 20)'),
+                       q.add_argument('--max-seconds', type=float, default=600, help='the longest recording, seconds (default 600)'))
+    p_max(s)
+    s.add_argument('--background', metavar='LABEL,...', help='labels never shown as events of a long recording')
+    sp = sub.add_parser('space', help='write a Hugging Face Space of a model: app.py, requirements.txt, README.md and the model')
+    sp.add_argument('model', help='model.onnx (a Space without torch) or model.safetensors')
+    sp.add_argument('dir', help='the folder to write: new or empty')
+    p_max(sp)
     x = sub.add_parser('export', help='write a model as one ONNX file (waveforms in, probabilities out; the onnx extra) or a model.safetensors that loads without pickle')
     x.add_argument('model', help='model.pkl or model.safetensors written by train (or learn.export, learn.export_safe)')
     x.add_argument('out', help='the file to write: model.onnx or model.safetensors')
@@ -410,34 +443,54 @@ def _load_learner(model):
     return learn
 
 def _predictor(model):
-    """`(labels, predict(files, topk, bs), windows(file, hop_s, bs))` of model.onnx (`runtime.OnnxModel`, without torch
-    or fastai) or model.pkl (the learner, `inference`)."""
+    """The model's `labels` and `sr`, and its `predict(files, topk, bs)`, `windows(file, hop_s, bs, window_s)` and
+    `events(file, hop_s, bs, window_s, **settings)`: of model.onnx (`runtime.OnnxModel`, without torch or fastai), or of
+    model.safetensors or model.pkl (the learner, `inference`)."""
+    from types import SimpleNamespace
     if model.suffix.lower() == '.onnx':
         from fastaudio_lite.decode import ArgumentError
         from fastaudio_lite.runtime import OnnxModel
         try: m = OnnxModel(model)
         except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
-        return m.labels, m.predict, m.predict_windows
-    from fastaudio_lite.inference import predict_files, predict_windows
+        return SimpleNamespace(labels=list(map(str, m.labels)), sr=m.sr, predict=m.predict, windows=m.predict_windows, events=m.predict_events)
+    from fastaudio_lite.inference import audio_loader, predict_events, predict_files, predict_windows
     learn = _load_learner(model)   # model.pkl or model.safetensors
-    return (list(learn.dls.vocab), lambda files, topk, bs: predict_files(learn, files, topk, bs),
-            lambda f, hop_s, bs: predict_windows(learn, f, hop_s, bs))
+    return SimpleNamespace(labels=list(map(str, learn.dls.vocab)), sr=audio_loader(learn.dls).sr,
+                           predict=lambda files, topk, bs: predict_files(learn, files, topk, bs),
+                           windows=lambda f, *args: predict_windows(learn, f, *args),
+                           events=lambda f, *args, **settings: predict_events(learn, f, *args, **settings))
 
-_formula_starts = ('=', '+', '-', '@', '\t', '\r')
-
-class _SafeWriter:
-    "A `csv.writer` whose text cells a spreadsheet would run as a formula get a leading `'` (OWASP's advice on CSV injection)."
-    def __init__(self, fh): self.w = csv.writer(fh)
-    def writerow(self, row): self.w.writerow(["'" + c if isinstance(c, str) and c.startswith(_formula_starts) else c for c in row])
+def _event_settings(a, labels):
+    "`predict --events`' settings for `find_events`, only those given (its own defaults are the others), checked against `labels`."
+    from fastaudio_lite.decode import ArgumentError
+    from fastaudio_lite.events import event_settings
+    s = {k: getattr(a, k) for k in ('median', 'min_dur', 'merge_gap') if getattr(a, k) is not None}
+    if a.background: s['background'] = [b.strip() for b in a.background.split(',') if b.strip()]
+    if a.threshold:
+        default, per = None, {}
+        for part in a.threshold.split(','):
+            name, eq, p = part.strip().rpartition('=')
+            try: v = float(p)
+            except ValueError: raise UserError(f"--threshold: {part.strip()!r} is not a number or LABEL=NUMBER") from None
+            if eq: per[name.strip()] = v
+            else: default = v
+        s['threshold'] = ({l: default for l in labels if default is not None} | per) if per else default
+    try: event_settings(labels, **s)
+    except ArgumentError as e: raise UserError(f"--{str(e).replace('_', '-')}") from None
+    return s
 
 def _cmd_predict(a):
     from fastaudio_lite.decode import AudioError, find_audio
+    from fastaudio_lite.events import SafeWriter
     model = _model_file(a.model)
-    if a.windows not in (None, 'half'):
-        try: hop = float(a.windows)
-        except ValueError: hop = float('nan')
-        if not (math.isfinite(hop) and hop > 0): raise UserError(f"--windows: the hop must be a positive number of seconds, got {a.windows}")
-        a.windows = hop
+    for name in ('window', 'hop', 'min_dur', 'merge_gap'):
+        v = getattr(a, name)
+        if v is not None and not (math.isfinite(v) and v > 0 or v == 0 and name in ('min_dur', 'merge_gap')):
+            raise UserError(f"--{name.replace('_', '-')} must be a {'' if name in ('window', 'hop') else 'non-negative '}number of seconds{' > 0' if name in ('window', 'hop') else ''}, got {v}")
+    long = a.windows or a.events
+    if not long and (a.window is not None or a.hop is not None): raise UserError("--window and --hop are for --windows or --events")
+    given = [f"--{n.replace('_', '-')}" for n in ('threshold', 'median', 'min_dur', 'merge_gap', 'background') if getattr(a, n) is not None]
+    if not a.events and (given or a.format != 'csv'): raise UserError(f"{(given or ['--format'])[0]} is for --events")
     if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     if a.topk < 1: raise UserError(f"--topk must be >= 1, got {a.topk}")
     files = []
@@ -454,23 +507,36 @@ def _cmd_predict(a):
             same = lambda p: os.path.exists(p) and os.path.samefile(p, dest)
             if same(model): raise UserError(f"--csv {dest} is the model file: refusing to overwrite it")
             if any(same(f) for f in files): raise UserError(f"--csv {dest} is one of the files to predict: refusing to overwrite it")
-    labels, predict, windows = _predictor(model)
+    if a.events and a.format == 'audacity' and len(files) > 1:
+        raise UserError(f"--format audacity: an Audacity label track holds one recording's events, and there are {len(files)} files; predict one file, or use raven or csv")
+    m = _predictor(model)
+    settings = _event_settings(a, m.labels) if a.events else {}
     if a.csv:   # one writer at a time: a second run onto this CSV is refused before it truncates it
         from fastaudio_lite.decode import Busy, claim
         try: a.claim.enter_context(claim(a.csv))
         except Busy as e: raise UserError(f"--csv {e}") from None
     # UTF-8, a name's undecodable bytes as Python shows them (\udcff); cells a spreadsheet would run, quoted
     fh = open(a.csv, 'w', newline='', encoding='utf-8', errors='backslashreplace') if a.csv else None
-    out = _SafeWriter(fh) if fh else None
+    out = SafeWriter(fh) if fh and not a.events else None
     n_bad = 0
     def bad(f, reason):
         nonlocal n_bad
         n_bad += 1
         print(f"{f}\terror: {reason}", file=sys.stderr, flush=True)
     try:
-        if a.windows is None:
+        if a.events:
+            from fastaudio_lite.events import EventWriter
+            table = EventWriter(fh or sys.stdout, a.format, m.sr / 2)
+            for f in files:
+                try:
+                    for ev in m.events(f, a.hop, a.bs, a.window, **settings):
+                        table.write(ev)
+                        if fh: fh.flush(); print(f"{ev.file}\t{ev.label}\t{ev.onset:.3f}\t{ev.offset:.3f}\t{ev.peak:.4f}", flush=True)
+                        else: sys.stdout.flush()
+                except AudioError as e: bad(f, e.reason)
+        elif not a.windows:
             if out: out.writerow(['file', 'pred', 'prob'])
-            for p in predict(files, a.topk, a.bs):
+            for p in m.predict(files, a.topk, a.bs):
                 if p.error is not None:
                     bad(p.file, p.error)
                     continue
@@ -478,12 +544,11 @@ def _cmd_predict(a):
                 print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
         else:
             if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
-            vocab = list(map(str, labels))
             for f in files:
                 try:
-                    for starts, ends, probs in windows(f, None if a.windows == 'half' else a.windows, a.bs):
+                    for starts, ends, probs in m.windows(f, a.hop, a.bs, a.window):
                         for s, e, p in zip(starts, ends, np.asarray(probs)):
-                            label, prob = vocab[int(np.argmax(p))], float(np.max(p))
+                            label, prob = m.labels[int(np.argmax(p))], float(np.max(p))
                             if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
                             print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
                         if fh: fh.flush()
@@ -514,6 +579,89 @@ def _cmd_export(a):
     except (ArgumentError, ExportError, SafeModelError, ImportError) as e: raise UserError(str(e)) from None
     print(f"wrote {dest} ({dest.stat().st_size / 2**20:.1f} MB{', int8 weights' if a.quantize else ''}): {len(learn.dls.vocab)} labels, "
           f"checked against the learner; predict with: fastaudio-lite predict {dest} FILES...")
+    return 0
+
+def _event_tables(path, what):
+    "The events of a table, or of every table (.txt, .csv, .tsv) in a folder; a one-line error names a bad one."
+    from fastaudio_lite.decode import ArgumentError
+    from fastaudio_lite.events import read_events
+    p = Path(path)
+    if not p.exists(): raise UserError(f"{what} {p}: no such file or folder")
+    tables = sorted(f for f in p.iterdir() if f.suffix.lower() in ('.txt', '.csv', '.tsv') and f.is_file()) if p.is_dir() else [p]
+    if not tables: raise UserError(f"{what} {p}: a folder with no tables (.txt, .csv, .tsv)")
+    try: return [ev for t in tables for ev in read_events(t)]
+    except ArgumentError as e: raise UserError(f"{what} {e}") from None
+
+def _cmd_evaluate_events(a):
+    from fastaudio_lite.decode import ArgumentError
+    from fastaudio_lite.events import evaluate_events, recording_of
+    pred, ref = _event_tables(a.pred, 'PRED'), _event_tables(a.ref, 'REF')
+    if not ref: raise UserError(f"REF {a.ref}: no annotated events to score against")
+    names = lambda evs: {recording_of(e.file) for e in evs}
+    common = names(pred) & names(ref)
+    if pred and not common:
+        raise UserError(f"no recording is in both tables (PRED: {', '.join(sorted(names(pred))[:3])}; REF: {', '.join(sorted(names(ref))[:3])}): "
+                        "files are matched by name without folder or extension")
+    if names(ref) - common: warnings.warn(f"{len(names(ref) - common)} annotated recording(s) have no predicted events (counted as missed): "
+                                          f"{', '.join(sorted(names(ref) - common)[:3])}")
+    try: m = evaluate_events(pred, ref, a.collar, a.offset_frac, a.segment)
+    except ArgumentError as e: raise UserError(f"--{str(e).replace('_', '-')}") from None
+    print(f"{len(pred)} predicted and {len(ref)} annotated events in {len(names(ref) | names(pred))} recording(s); "
+          f"collar {a.collar:g} s (offsets: or {a.offset_frac:g} of the event), segments of {a.segment:g} s")
+    print(f"{'class':<20} {'n_ref':>6} {'n_pred':>6} {'event F1':>9} {'precision':>9} {'recall':>7} {'segment F1':>10}")
+    ev, sg = m['event'], m['segment']
+    for label, c in ev['per_class'].items():
+        print(f"{label[:20]:<20} {c['tp'] + c['fn']:>6} {c['tp'] + c['fp']:>6} {c['f1']:>9.3f} {c['precision']:>9.3f} {c['recall']:>7.3f} "
+              f"{sg['per_class'][label]['f1']:>10.3f}")
+    print(f"{'all (micro)':<20} {ev['tp'] + ev['fn']:>6} {ev['tp'] + ev['fp']:>6} {ev['f1']:>9.3f} {ev['precision']:>9.3f} {ev['recall']:>7.3f} {sg['f1']:>10.3f}")
+    print(f"{'mean over classes':<20} {'':>6} {'':>6} {ev['macro_f1']:>9.3f} {'':>9} {'':>7} {sg['macro_f1']:>10.3f}")
+    if a.json:
+        tmp = Path(a.json).with_name(Path(a.json).name + '.tmp')
+        tmp.write_text(json.dumps(m, indent=1) + '\n')
+        os.replace(tmp, a.json)
+        print(f"wrote {a.json}")
+    return 0
+
+def _gradio():
+    try: import gradio   # noqa: F401
+    except ImportError: raise UserError("the page needs Gradio: pip install 'fastaudio_lite[serve]'") from None
+
+def _limits(a):
+    for name in ('max_mb', 'max_seconds'):
+        v = getattr(a, name)
+        if not (math.isfinite(v) and v > 0): raise UserError(f"--{name.replace('_', '-')} must be a positive number, got {v}")
+
+def _cmd_serve(a):
+    from fastaudio_lite.decode import ArgumentError
+    model = _model_file(a.model)
+    _limits(a)
+    if not 0 < a.port < 65536: raise UserError(f"--port must be 1 to 65535, got {a.port}")
+    _gradio()
+    from fastaudio_lite.events import event_settings
+    from fastaudio_lite.serve import Served, serve
+    settings = {'background': [b.strip() for b in a.background.split(',') if b.strip()]} if a.background else {}
+    try: m = Served(model if model.suffix.lower() in ('.onnx', '.safetensors') else _load_learner(model))
+    except ArgumentError as e: raise UserError(str(e)) from None
+    try: event_settings(m.labels, **settings)
+    except ArgumentError as e: raise UserError(f"--{e}") from None
+    where = f"http://{a.host}:{a.port}"
+    print(f"serving {model} ({len(m.labels)} labels) at {where}{' on every network of this machine' if a.host == '0.0.0.0' else ''}; Ctrl-C stops", flush=True)
+    try: serve(m, a.host, a.port, a.max_mb, a.max_seconds, **settings)
+    except OSError as e: raise UserError(f"{where}: cannot listen there ({e})") from None
+    return 0
+
+def _cmd_space(a):
+    from fastaudio_lite.decode import ArgumentError
+    model = _model_file(a.model)
+    _limits(a)
+    if model.suffix.lower() not in ('.onnx', '.safetensors'):
+        raise UserError(f"{model}: a Space is public, and a pickle runs code: give model.onnx or model.safetensors (fastaudio-lite export {model} model.onnx)")
+    _gradio()
+    from fastaudio_lite.serve import write_space
+    try: d = write_space(model, a.dir, a.max_mb, a.max_seconds)
+    except ArgumentError as e: raise UserError(str(e)) from None
+    print(f"wrote {d}: app.py, requirements.txt, README.md and {model.name}; try it: python {d / 'app.py'}; put it online: "
+          f"huggingface_hub.upload_folder(repo_id='you/name', repo_type='space', folder_path='{d}')")
     return 0
 
 def _cmd_demo(a):
@@ -558,7 +706,8 @@ def main(argv=None):
     from fastaudio_lite.decode import AudioError, Busy
     a.claim = ExitStack()   # the claims on --out and --csv, held until the command ends
     try:
-        with a.claim: return {'demo': _cmd_demo, 'train': _cmd_train, 'cv': _cmd_cv, 'predict': _cmd_predict, 'export': _cmd_export}[a.cmd](a)
+        with a.claim: return {'demo': _cmd_demo, 'train': _cmd_train, 'cv': _cmd_cv, 'predict': _cmd_predict, 'export': _cmd_export,
+                              'evaluate-events': _cmd_evaluate_events, 'serve': _cmd_serve, 'space': _cmd_space}[a.cmd](a)
     except (UserError, Busy) as e:
         print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from fastcore.foundation import L
 from fasttransform import Transform
 from fastai.data.block import TransformBlock
 from fastai.data.core import TfmdDL
-from fastai.data.transforms import FuncSplitter, IndexSplitter, ToTensor, mask2idxs
+from fastai.data.transforms import FuncSplitter, IndexSplitter, MultiCategorize, ToTensor, mask2idxs
 from fastai.vision.augment import RandTransform
 from plum import dispatch
 
@@ -27,7 +27,7 @@ from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, sh
 
 # %% auto #0
 __all__ = ['crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock', 'clip_settings',
-           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller']
+           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller', 'is_multi_label']
 
 # %% ../nbs/01_data.ipynb #cd132858
 def _wave_cache(cache, sr, mono):
@@ -246,3 +246,7 @@ class NameLabeller:
         m = self.rx.search(Path(fn).name)
         if m is None: raise ArgumentError(f"{fn}: the label pattern {self.pat!r} does not match this file name")
         return m.group(1)
+
+def is_multi_label(dls):
+    "Whether `dls`'s labels are several per clip (fastai's `MultiCategorize`), as in a learner's data, exported or not."
+    return any(isinstance(t, MultiCategorize) for tl in dls.valid_ds.tls[1:] for t in tl.tfms.fs)

@@ -16,7 +16,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastai.learner import Learner
-from fastai.losses import BCEWithLogitsLossFlat
 
 import fastaudio_lite
 from .decode import ArgumentError, fix_length
@@ -24,6 +23,7 @@ from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectr
                                         Spectrogram, SpecNormalize, ToDB, _fbanks, apply_fbanks, coord_channels, deltas,
                                         get_window, power_to_db)
 from .augment import AudioAugment
+from .data import is_multi_label
 from .inference import clip_length, _probs, audio_loader
 from .runtime import OnnxModel
 
@@ -213,7 +213,7 @@ def export_onnx(self: Learner,
     path = Path(path)
     if path.is_dir(): raise ArgumentError(f"{path}: a folder, not a file to write")
     clips, want, la, fl, n = _reference(self)
-    multi = isinstance(self.loss_func, BCEWithLogitsLossFlat)
+    multi = is_multi_label(self.dls)
     model = self.model.eval().cpu()
     graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, la.sr), model, multi).eval()  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     x = torch.from_numpy(clips[:2])

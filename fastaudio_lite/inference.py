@@ -10,11 +10,12 @@ import torch
 
 from .decode import ArgumentError
 from .core import AudioTensor
-from .data import LoadAudio, FixLength
-from .runtime import Prediction, predict_clips, predict_windows_of
+from .data import LoadAudio, FixLength, is_multi_label
+from .events import find_events
+from .runtime import Prediction, predict_clips, predict_windows_of, window_samples
 
 # %% auto #0
-__all__ = ['audio_loader', 'clip_length', 'predict_files', 'predict_windows', 'predict_long']
+__all__ = ['audio_loader', 'clip_length', 'predict_files', 'predict_windows', 'predict_events', 'predict_long']
 
 # %% ../nbs/04c_inference.ipynb #803568fc
 def audio_loader(dls):
@@ -43,15 +44,25 @@ def predict_files(learn,    # a learner of audio files (`audio_learner`, `load_l
 
 def predict_windows(learn,        # a learner whose data has a clip length (`AudioBlock(duration=...)`)
                     fn,           # an audio file of any length
-                    hop_s=None,   # seconds between window starts (None: half a clip)
-                    bs=64):       # windows predicted at a time
-    "Classify `fn` window by window as it is read (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
+                    hop_s=None,   # seconds between window starts (None: half a window)
+                    bs=64,        # windows predicted at a time
+                    window_s=None): # seconds in a window, centred in (or cropped to) the clip (None: the clip)
+    "Classify `fn` window by window as it is read (`hop_s` apart, half a window by default): yield `(starts_s, ends_s, probs)` per batch."
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     if fl is None: raise ArgumentError("windows need a learner whose data was built with AudioBlock(duration=...)")
     n = fl.n_samples(la.sr)
-    hop = int(round((hop_s if hop_s is not None else fl.duration / 2) * la.sr))
-    if hop <= 0: raise ArgumentError(f"hop_s must be > 0 seconds, got {hop_s!r}")
-    return predict_windows_of(lambda waves: _probs(learn, waves, la.sr), fn, la.sr, n, hop, la.mono, bs)
+    win, hop = window_samples(la.sr, n / la.sr, hop_s, window_s)
+    return predict_windows_of(lambda waves: _probs(learn, waves, la.sr), fn, la.sr, n, hop, la.mono, bs, win)
+
+def predict_events(learn,         # a learner whose data has a clip length
+                   fn,            # an audio file of any length
+                   hop_s=None,    # seconds between window starts (None: half a window)
+                   bs=64,         # windows predicted at a time
+                   window_s=None, # seconds in a window (None: the clip)
+                   **settings):   # `events.find_events`' threshold, median, min_dur, merge_gap, background
+    "The `events.Event`s of `fn`, as they are found, window by window in bounded memory (`events.find_events`)."
+    return find_events(predict_windows(learn, fn, hop_s, bs, window_s), list(map(str, learn.dls.vocab)), str(fn),
+                       multi_label=is_multi_label(learn.dls), **settings)
 
 def predict_long(learn,      # a learner whose data has a clip length
                  fn,         # an audio file of any length

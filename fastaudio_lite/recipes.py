@@ -28,11 +28,11 @@ from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
 from .decode import ArgumentError, Busy, claim
 from .core import audio_errors, audio_info, get_audio_files, say
-from .data import AudioBlock, clip_settings
+from .data import AudioBlock, clip_settings, is_multi_label
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
 from .callbacks import (ClassBalance, NonFiniteLoss, StopOnNonFinite, balance_modes, check_callback_settings, class_counts,
-                                      class_metrics, class_report, imbalance, is_multi_label, plain_logs, recipe_callbacks)
+                                      class_metrics, class_report, imbalance, plain_logs, recipe_callbacks)
 from .learner import audio_learner
 from .inference import audio_loader, clip_length
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech

@@ -12,9 +12,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .decode import ArgumentError, AudioError, audio_windows, fix_length, read_clip
+from .events import find_events
 
 # %% auto #0
-__all__ = ['Prediction', 'predict_clips', 'predict_windows_of', 'OnnxModel']
+__all__ = ['Prediction', 'predict_clips', 'window_samples', 'predict_windows_of', 'OnnxModel']
 
 # %% ../nbs/00b_runtime.ipynb #e16a346b
 class Prediction(NamedTuple):
@@ -52,19 +53,37 @@ def predict_clips(probs_of, # clips `(n, channels, samples)` -> probabilities `(
             top = np.argsort(-p, kind='stable')[:min(topk, len(p))]
             yield Prediction(str(f), labels[int(top[0])], float(p[top[0]]), [(labels[int(j)], float(p[j])) for j in top])
 
+def window_samples(sr,            # the model's rate, Hz
+                   clip_s,        # the model's clip, seconds
+                   hop_s=None,    # seconds between window starts (None: half a window)
+                   window_s=None):# seconds in a window (None: the clip)
+    "`(window, hop)` in samples at `sr`; an `ArgumentError` names a setting that is not a positive number of seconds."
+    for name, v in (('window_s', window_s), ('hop_s', hop_s)):
+        if v is not None and not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
+            raise ArgumentError(f"{name} must be a positive number of seconds, got {v!r}")
+    win = window_s if window_s is not None else clip_s
+    n, hop = int(round(win * sr)), int(round((hop_s if hop_s is not None else win / 2) * sr))
+    if n <= 0 or hop <= 0: raise ArgumentError(f"window_s={window_s!r} and hop_s={hop_s!r} must each be at least one sample at {sr} Hz")
+    return n, hop
+
 def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabilities `(n, classes)`
                        fn,        # an audio file of any length
                        sr,        # sample rate in Hz the windows are read at
                        n,         # samples in a window
                        hop,       # samples between window starts
                        mono=True, # down-mix to one channel
-                       bs=64):    # windows predicted at a time
-    "Classify `fn` window by window as it is read (`n` samples, `hop` apart, at `sr` Hz): yield `(starts_s, ends_s, probs)` per batch of `bs`."
+                       bs=64,     # windows predicted at a time
+                       window=None): # samples read per window, centred in (or cropped to) the model's `n` (None: `n`)
+    """Classify `fn` window by window as it is read (`window` samples, `hop` apart, at `sr` Hz, each fitted to the
+    model's `n` samples): yield `(starts_s, ends_s, probs)` per batch of `bs`."""
+    m = n if window is None else int(window)
+    if m <= 0: raise ArgumentError(f"the window must be > 0 samples, got {window!r}")
     starts, ends, wins = [], [], []
-    for s, w in audio_windows(fn, sr, n, hop, mono):
+    for s, w in audio_windows(fn, sr, m, hop, mono):
         starts.append(s)
         ends.append(s + w.shape[-1])   # a file shorter than a window ends where it ends
-        wins.append(fix_length(w, n, 0., 'zeros'))
+        w = fix_length(w, m, 0., 'zeros')
+        wins.append(w if m == n else fix_length(w, n, 0.5, 'zeros'))
         if len(wins) == bs:
             yield np.array(starts) / sr, np.array(ends) / sr, probs_of(wins)
             starts, ends, wins = [], [], []
@@ -106,10 +125,18 @@ class OnnxModel:
         "Predict `files` as they are read, `bs` at a time: a `Prediction` per file, in order."
         return predict_clips(self, self.clip, files, self.labels, topk, bs)
     def predict_windows(self,
-                        fn,         # an audio file of any length
-                        hop_s=None, # seconds between window starts (None: half a clip)
-                        bs=64):     # windows predicted at a time
-        "Classify `fn` window by window (`hop_s` apart, half a clip by default): yield `(starts_s, ends_s, probs)` per batch."
-        hop = int(round((hop_s if hop_s is not None else self.duration / 2) * self.sr))
-        if hop <= 0: raise ArgumentError(f"hop_s must be > 0 seconds, got {hop_s!r}")
-        return predict_windows_of(self, fn, self.sr, self.n_samples, hop, self.channels == 1, bs)
+                        fn,            # an audio file of any length
+                        hop_s=None,    # seconds between window starts (None: half a window)
+                        bs=64,         # windows predicted at a time
+                        window_s=None):# seconds in a window, centred in (or cropped to) the clip (None: the clip)
+        "Classify `fn` window by window (`hop_s` apart, half a window by default): yield `(starts_s, ends_s, probs)` per batch."
+        n, hop = window_samples(self.sr, self.duration, hop_s, window_s)
+        return predict_windows_of(self, fn, self.sr, self.n_samples, hop, self.channels == 1, bs, n)
+    def predict_events(self,
+                       fn,            # an audio file of any length
+                       hop_s=None,    # seconds between window starts (None: half a window)
+                       bs=64,         # windows predicted at a time
+                       window_s=None, # seconds in a window (None: the clip)
+                       **settings):   # `events.find_events`' threshold, median, min_dur, merge_gap, background
+        "The `events.Event`s of `fn`, as they are found, window by window in bounded memory."
+        return find_events(self.predict_windows(fn, hop_s, bs, window_s), self.labels, str(fn), multi_label=self.multi_label, **settings)

@@ -20,7 +20,7 @@ from fasttransform.cast import explode_types
 import fastaudio_lite
 from .decode import ArgumentError
 from .core import AudioTensor
-from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch
+from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch, is_multi_label
 from .spectrogram import (CoordChannels, Deltas, ERBSpectrogram, MFCC, MelSpectrogram, MultiResolutionMel,
                                         SpecNormalize, Spectrogram, ToDB)
 from .augment import AddNoise, Gain, SpecAugment, TimeShift
@@ -91,7 +91,7 @@ def describe(learn):
     "`(description, tensors)` of `learn`: the JSON-able dict a safe file's header holds, and its tensors."
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     pb = next((t for t in learn.dls.valid.before_batch.fs if isinstance(t, PadBatch)), None)
-    multi = any(isinstance(t, MultiCategorize) for tl in learn.dls.valid_ds.tls[1:] for t in tl.tfms.fs)
+    multi = is_multi_label(learn.dls)
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in learn.model.state_dict().items()}
     d = dict(format=safe_format, fastaudio_lite=fastaudio_lite.__version__, arch=_arch_of(learn),
              labels=[o if isinstance(o, (int, str)) else str(o) for o in learn.dls.vocab], multi_label=bool(multi),

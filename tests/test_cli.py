@@ -60,7 +60,7 @@ def test_predict_windows_streams_a_long_recording(trained, fsdd, tmp_path):
     sf.write(tmp_path / 'long.wav', long, 8000)
     broken = tmp_path / 'broken.wav'
     broken.write_bytes(b'RIFF0000WAVE')
-    r = cli('predict', out / 'model.pkl', tmp_path / 'long.wav', broken, '--windows', 0.25, '--bs', 3, '--csv', tmp_path / 'w.csv')
+    r = cli('predict', out / 'model.pkl', tmp_path / 'long.wav', broken, '--windows', '--hop', 0.25, '--bs', 3, '--csv', tmp_path / 'w.csv')
     assert r.returncode == 1 and 'broken.wav' in r.stderr
     rows = list(csv.reader(open(tmp_path / 'w.csv')))
     assert rows[0] == ['file', 'start_s', 'end_s', 'pred', 'prob']
@@ -101,9 +101,9 @@ USER_ERRORS = [
     (lambda d: ('train', d / 'two', '--duration', 'inf'), '--duration must be a finite number'),
     (lambda d: ('train', d / 'two', '--duration', '1e-6', '--out', d / 'o'), 'shorter than one spectrogram window'),
     (lambda d: ('train', d / 'two', '--cache', d / 'two' / 'a' / '0_x.wav', '--out', d / 'o'), 'a file, not a folder'),
-    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', '0'), '--windows: the hop must be a positive number of seconds'),
-    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', 'nan'), '--windows: the hop must be a positive number of seconds'),
-    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', 'inf'), '--windows: the hop must be a positive number of seconds'),
+    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', '--hop', '0'), '--hop must be a number of seconds > 0'),
+    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', '--hop', 'nan'), '--hop must be a number of seconds > 0'),
+    (lambda d: ('predict', d / 'm.pkl', d / 'x.wav', '--windows', '--hop', 'inf'), '--hop must be a number of seconds > 0'),
     (lambda d: ('export', d / 'm.pkl', d / 'm.txt'), 'name it .onnx (ONNX) or .safetensors'),
 ]
 

@@ -197,7 +197,7 @@ def test_train_arguments_that_make_no_sense(data, tmp_path, args, says):
 def test_predict_arguments_and_model_files(model, tmp_path):
     wav = sorted(FSDD.glob('0_george_*.wav'))[0]
     cases = {'--topk': ['--topk', '-1'], 'does not exist': ['--csv', tmp_path / 'missing' / 'x.csv'],
-             'hop': ['--windows', '-1'], '--bs': ['--bs', '0']}
+             '--hop': ['--windows', '--hop', '-1'], '--bs': ['--bs', '0']}
     for says, extra in cases.items():
         r = cli('predict', model, wav, *extra)
         assert r.returncode == 2 and says in one_line(r), (says, r.stderr)

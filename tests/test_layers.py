@@ -6,8 +6,8 @@ import pytest
 
 PKG = Path(__file__).parents[1] / 'fastaudio_lite'
 # DESIGN.md's layers, lowest first
-LAYERS = [('decode',), ('core', 'runtime'), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
-          ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes',), ('cli',), ('all',)]
+LAYERS = [('decode',), ('events',), ('core', 'runtime'), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
+          ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes', 'serve'), ('cli',), ('all',)]
 LEVEL = {m: i for i, names in enumerate(LAYERS) for m in names}
 
 

@@ -204,7 +204,7 @@ def test_mp3_windows_keep_decoder_chatter_off_stderr(model, fsdd, tmp_path):
     "mpg123 prints the frames it recovers after each seek; a window-by-window read of an MP3 keeps them off stderr."
     x = np.concatenate([sf.read(f, dtype='float32')[0] for f in sorted(fsdd.glob('3_*.wav'))[:30]])
     sf.write(tmp_path / 'long.mp3', x, 8000, format='MP3')
-    r = cli('predict', model / 'model.safetensors', tmp_path / 'long.mp3', '--windows', '0.25')
+    r = cli('predict', model / 'model.safetensors', tmp_path / 'long.mp3', '--windows', '--hop', '0.25')
     assert r.returncode == 0 and r.stderr == '', r.stderr[-2000:]
     assert len(r.stdout.strip().splitlines()) > 40
 
