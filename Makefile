@@ -30,6 +30,7 @@ endef
 
 test: export HF_HUB_OFFLINE := 1
 test: $(STAMP)
+	@bash scripts/chromium.sh
 	$(call run-tests,$(VENV))
 
 # A user's plain install: the wheel with no extras in a new venv imports, trains and predicts, and the torch-free
@@ -40,6 +41,7 @@ test-install: $(STAMP)
 test-latest: export HF_HUB_OFFLINE := 1
 test-latest:
 	@PYTHON=$(PYTHON) VENV=$(LATEST) LOCK= bash scripts/venv.sh
+	@bash scripts/chromium.sh
 	@$(LATEST)/bin/python -c "import torch, torchvision, fastai, timm, transformers; print('make test-latest:', *(f'{m.__name__} {m.__version__}' for m in (torch, torchvision, fastai, timm, transformers)))"
 	$(call run-tests,$(LATEST))
 

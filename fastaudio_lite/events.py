@@ -99,7 +99,7 @@ def find_events(windows,           # batches of `(starts_s, ends_s, probs)`, as 
                 merge_gap=0.,      # seconds: two events of a class closer than this become one
                 background=(),     # a label or labels never reported as events
                 multi_label=False):# every class at its threshold is on (events overlap), not only the window's top class
-    """Yield the `Event`s of a recording's windowed scores as they stream in, in order of onset (see the module's
+    """Yield the events (`Event`) of a recording's windowed scores as they stream in, in order of onset (see the module's
     introduction for the rules). Holds `median` windows' scores and the events not yet released, never the recording."""
     labels = [str(l) for l in labels]
     thr, reported = event_settings(labels, threshold, median, min_dur, merge_gap, background)
@@ -162,7 +162,7 @@ class SafeWriter:
 def _plain(s): return re.sub(r'[\t\r\n]+', ' ', str(s))
 
 class EventWriter:
-    "Write `Event`s as they come to an open text file (newline=''): CSV, a Raven Pro selection table or an Audacity label track."
+    "Write events (`Event`) as they come to an open text file (newline=''): CSV, a Raven Pro selection table or an Audacity label track."
     def __init__(self,
                  fh,              # the text file, opened with newline=''
                  format='csv',    # one of `event_formats`
@@ -186,7 +186,7 @@ class EventWriter:
             if len(self.files) > 1: raise ArgumentError("an Audacity label track holds one recording's events: write one per file, or use csv or raven")
             self.fh.write(f"{ev.onset:.6f}\t{ev.offset:.6f}\t{_plain(ev.label)}\n")
 
-def write_events(events,           # `Event`s
+def write_events(events,           # the events (`Event`)
                  path,             # the file to write
                  format='csv',     # one of `event_formats`
                  high_freq=None):  # Raven's High Freq (Hz): half the model's rate
@@ -220,7 +220,7 @@ def _event(path, line, file, label, on, off, peak=None, mean=None):
 def read_events(path,             # a CSV of `EventWriter`, a Raven selection table or an Audacity label track
                 file=None,        # the recording the events are of (default: the table's file column, else the table's name)
                 label_col=None):  # a Raven table's label column (default: Annotation, or the first of Label, Class, Species, Common Name...)
-    "The `Event`s of a table, its format read from its first line; an `ArgumentError` names the table, the line and the reason."
+    "The events (`Event`) of a table, its format read from its first line; an `ArgumentError` names the table, the line and the reason."
     path = Path(path)
     try: text = path.read_text(encoding='utf-8-sig')
     except (OSError, UnicodeDecodeError) as e: raise ArgumentError(f"{path}: cannot be read as a text table ({type(e).__name__})") from None
@@ -278,8 +278,8 @@ def _summary(counts):
     tot = [sum(c[i] for c in counts.values()) for i in range(3)]
     return dict(**_prf(*tot), macro_f1=float(np.mean([v['f1'] for v in per.values()])) if per else 0., per_class=per)
 
-def evaluate_events(predicted,         # `Event`s found
-                    reference,         # `Event`s annotated
+def evaluate_events(predicted,         # the events found (`Event`)
+                    reference,         # the events annotated (`Event`)
                     collar=0.5,        # seconds an onset (and offset) may be off
                     offset_frac=0.5,   # or this fraction of the reference event's length, for offsets, when larger
                     segment=1.):       # seconds in a segment of the segment-based scores

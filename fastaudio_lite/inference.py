@@ -60,7 +60,7 @@ def predict_events(learn,         # a learner whose data has a clip length
                    bs=64,         # windows predicted at a time
                    window_s=None, # seconds in a window (None: the clip)
                    **settings):   # `events.find_events`' threshold, median, min_dur, merge_gap, background
-    "The `events.Event`s of `fn`, as they are found, window by window in bounded memory (`events.find_events`)."
+    "The events (`events.Event`) of `fn`, as they are found, window by window in bounded memory (`events.find_events`)."
     return find_events(predict_windows(learn, fn, hop_s, bs, window_s), list(map(str, learn.dls.vocab)), str(fn),
                        multi_label=is_multi_label(learn.dls), **settings)
 

@@ -138,5 +138,5 @@ class OnnxModel:
                        bs=64,         # windows predicted at a time
                        window_s=None, # seconds in a window (None: the clip)
                        **settings):   # `events.find_events`' threshold, median, min_dur, merge_gap, background
-        "The `events.Event`s of `fn`, as they are found, window by window in bounded memory."
+        "The events (`events.Event`) of `fn`, as they are found, window by window in bounded memory."
         return find_events(self.predict_windows(fn, hop_s, bs, window_s), self.labels, str(fn), multi_label=self.multi_label, **settings)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a virtual environment for `make`: create it with the machine's python3 when missing (rebuild it when a
-# previous set-up did not finish), then install the package with its dev, demo, dist, hf, onnx and docs extras.
+# previous set-up did not finish), then install the package with its dev, demo, dist, hf, onnx, serve and docs extras.
 #   VENV  the folder (default .venv)
 #   LOCK  a constraints file of exact versions (default requirements/lock.txt, the versions `make test` passed with);
 #         empty: the newest versions the ranges in settings.ini allow (`make test-latest`)
@@ -8,7 +8,7 @@ set -uo pipefail
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 LOCK=${LOCK-requirements/lock.txt}
-EXTRAS=dev,demo,dist,hf,onnx,docs
+EXTRAS=dev,demo,dist,hf,onnx,serve,docs
 fail() { echo "make: set-up failed at step '$1': $2" >&2; exit 1; }
 
 command -v "$PY" >/dev/null 2>&1 || fail "find python" "'$PY' is not on PATH. Install Python 3.10 or newer, or run: make PYTHON=/path/to/python3"

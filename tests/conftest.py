@@ -7,6 +7,7 @@ os.environ['TRANSFORMERS_OFFLINE'] = '1'
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 from fastai.torch_core import set_seed
@@ -71,3 +72,48 @@ def hf_dirs(tmp_path_factory):
     WavLMForSequenceClassification(WavLMConfig(**small, num_buckets=16, max_bucket_distance=32)).save_pretrained(d / 'wavlm')
     for k in ('hubert', 'wavlm'): Wav2Vec2FeatureExtractor(do_normalize=False).save_pretrained(d / k)
     return d
+
+
+# A small world of tones for the events and serve tests: 0.5-s clips of a 500 Hz tone, a 2 kHz tone, or noise alone.
+SR = 8000
+TONES = dict(low=500, high=2000)
+
+
+def tone(f, n, rng):
+    "`n` samples of a tone near `f` Hz, at a random phase and level."
+    t = np.arange(n) / SR
+    return np.sin(2 * np.pi * f * (1 + rng.uniform(-0.05, 0.05)) * t + rng.uniform(0, 6.3)) * rng.uniform(0.2, 0.5)
+
+
+def noise(n, rng, level=0.02):
+    return rng.normal(0, level, n)
+
+
+def tone_learner(d):
+    "A SpecCNN trained to tell 0.5-s clips apart (`low`, `high` or `noise`), on 40 clips of each written under `d`/clips."
+    import soundfile as sf
+    from fastai.data.all import CategoryBlock, DataBlock
+    from fastaudio_lite.data import AudioBlock, RegexSplitter
+    from fastaudio_lite.learner import audio_learner
+    from fastaudio_lite.nets import SpecCNN
+    from fastaudio_lite.spectrogram import MelSpectrogram, SpecNormalize, ToDB
+    rng = np.random.default_rng(0)
+    files = []
+    for label in ('low', 'high', 'noise'):
+        (d / 'clips' / label).mkdir(parents=True)
+        for i in range(40):
+            n = SR // 2
+            x = noise(n, rng, rng.uniform(0.005, 0.05))
+            if label != 'noise':   # a tone filling part or all of the clip
+                k = int(rng.integers(n // 2, n + 1))
+                s = int(rng.integers(0, n - k + 1))
+                x[s:s + k] += tone(TONES[label], k, rng)
+            f = d / 'clips' / label / f'{i}.wav'
+            sf.write(f, x.astype(np.float32), SR)
+            files.append(f)
+    dls = DataBlock(blocks=(AudioBlock(sr=SR, duration=0.5), CategoryBlock), get_items=lambda _: files,
+                    get_y=lambda f: f.parent.name, splitter=RegexSplitter(r'^3\d\.wav$'),
+                    batch_tfms=[MelSpectrogram(n_fft=256, hop_length=64, n_mels=32), ToDB(), SpecNormalize()]).dataloaders('.', bs=16, num_workers=0)
+    learn = audio_learner(dls, SpecCNN, pretrained=False)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(4, 3e-3)
+    return learn

@@ -9,32 +9,16 @@ import tracemalloc
 import numpy as np
 import pytest
 import soundfile as sf
-from fastai.data.all import CategoryBlock, DataBlock
 
-from conftest import ROOT
-from fastaudio_lite.data import AudioBlock, RegexSplitter
+from conftest import ROOT, SR, TONES, noise, tone, tone_learner
 from fastaudio_lite.export import export_onnx
 from fastaudio_lite.safe import export_safe
 from fastaudio_lite.events import Event, evaluate_events, event_formats, find_events, read_events, write_events
 from fastaudio_lite.inference import predict_events
-from fastaudio_lite.learner import audio_learner
-from fastaudio_lite.nets import SpecCNN
 from fastaudio_lite.runtime import predict_windows_of
-from fastaudio_lite.spectrogram import MelSpectrogram, SpecNormalize, ToDB
 
-SR = 8000
-TONES = dict(low=500, high=2000)
 # the soundscape's events: (label, onset, offset)
 TRUTH = [('low', 2.0, 3.0), ('high', 5.0, 5.6), ('low', 8.0, 10.5), ('high', 13.0, 14.0), ('low', 16.3, 16.9)]
-
-
-def tone(f, n, rng):
-    t = np.arange(n) / SR
-    return np.sin(2 * np.pi * f * (1 + rng.uniform(-0.05, 0.05)) * t + rng.uniform(0, 6.3)) * rng.uniform(0.2, 0.5)
-
-
-def noise(n, rng, level=0.02):
-    return rng.normal(0, level, n)
 
 
 def cli(*args):
@@ -44,27 +28,9 @@ def cli(*args):
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
-    "A SpecCNN told 0.5-s clips apart: a 500 Hz tone, a 2 kHz tone, or noise alone; exported as safetensors and ONNX."
+    "The tones model of conftest, exported as safetensors and ONNX."
     d = tmp_path_factory.mktemp('events')
-    rng = np.random.default_rng(0)
-    files = []
-    for label in ('low', 'high', 'noise'):
-        (d / 'clips' / label).mkdir(parents=True)
-        for i in range(40):
-            n = SR // 2
-            x = noise(n, rng, rng.uniform(0.005, 0.05))
-            if label != 'noise':   # a tone filling part or all of the clip
-                k = int(rng.integers(n // 2, n + 1))
-                s = int(rng.integers(0, n - k + 1))
-                x[s:s + k] += tone(TONES[label], k, rng)
-            f = d / 'clips' / label / f'{i}.wav'
-            sf.write(f, x.astype(np.float32), SR)
-            files.append(f)
-    dls = DataBlock(blocks=(AudioBlock(sr=SR, duration=0.5), CategoryBlock), get_items=lambda _: files,
-                    get_y=lambda f: f.parent.name, splitter=RegexSplitter(r'^3\d\.wav$'),
-                    batch_tfms=[MelSpectrogram(n_fft=256, hop_length=64, n_mels=32), ToDB(), SpecNormalize()]).dataloaders('.', bs=16, num_workers=0)
-    learn = audio_learner(dls, SpecCNN, pretrained=False)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(4, 3e-3)
+    learn = tone_learner(d)
     export_safe(learn, d / 'model.safetensors')
     export_onnx(learn, d / 'model.onnx')
     return learn, d

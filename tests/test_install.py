@@ -43,8 +43,8 @@ def run(code, *args, cwd=None):
 
 def test_the_refused_modules_are_the_extras():
     "The guard refuses what the extras install (so the tests below cannot pass with an extra present)."
-    assert {'dist', 'hf', 'demo', 'onnx', 'docs'} <= set(EXTRAS)
-    assert {'accelerate', 'transformers', 'espeakng_loader', 'onnx', 'onnxruntime', 'sphinx'} <= BLOCKED, BLOCKED
+    assert {'dist', 'hf', 'demo', 'onnx', 'serve', 'docs'} <= set(EXTRAS)
+    assert {'accelerate', 'transformers', 'espeakng_loader', 'onnx', 'onnxruntime', 'gradio', 'sphinx'} <= BLOCKED, BLOCKED
     r = run('import accelerate')
     assert r.returncode != 0 and "No module named 'accelerate'" in r.stderr
 
@@ -74,14 +74,15 @@ from fastaudio_lite.models import hf_audio_model
 from fastaudio_lite.datasets import espeak_words
 from fastaudio_lite.runtime import OnnxModel
 from fastaudio_lite.export import export_onnx
-for name, f in [('dist', lambda: AudioLearner.distrib_ctx(None)), ('hf', lambda: hf_audio_model('MIT/ast-finetuned-speech-commands-v2', ['a', 'b'])),
+from fastaudio_lite.serve import audio_demo
+for name, f in [('serve', lambda: audio_demo('model.onnx')), ('dist', lambda: AudioLearner.distrib_ctx(None)), ('hf', lambda: hf_audio_model('MIT/ast-finetuned-speech-commands-v2', ['a', 'b'])),
                 ('demo', lambda: espeak_words(['yes'])), ('onnx', lambda: OnnxModel('model.onnx')), ('onnx export', lambda: export_onnx(None, 'm.onnx'))]:
     try: f(); print(name, 'no error')
     except ImportError as e: print(name, '|', e)
 ''')
     assert r.returncode == 0, r.stderr[-3000:]
     said = dict(l.split(' | ', 1) for l in r.stdout.strip().splitlines())
-    for extra in ('dist', 'hf', 'demo', 'onnx'):
+    for extra in ('dist', 'hf', 'demo', 'onnx', 'serve'):
         assert f"pip install 'fastaudio_lite[{extra}]'" in said[extra], said
     assert "pip install 'fastaudio_lite[onnx]'" in said['onnx export'], said
 
