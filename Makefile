@@ -24,8 +24,8 @@ define run-tests
 	@VENV=$(1) bash scripts/check-export.sh
 	@echo "== 2/3 nbdev-test: the notebooks"
 	$(1)/bin/nbdev-test --n-workers 2
-	@echo "== 3/3 pytest: property, parity, bad-input, packaging and end-to-end tests"
-	$(1)/bin/python -m pytest tests --durations=12
+	@echo "== 3/3 pytest: property, parity, bad-input, packaging, browser and end-to-end tests (two workers, a file each)"
+	$(1)/bin/python -m pytest tests -n 2 --dist loadfile --durations=12
 endef
 
 test: export HF_HUB_OFFLINE := 1
