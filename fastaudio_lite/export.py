@@ -24,7 +24,7 @@ from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectr
                                         get_window, power_to_db)
 from .augment import AudioAugment
 from .data import is_multi_label
-from .inference import clip_length, _probs, audio_loader
+from .inference import audio_loader, clip_length, clip_probs
 from .runtime import OnnxModel
 
 # %% auto #0
@@ -197,7 +197,7 @@ def _reference(learn, n_clips=8):
     for i in range(n_clips):
         tone = np.sin(2 * np.pi * rng.uniform(50, la.sr / 3) * t) * rng.uniform(0.01, 0.9)
         clips.append(np.tile(tone + rng.normal(0, 10 ** rng.uniform(-4, -1), n), (c, 1)).astype(np.float32))
-    return np.stack(clips), _probs(learn, clips, la.sr).numpy(), la, fl, n
+    return np.stack(clips), clip_probs(learn, clips, la.sr).numpy(), la, fl, n
 
 def export_onnx(self: Learner,
                 path,             # the ONNX file to write

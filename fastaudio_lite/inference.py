@@ -15,7 +15,7 @@ from .events import find_events
 from .runtime import Prediction, predict_clips, predict_windows_of, window_samples
 
 # %% auto #0
-__all__ = ['audio_loader', 'clip_length', 'predict_files', 'predict_windows', 'predict_events', 'predict_long']
+__all__ = ['audio_loader', 'clip_length', 'clip_probs', 'predict_files', 'predict_windows', 'predict_events', 'predict_long']
 
 # %% ../nbs/04c_inference.ipynb #803568fc
 def audio_loader(dls):
@@ -28,7 +28,9 @@ def clip_length(dls):
     "The `FixLength` of `dls`'s input pipeline, or None when clips keep their own length."
     return next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
 
-def _probs(learn, waves, sr):
+def clip_probs(learn,  # a learner of audio files
+               waves,  # `(channels, samples)` arrays
+               sr):    # their rate, Hz
     "Class probabilities of a list of `(channels, samples)` arrays at `sr` Hz, through the learner's validation pipeline."
     dl = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in waves], bs=len(waves))
     with learn.no_bar(): return learn.get_preds(dl=dl)[0]
@@ -40,7 +42,7 @@ def predict_files(learn,    # a learner of audio files (`audio_learner`, `load_l
     "Predict `files` as they are read, `bs` at a time: yield a `Prediction` per file, in order (`runtime.predict_clips`)."
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     n = None if fl is None else fl.n_samples(la.sr)
-    return predict_clips(lambda waves: _probs(learn, waves, la.sr).numpy(), lambda f: la.read(f, n, 0.5), files, learn.dls.vocab, topk, bs)
+    return predict_clips(lambda waves: clip_probs(learn, waves, la.sr).numpy(), lambda f: la.read(f, n, 0.5), files, learn.dls.vocab, topk, bs)
 
 def predict_windows(learn,        # a learner whose data has a clip length (`AudioBlock(duration=...)`)
                     fn,           # an audio file of any length
@@ -52,7 +54,7 @@ def predict_windows(learn,        # a learner whose data has a clip length (`Aud
     if fl is None: raise ArgumentError("windows need a learner whose data was built with AudioBlock(duration=...)")
     n = fl.n_samples(la.sr)
     win, hop = window_samples(la.sr, n / la.sr, hop_s, window_s)
-    return predict_windows_of(lambda waves: _probs(learn, waves, la.sr), fn, la.sr, n, hop, la.mono, bs, win)
+    return predict_windows_of(lambda waves: clip_probs(learn, waves, la.sr), fn, la.sr, n, hop, la.mono, bs, win)
 
 def predict_events(learn,         # a learner whose data has a clip length
                    fn,            # an audio file of any length

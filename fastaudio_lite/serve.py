@@ -22,14 +22,16 @@ __all__ = ['Served', 'Refused', 'check_recording', 'classify_recording', 'audio_
 
 # %% ../nbs/06a_serve.ipynb #341d7342
 class Served:
-    """A model as the page uses it: `labels`, rate `sr`, clip of `n` samples, `predict(path)` (all labels' probabilities of
-    the file's centred clip) and `windows(path)` (batches of `(starts_s, ends_s, probs)`), for a `Learner`, a
-    `model.safetensors` or a `model.onnx` (the last without torch)."""
+    """A model as the page uses it: `labels`, rate `sr`, clip of `n` samples, `clip(path)` (a file's centred clip),
+    `probs(clips)` (every label's probability of each clip) and `windows(path)` (batches of `(starts_s, ends_s, probs)`),
+    for a `Learner`, a `model.safetensors` or a `model.onnx` (the last without torch)."""
     def __init__(self, model): # a Learner, or the path of model.onnx or model.safetensors
         if isinstance(model, (str, os.PathLike)):
             p = Path(model)
             if not p.is_file(): raise ArgumentError(f"{p}: no such model file")
-            if p.suffix.lower() == '.onnx': return self._onnx(OnnxModel(p))
+            if p.suffix.lower() == '.onnx':
+                self._onnx(OnnxModel(p))
+                return
             if p.suffix.lower() == '.safetensors':
                 from fastaudio_lite.safe import load_audio_learner
                 model = load_audio_learner(p)
@@ -41,13 +43,13 @@ class Served:
         self.probs, self.windows = m, lambda path: m.predict_windows(path)
     def _learner(self, learn):
         from fastaudio_lite.data import is_multi_label
-        from fastaudio_lite.inference import audio_loader, clip_length, predict_windows, _probs
+        from fastaudio_lite.inference import audio_loader, clip_length, clip_probs, predict_windows
         la, fl = audio_loader(learn.dls), clip_length(learn.dls)
         if fl is None: raise ArgumentError("the page needs a learner whose data has a clip length (AudioBlock(duration=...))")
         self.labels, self.sr, self.n = list(map(str, learn.dls.vocab)), la.sr, fl.n_samples(la.sr)
         self.multi_label, self.mono, self.source = is_multi_label(learn.dls), la.mono, 'fastai'
         self.clip = lambda path: la.read(path, self.n, 0.5)
-        self.probs = lambda clips: _probs(learn, clips, la.sr).numpy()
+        self.probs = lambda clips: clip_probs(learn, clips, la.sr).numpy()
         self.windows = lambda path: predict_windows(learn, path)
     @property
     def duration(self): return self.n / self.sr
@@ -85,7 +87,7 @@ def _figure(m, wave, starts=None, probs=None, events=()):
     ax = axs[0]
     x = wave.mean(0)
     nfft = 1 << int(np.ceil(np.log2(max(64, m.sr * 0.025))))
-    ax.specgram(x, NFFT=nfft, Fs=m.sr, noverlap=nfft * 3 // 4, cmap='magma', scale='dB', vmin=None)
+    ax.specgram(x, NFFT=nfft, Fs=m.sr, noverlap=nfft * 3 // 4, cmap='magma', scale='dB')
     ax.set(ylabel='frequency (Hz)', xlim=(0, len(x) / m.sr),
            title=f"{'the recording' if long else 'the clip the model heard'}: {len(x) / m.sr:.2f} s at {m.sr} Hz")
     if not long: ax.set_xlabel('time (s)')
