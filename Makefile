@@ -18,14 +18,15 @@ $(STAMP): settings.ini setup.py pyproject.toml $(LOCK)
 demo: $(STAMP)
 	$(VENV)/bin/fastaudio-lite demo --out demo_out
 
-# Tests never download: notebooks and pytest run with Hugging Face's offline switch.
+# Tests never download: notebooks and pytest run with Hugging Face's offline switch. pytest runs two workers of one
+# torch thread each (two of two threads each would fight over the cores and run slower than one worker).
 define run-tests
 	@echo "== 1/3 nbdev-export leaves the modules unchanged ($(1))"
 	@VENV=$(1) bash scripts/check-export.sh
 	@echo "== 2/3 nbdev-test: the notebooks"
 	$(1)/bin/nbdev-test --n-workers 2
 	@echo "== 3/3 pytest: property, parity, bad-input, packaging, browser and end-to-end tests (two workers, a file each)"
-	$(1)/bin/python -m pytest tests -n 2 --dist loadfile --durations=12
+	OMP_NUM_THREADS=1 $(1)/bin/python -m pytest tests -n 2 --dist loadfile --durations=12
 endef
 
 test: export HF_HUB_OFFLINE := 1

@@ -84,22 +84,21 @@ def test_window_and_settings(model, soundscape):
 
 @pytest.mark.slow
 def test_the_command(model, soundscape, tmp_path):
-    "predict --events in each format from safetensors and ONNX, then evaluate-events against the annotations: F1 1."
+    "predict --events in each format (from safetensors, then ONNX), then evaluate-events against the annotations: F1 1."
     _, d = model
     ref = d / 'scape.Table.1.selections.txt'
-    for fmt in event_formats:
-        for m in ('model.safetensors', 'model.onnx'):
-            (tmp_path / m / fmt).mkdir(parents=True)
-            out = tmp_path / m / fmt / 'scape.txt'   # an Audacity track is known by its name
-            r = cli('predict', d / m, soundscape, '--events', '--hop', 0.1, '--background', 'noise', '--format', fmt, '--csv', out)
-            assert r.returncode == 0, r.stderr[-2000:]
-            assert len(r.stdout.splitlines()) == len(TRUTH)
-            evs = read_events(out)
-            assert [e.label for e in evs] == [t[0] for t in TRUTH]
-            r = cli('evaluate-events', out, ref, '--json', tmp_path / 'm.json')
-            assert r.returncode == 0, r.stderr[-2000:]
-            assert json.loads((tmp_path / 'm.json').read_text())['event']['f1'] == 1.0
-            assert 'all (micro)' in r.stdout
+    for fmt, m in zip(event_formats, ('model.safetensors', 'model.onnx', 'model.onnx')):
+        (tmp_path / fmt).mkdir()
+        out = tmp_path / fmt / 'scape.txt'   # an Audacity track is known by its name
+        r = cli('predict', d / m, soundscape, '--events', '--hop', 0.1, '--background', 'noise', '--format', fmt, '--csv', out)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert len(r.stdout.splitlines()) == len(TRUTH)
+        evs = read_events(out)
+        assert [e.label for e in evs] == [t[0] for t in TRUTH]
+        r = cli('evaluate-events', out, ref, '--json', tmp_path / 'm.json')
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert json.loads((tmp_path / 'm.json').read_text())['event']['f1'] == 1.0
+        assert 'all (micro)' in r.stdout
     r = cli('predict', d / 'model.onnx', soundscape, '--events', '--hop', 0.1, '--background', 'noise', '--format', 'raven')   # to stdout
     assert r.returncode == 0 and r.stdout.startswith('Selection\tView\tChannel\tBegin Time (s)') and len(r.stdout.splitlines()) == 1 + len(TRUTH)
 

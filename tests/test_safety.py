@@ -123,7 +123,7 @@ def test_two_trainings_into_one_folder(data, tmp_path):
 
 @pytest.mark.slow
 def test_two_predictions_onto_one_csv_and_ctrl_c(model, fsdd, tmp_path):
-    files = sorted(fsdd.glob('*.wav')) * 3
+    files = sorted(fsdd.glob('*.wav')) * 12   # more than a loaded machine predicts before the second run has started
     first = start('predict', model / 'model.safetensors', *files, '--csv', tmp_path / 'p.csv', '--bs', 8)
     seen = wait_for(first, '.wav\t')
     second = cli('predict', model / 'model.safetensors', files[0], '--csv', tmp_path / 'p.csv')
