@@ -120,6 +120,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                      'fastaudio_lite/callbacks.py')},
             'fastaudio_lite.cli': { 'fastaudio_lite.cli.TrainingError': ('cli.html#trainingerror', 'fastaudio_lite/cli.py'),
                                     'fastaudio_lite.cli.UserError': ('cli.html#usererror', 'fastaudio_lite/cli.py'),
+                                    'fastaudio_lite.cli._as_option': ('cli.html#_as_option', 'fastaudio_lite/cli.py'),
                                     'fastaudio_lite.cli._check_cache': ('cli.html#_check_cache', 'fastaudio_lite/cli.py'),
                                     'fastaudio_lite.cli._check_train': ('cli.html#_check_train', 'fastaudio_lite/cli.py'),
                                     'fastaudio_lite.cli._cmd_cv': ('cli.html#_cmd_cv', 'fastaudio_lite/cli.py'),

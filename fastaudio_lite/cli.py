@@ -461,6 +461,11 @@ def _predictor(model):
                            windows=lambda f, *args: predict_windows(learn, f, *args),
                            events=lambda f, *args, **settings: predict_events(learn, f, *args, **settings))
 
+def _as_option(e):
+    "A library message that starts with a setting's name (`min_dur must be ...`) as the option's (`--min-dur must be ...`)."
+    name, sep, rest = str(e).partition(' ')
+    return f"--{name.replace('_', '-')}{sep}{rest}"
+
 def _event_settings(a, labels):
     "`predict --events`' settings for `find_events`, only those given (its own defaults are the others), checked against `labels`."
     from fastaudio_lite.decode import ArgumentError
@@ -477,7 +482,7 @@ def _event_settings(a, labels):
             else: default = v
         s['threshold'] = ({l: default for l in labels if default is not None} | per) if per else default
     try: event_settings(labels, **s)
-    except ArgumentError as e: raise UserError(f"--{str(e).replace('_', '-')}") from None
+    except ArgumentError as e: raise UserError(_as_option(e)) from None
     return s
 
 def _cmd_predict(a):
@@ -606,7 +611,7 @@ def _cmd_evaluate_events(a):
     if names(ref) - common: warnings.warn(f"{len(names(ref) - common)} annotated recording(s) have no predicted events (counted as missed): "
                                           f"{', '.join(sorted(names(ref) - common)[:3])}")
     try: m = evaluate_events(pred, ref, a.collar, a.offset_frac, a.segment)
-    except ArgumentError as e: raise UserError(f"--{str(e).replace('_', '-')}") from None
+    except ArgumentError as e: raise UserError(_as_option(e)) from None
     print(f"{len(pred)} predicted and {len(ref)} annotated events in {len(names(ref) | names(pred))} recording(s); "
           f"collar {a.collar:g} s (offsets: or {a.offset_frac:g} of the event), segments of {a.segment:g} s")
     print(f"{'class':<20} {'n_ref':>6} {'n_pred':>6} {'event F1':>9} {'precision':>9} {'recall':>7} {'segment F1':>10}")

@@ -106,6 +106,7 @@ def test_the_command(model, soundscape, tmp_path):
 @pytest.mark.parametrize('args,msg', [
     (['--events', '--threshold', 'owl=0.3'], "--threshold: 'owl' is not one of the model's labels"),
     (['--events', '--threshold', 'x'], "--threshold: 'x' is not a number or LABEL=NUMBER"),
+    (['--events', '--background', 'owl_call'], "--background: 'owl_call' is not one of the model's labels"),   # the label as it is
     (['--events', '--threshold', '1.5'], '--threshold must be > 0 and <= 1'),
     (['--events', '--median', '2'], '--median must be an odd number of windows'),
     (['--events', '--background', 'low,high,noise'], '--background: every label is background'),
