@@ -158,7 +158,6 @@ def audio_demo(model,           # a Learner, or the path of model.onnx or model.
         plot = gr.Plot(label='what the model heard')
         table = gr.Dataframe(headers=['label', 'onset (s)', 'offset (s)', 'peak'], label='events (long recordings)', interactive=False)
         button.click(classify, audio, [label, plot, table, summary], api_name='classify', concurrency_limit=1)
-    demo.max_mb = max_mb
     return demo
 
 # %% ../nbs/06a_serve.ipynb #3d46e51a
