@@ -18,21 +18,13 @@ $(STAMP): settings.ini setup.py pyproject.toml $(LOCK)
 demo: $(STAMP)
 	$(VENV)/bin/fastaudio-lite demo --out demo_out
 
-# Tests never download: notebooks and pytest run with Hugging Face's offline switch. pytest runs two workers of one
-# torch thread each (two of two threads each would fight over the cores and run slower than one worker).
-define run-tests
-	@echo "== 1/3 nbdev-export leaves the modules unchanged ($(1))"
-	@VENV=$(1) bash scripts/check-export.sh
-	@echo "== 2/3 nbdev-test: the notebooks"
-	$(1)/bin/nbdev-test --n-workers 2
-	@echo "== 3/3 pytest: property, parity, bad-input, packaging, browser and end-to-end tests (two workers, a file each)"
-	OMP_NUM_THREADS=1 $(1)/bin/python -m pytest tests -n 2 --dist loadfile --durations=12
-endef
+# Tests never download: notebooks and pytest run with Hugging Face's offline switch. scripts/run-tests.sh runs the
+# export check, the notebooks and pytest (two workers) with their temporary files in one folder it removes.
 
 test: export HF_HUB_OFFLINE := 1
 test: $(STAMP)
 	@bash scripts/chromium.sh
-	$(call run-tests,$(VENV))
+	@VENV=$(VENV) bash scripts/run-tests.sh
 
 # A user's plain install: the wheel with no extras in a new venv imports, trains and predicts, and the torch-free
 # predictor predicts the exported ONNX file (about 3 minutes).
@@ -44,7 +36,7 @@ test-latest:
 	@PYTHON=$(PYTHON) VENV=$(LATEST) LOCK= bash scripts/venv.sh
 	@bash scripts/chromium.sh
 	@$(LATEST)/bin/python -c "import torch, torchvision, fastai, timm, transformers; print('make test-latest:', *(f'{m.__name__} {m.__version__}' for m in (torch, torchvision, fastai, timm, transformers)))"
-	$(call run-tests,$(LATEST))
+	@VENV=$(LATEST) bash scripts/run-tests.sh
 
 lock: test-latest
 	@{ echo "# The exact versions \`make test\` installs, tested together; \`make lock\` rewrites this file after \`make test-latest\` passes."; \
