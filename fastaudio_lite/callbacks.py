@@ -8,6 +8,7 @@ fit whose loss turns NaN or infinite), `BetweenClassMix` (sounds mixed as sounds
 from __future__ import annotations
 import sys
 import warnings
+from functools import partial
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.mixup import MixHandler, MixUp
 from fastai.losses import LabelSmoothingCrossEntropyFlat
-from fastai.metrics import accuracy, skm_to_fastai
+from fastai.metrics import ActivationType, accuracy, accuracy_multi, skm_to_fastai
 from fastai.torch_core import num_distrib
 from fastai.torch_core import unsqueeze
 from fastcore.basics import store_attr
@@ -33,8 +34,9 @@ from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, power_to_db
 
 # %% auto #0
 __all__ = ['balance_modes', 'WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'EpochLines', 'plain_logs',
-           'check_callback_settings', 'recipe_callbacks', 'class_metrics', 'train_labels', 'class_counts', 'imbalance',
-           'ClassBalance', 'class_report', 'sound_level', 'between_class_ratio', 'mix_db', 'BetweenClassMix']
+           'check_callback_settings', 'recipe_callbacks', 'class_metrics', 'multi_label_metrics', 'train_labels',
+           'class_counts', 'imbalance', 'ClassBalance', 'class_report', 'multi_label_report', 'sound_level',
+           'between_class_ratio', 'mix_db', 'BetweenClassMix']
 
 # %% ../nbs/04b_callbacks.ipynb #we1a0002
 class WeightAverage(Callback):
@@ -164,6 +166,24 @@ def class_metrics():
     "fastai metrics for single-label classes: accuracy, balanced accuracy and macro-F1."
     return [accuracy, skm_to_fastai(_balanced_accuracy, name='balanced_accuracy'), skm_to_fastai(_macro_f1, name='macro_f1')]
 
+def _macro_f1_multi(y_true, y_pred):   # over the labels the validation set has
+    from sklearn.metrics import f1_score
+    present = y_true.sum(0) > 0
+    return f1_score(y_true[:, present], y_pred[:, present], average='macro', zero_division=0)
+
+def _mean_ap(y_true, y_score):         # likewise: average precision is undefined for a label with no positive clip
+    from sklearn.metrics import average_precision_score
+    present = y_true.sum(0) > 0
+    return average_precision_score(y_true[:, present], y_score[:, present], average='macro')
+
+def multi_label_metrics(thresh=0.5):   # a score at or above it says the label
+    """fastai metrics for several labels per clip: accuracy over every (clip, label) decision (`accuracy_multi`),
+    macro-F1 at `thresh` and the mean average precision (mAP, threshold-free), both over the labels the validation
+    set has."""
+    return [partial(accuracy_multi, thresh=thresh),
+            skm_to_fastai(_macro_f1_multi, thresh=thresh, activation=ActivationType.Sigmoid, flatten=False, name='macro_f1'),
+            skm_to_fastai(_mean_ap, is_class=False, activation=ActivationType.Sigmoid, flatten=False, name='mAP')]
+
 def train_labels(dls):
     "The class index of each training clip of single-label `dls`, as a NumPy array."
     ys = dls.train_ds.tls[1]   # fastai's `Datasets.tls`: the label pipeline, read without decoding any audio
@@ -222,8 +242,41 @@ def class_report(cm,       # confusion matrix `(actual, predicted)`, as fastai's
         missed = int(n - support[top] - (tp.sum() - tp[top]))
         useless = (f"the model says '{labels[top]}' for {int(said[top])} of {int(n)} validation clips: it does not tell the "
                    f"sounds apart (it misses {missed} of the {int(n - support[top])} clips of the other classes)")
-    return dict(balanced_accuracy=round(float(rec[present].mean()), 4), macro_f1=round(float(f1[present].mean()), 4),
-                per_class=per_class, useless=useless)
+    return dict(accuracy=round(float(tp.sum() / n), 4) if n else 0., balanced_accuracy=round(float(rec[present].mean()), 4),
+                macro_f1=round(float(f1[present].mean()), 4), per_class=per_class, useless=useless)
+
+def multi_label_report(probs,       # `(clips, labels)` scores in 0-1 (the sigmoid outputs `get_preds` gives)
+                       targets,     # `(clips, labels)` 0/1 targets
+                       labels,      # the label names, in the columns' order
+                       thresh=0.5): # a score at or above it says the label
+    """`dict(accuracy, macro_f1, micro_f1, mean_ap, per_class, useless)` of a multi-label model: accuracy over every
+    (clip, label) decision (as `accuracy_multi`), F1 at `thresh` averaged over the labels the validation set has
+    (macro) and over all decisions (micro), the mean average precision over those labels (threshold-free); per label
+    precision, recall, F1, AP and support. `useless` names a model that says the same labels (or none) for 90% or more
+    of the clips while the clips' labels vary (None otherwise): per-label accuracy flatters such a model most."""
+    from collections import Counter
+    from sklearn.metrics import average_precision_score
+    p, t = np.asarray(probs, dtype=np.float64), np.asarray(targets).astype(bool)
+    said = p >= thresh
+    tp, fp, fn, support = (said & t).sum(0), (said & ~t).sum(0), (~said & t).sum(0), t.sum(0)
+    div = lambda a, b: np.divide(a, b, out=np.zeros(len(labels)), where=b > 0)
+    prec, rec, f1 = div(tp, tp + fp), div(tp, support), div(2 * tp, 2 * tp + fp + fn)
+    present = support > 0
+    ap = np.array([average_precision_score(t[:, i], p[:, i]) if present[i] else np.nan for i in range(len(labels))])
+    per_class = {str(l): dict(precision=round(float(a), 4), recall=round(float(b), 4), f1=round(float(c), 4),
+                              ap=None if np.isnan(d) else round(float(d), 4), support=int(s))
+                 for l, a, b, c, d, s in zip(labels, prec, rec, f1, ap, support)}
+    n, useless = len(p), None
+    said_sets, true_sets = Counter(map(tuple, said)), Counter(map(tuple, t))
+    top, k = said_sets.most_common(1)[0] if n else ((), 0)
+    if n and k >= 0.9 * n and true_sets.get(top, 0) <= 0.9 * n and len(true_sets) > 1:
+        name = ' + '.join(f"'{labels[i]}'" for i in np.flatnonzero(top)) or 'no label'
+        wrong = int((said != t).any(1).sum())
+        useless = (f"the model says {name} for {k} of {n} validation clips: it does not tell the sounds apart "
+                   f"(it gets the labels of {wrong} of the {n} clips wrong)")
+    micro = 2 * tp.sum() / max(2 * tp.sum() + fp.sum() + fn.sum(), 1)
+    return dict(accuracy=round(float((said == t).mean()), 4) if n else 0., macro_f1=round(float(f1[present].mean()), 4),
+                micro_f1=round(float(micro), 4), mean_ap=round(float(ap[present].mean()), 4), per_class=per_class, useless=useless)
 
 # %% ../nbs/04b_callbacks.ipynb #b330f44a
 def sound_level(db):

@@ -129,13 +129,12 @@ def build_dls(data,            # a folder of audio files
         if label != 'parent' or split is not None: raise UserError("--labels gives the labels and folds: leave out --label and --split")
         try: df = ds.read_labels(labels, data, **(cols or {}))
         except ds.TableError as e: raise UserError(str(e)) from None
-        if df.attrs['multi_label']: raise UserError(f"{labels}: a multi-label table (a label cell with ';'): the command trains one label "
-                                                    "per clip; in Python, read_labels with MultiCategoryBlock (nbs/05_datasets)")
         items, get_y = [Path(f) for f in df.file], ds.TableLabeller(df)
         splitter = _source(data, label, valid_pct, valid_re, None, seed)[2]
         if 'fold' in df: folds = dict(zip(df.file, df.fold))
         if 'group' in df: groups = dict(zip(df.file, df.group))
-        say(f"{labels}: {len(df)} files, {df.label.nunique()} labels" + (f", folds {', '.join(map(str, sorted(set(folds.values()))))}" if folds else '') +
+        n_labels = len({l for y in df.label for l in (y if df.attrs['multi_label'] else [y])})
+        say(f"{labels}: {len(df)} files, {n_labels} labels" + (" (several per clip)" if df.attrs['multi_label'] else '') + (f", folds {', '.join(map(str, sorted(set(folds.values()))))}" if folds else '') +
             (f", {len(set(groups.values()))} groups (column {df.attrs['columns']['group']})" if groups else ''))
     else:
         get_items, get_y, splitter = _source(data, label, valid_pct, valid_re, split, seed)
@@ -178,8 +177,10 @@ def build_dls(data,            # a folder of audio files
         win = stft_args(r.kind, r.sr)['win_length']
         if spec != 'wave' and r.duration * r.sr < win:
             raise UserError(f"--duration {r.duration:g} s is shorter than one spectrogram window ({win / r.sr * 1000:.0f} ms at {r.sr:,} Hz)")
-        return r.dataloaders(data, items=items, get_y=get_y, splitter=splitter, bs=bs, augment=augment, cache=cache,
-                             strict=strict, num_workers=num_workers, seed=seed)
+        dls = r.dataloaders(data, items=items, get_y=get_y, splitter=splitter, bs=bs, augment=augment, cache=cache,
+                            strict=strict, num_workers=num_workers, seed=seed)
+        r.balance_for(dls)   # a balance the labels cannot take is refused before training
+        return dls
     except (ArgumentError, DataError) as e: raise UserError(str(e)) from None
 
 # %% ../nbs/06_cli.ipynb #9b17791d
@@ -358,7 +359,7 @@ def _dls(a, lr, valid_fold=None):
                     labels=a.labels, cols=_cols(a), valid_fold=a.valid_fold if valid_fold is None else valid_fold,
                     group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5))
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
-    say(dls.recipe.but(bs=dls.bs).summary(a.augment))
+    say(dls.recipe.but(bs=dls.bs).summary(a.augment, dls))
     return dls
 
 def _cols(a): return {f'{r}_col': getattr(a, f'{r}_col') for r in ('file', 'label', 'fold', 'group')}
@@ -408,11 +409,11 @@ def _cmd_cv(a):
     from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.recipes import DataError, OutputError, cross_validate
     settings = {k: v for k, v in vars(a).items() if k not in ('claim', 'out', 'folds', 'force')}
-    try: cross_validate(lambda k: _dls(a, lr, valid_fold=k), folds, a.out, settings=settings, seed=a.seed,
-                        synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
+    try: res = cross_validate(lambda k: _dls(a, lr, valid_fold=k), folds, a.out, settings=settings, seed=a.seed,
+                              synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
     except NonFiniteLoss as e: raise TrainingError(f"training stopped: {str(e).strip().splitlines()[-1].strip()}") from None
     except (ArgumentError, OutputError, DataError) as e: raise UserError(str(e)) from None
-    say(f"wrote cv.json, confusion.png and a folder per fold to {a.out}")
+    say(f"wrote {', '.join(res['outputs'])} and a folder per fold to {a.out}")
     return 0
 
 def _model_file(model):

@@ -268,7 +268,7 @@ def check_leak(items,     # the split's files
                                  "split by fold or group (or allow the leak knowingly)")
 
 def grouped_folds(files,     # the files
-                  labels,    # their labels (one each)
+                  labels,    # their labels (one each, or a list each)
                   group_of,  # file -> its group
                   k=5,       # folds
                   seed=0):   # the order of groups of the same size
@@ -283,7 +283,7 @@ def grouped_folds(files,     # the files
     sizes = [0] * k
     fold_of = {}
     for g in order:
-        c = Counter(y for _, y in members[g])
+        c = Counter(l for _, y in members[g] for l in (y if isinstance(y, (list, tuple)) else [y]))
         best = min(range(k), key=lambda i: (sum(per[i][y] * n for y, n in c.items()), sizes[i]))
         per[best].update(c); sizes[best] += len(members[g])
         for f, _ in members[g]: fold_of[f] = best + 1

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.foundation import L
-from fastai.data.block import CategoryBlock, DataBlock
+from fastai.data.block import CategoryBlock, DataBlock, MultiCategoryBlock
 from fastai.data.transforms import parent_label
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
@@ -32,7 +32,8 @@ from .data import AudioBlock, clip_settings, is_multi_label
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
 from .callbacks import (ClassBalance, NonFiniteLoss, StopOnNonFinite, balance_modes, check_callback_settings, class_counts,
-                                      class_metrics, class_report, imbalance, plain_logs, recipe_callbacks)
+                                      class_metrics, class_report, imbalance, multi_label_metrics, multi_label_report, plain_logs,
+                                      recipe_callbacks)
 from .learner import audio_learner
 from .inference import audio_loader, clip_length
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
@@ -109,18 +110,27 @@ class Recipe:
         c = clip_settings(files, max_duration=self.max_duration, max_sr=presets[self.kind]['sr'], coverage=coverage, info=info)
         return self.but(sr=c['sr'], duration=c['duration'], why=f"{c['why']} ({self.kind})")
 
-    def summary(self, augment=True):
-        "One line: the schedule, the augmentations and the callbacks."
+    def summary(self,
+                augment=True, # the recipe's augmentations (False: none)
+                dls=None):    # the data it will train on: then the line says what applies to it
+        """One line: the schedule, the augmentations and the callbacks; with `dls`, as they apply to it (the balancing
+        'auto' chooses, no label smoothing for several labels per clip)."""
         augs = ', '.join(n for n in self.augment if not (n == 'specaug' and self.spec == 'wave')) if augment and self.augment else 'none'
+        multi = dls is not None and is_multi_label(dls)
+        balance = self.balance if dls is None else self.balance_for(dls) + (' (auto)' if self.balance == 'auto' else '')
         return (f"recipe ({self.kind}): epochs {self.epochs}, lr {self.lr}, batch {self.bs}, augmentation {augs}, "
-                f"mixup {self.mixup if augment else 0:g}, label smoothing {self.label_smoothing:g}, weight average {self.average:g}, "
-                f"balance {self.balance}")
+                f"mixup {self.mixup if augment else 0:g}, label smoothing {0 if multi else self.label_smoothing:g}, "
+                f"weight average {self.average:g}, balance {balance}" + (', several labels per clip' if multi else ''))
 
     def balance_for(self, dls): # audio `DataLoaders`
         """The balancing `learner` uses on `dls`: the recipe's `balance`; for 'auto', `auto_balance` when the largest
-        training class has more than `imbalance_ratio` times the clips of the smallest, else 'none' (multi-label: 'none')."""
+        training class has more than `imbalance_ratio` times the clips of the smallest, else 'none'. Multi-label
+        `dls` train unbalanced: 'auto' is 'none' there, and 'loss' or 'sampler' an `ArgumentError`."""
+        if is_multi_label(dls):
+            if self.balance in ('loss', 'sampler'):
+                raise ArgumentError(f"balance {self.balance!r} evens out classes of one label per clip; several labels per clip train with 'none'")
+            return 'none'
         if self.balance != 'auto': return self.balance
-        if is_multi_label(dls): return 'none'
         return auto_balance if imbalance(class_counts(dls)) > imbalance_ratio else 'none'
 
     def block(self, cache=None):
@@ -155,7 +165,8 @@ class Recipe:
                     **kwargs):            # passed to fastai's `DataBlock.dataloaders`
         """`DataLoaders` of `items` (every audio file under `source` if None) labelled by `get_y`, split by `splitter`
         (fastai's; `RandomSplitter(0.2, seed=seed)` if None), in batches of `bs` (the recipe's if None), with `block` and
-        `batch_tfms(augment)`. Files that cannot be decoded are left out with a warning (with `strict`: `DataError`);
+        `batch_tfms(augment)`; a label that is a list (several per clip, as `datasets.read_labels` gives for a cell with
+        `;`) makes a multi-label task (fastai's `MultiCategoryBlock`). Files that cannot be decoded are left out with a warning (with `strict`: `DataError`);
         so is a split a model cannot learn from. With a `seed`, `set_seed(seed)` comes first, so the batch order repeats
         (each fastai loader draws its shuffling generator when it is made). `dls.recipe` is the recipe."""
         import warnings
@@ -170,13 +181,16 @@ class Recipe:
                 warnings.warn(f"leaving out {len(bad)} of {len(items)} files that cannot be decoded: {listing}", stacklevel=2)
             items = items.filter(lambda f: f not in bad)
         ys = [get_y(f) for f in items]
-        if len(set(ys)) < 2: raise DataError(f"{source}: only one class ({', '.join(map(str, set(ys)))}); a classifier needs two or more")
+        multi = any(isinstance(y, (list, tuple)) for y in ys)
+        names = (lambda y: list(y)) if multi else (lambda y: [y])   # the labels of one clip
+        vocab = {l for y in ys for l in names(y)}
+        if len(vocab) < 2: raise DataError(f"{source}: only one class ({', '.join(map(str, vocab))}); a classifier needs two or more")
         try: train_idx, valid_idx = (splitter or RandomSplitter(0.2, seed=seed))(items)[:2]
         except ValueError as e: raise DataError(f"the validation split: {e}") from None
         if len(valid_idx) == 0: raise DataError("the validation set is empty: check the split")
         if len(train_idx) == 0: raise DataError("the training set is empty: check the split")
-        counts = Counter(ys[i] for i in train_idx)
-        only_valid = sorted({ys[i] for i in valid_idx} - set(counts), key=str)
+        counts = Counter(l for i in train_idx for l in names(ys[i]))
+        only_valid = sorted({l for i in valid_idx for l in names(ys[i])} - set(counts), key=str)
         if only_valid: raise DataError(f"labels only in the validation set, which the model could never predict: "
                                        f"{', '.join(map(str, only_valid))}; give them training files or change the split")
         few = sorted((l for l, n in counts.items() if n < 2), key=str)
@@ -184,7 +198,7 @@ class Recipe:
         bs = self.bs if bs is None else bs
         if bs < 1: raise ArgumentError(f"bs must be >= 1, got {bs}")
         if len(train_idx) < bs: raise DataError(f"the training set has {len(train_idx)} clips, fewer than one batch ({bs}): use more data or a smaller batch")
-        dblock = DataBlock(blocks=(self.block(cache), CategoryBlock), get_items=lambda _: items, get_y=get_y,
+        dblock = DataBlock(blocks=(self.block(cache), MultiCategoryBlock if multi else CategoryBlock), get_items=lambda _: items, get_y=get_y,
                            splitter=lambda _: (train_idx, valid_idx), batch_tfms=self.batch_tfms(augment))
         if seed is not None: set_seed(seed, reproducible=True)
         dls = dblock.dataloaders(source, bs=bs, num_workers=num_workers, **kwargs)
@@ -202,12 +216,14 @@ class Recipe:
                 **kwargs):
         """`audio_learner` of `arch` (the recipe's if None) on `dls` with the recipe's loss and callbacks
         (`recipe_callbacks`: mixup, label smoothing, weight averaging) and `StopOnNonFinite`, plus `cbs`; when stdout is a
-        file or a pipe, one line per epoch in place of progress bars (`plain_logs`)."""
-        tricks = recipe_callbacks(self.mixup if mixup is None else mixup, self.label_smoothing, self.average)
+        file or a pipe, one line per epoch in place of progress bars (`plain_logs`). Several labels per clip train with
+        fastai's binary cross-entropy (no label smoothing) and `multi_label_metrics`."""
+        multi = is_multi_label(dls)
+        tricks = recipe_callbacks(self.mixup if mixup is None else mixup, 0. if multi else self.label_smoothing, self.average)
         balance = self.balance_for(dls)
         if balance != 'none' and tricks['loss_func'] is None: tricks['loss_func'] = CrossEntropyLossFlat()   # one with class weights
         tricks['cbs'] += [StopOnNonFinite()] + ([ClassBalance(balance)] if balance != 'none' else []) + list(L(cbs))
-        if metrics is None and not is_multi_label(dls): metrics = class_metrics()
+        if metrics is None: metrics = multi_label_metrics() if multi else class_metrics()
         return plain_logs(audio_learner(dls, self.arch if arch is None else arch, pretrained=self.pretrained if pretrained is None else pretrained,
                                         weights=weights, metrics=metrics, **tricks, **kwargs))
 
@@ -316,30 +332,51 @@ def _pretrain(dls, r, out, n_voices, words):
         f"accuracy {info['valid_accuracy']:.3f} on held-out synthetic voices")
     return weights, dict(synth_voices=n_voices, synth_valid_accuracy=info['valid_accuracy'], synth_seconds=round(time.time() - t, 1))
 
-def _fit(learn, r):
-    """`r.fit(learn)` on every process under torchrun / accelerate launch (each on its shard), then the confusion matrix
-    on the validation set (gathered shard by shard), on every rank: `(lr, seconds, confusion matrix, most confused)`."""
+def _evaluate(learn):
+    """The validation set's report (its predictions gathered shard by shard under torchrun) and its figure, the current
+    one: for one label per clip, `class_report` of the confusion matrix, with the matrix (plotted) and the most confused
+    pairs; for several, `multi_label_report`, with each label's precision, recall and AP plotted."""
+    import matplotlib.pyplot as plt
     from fastai.interpret import ClassificationInterpretation
+    labels = list(map(str, learn.dls.vocab))
+    if is_multi_label(learn.dls):
+        probs, targets = learn.get_preds()   # the loss's activation: sigmoid scores
+        rep = multi_label_report(probs.numpy(), targets.numpy(), labels)
+        fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(labels)), 4))
+        x = np.arange(len(labels))
+        for i, key in enumerate(('precision', 'recall', 'ap')):
+            ax.bar(x + (i - 1) * 0.27, [rep['per_class'][l][key] or 0 for l in labels], 0.27, label=key if key != 'ap' else 'AP')
+        ax.set(xticks=x, ylim=(0, 1), title=f"macro-F1 {rep['macro_f1']:.3f}, mAP {rep['mean_ap']:.3f}")
+        ax.set_xticklabels(labels, rotation=90); ax.legend(loc='lower right')
+        return rep
+    interp = ClassificationInterpretation.from_learner(learn)
+    cm = interp.confusion_matrix()
+    interp.plot_confusion_matrix(figsize=(6, 6))
+    return dict(class_report(cm, labels), confusion=np.asarray(cm).astype(int).tolist(),
+                most_confused=[list(map(str, m)) for m in interp.most_confused(min_val=2)[:10]])
+
+def _fit(learn, r):
+    """`r.fit(learn)` on every process under torchrun / accelerate launch (each on its shard), then `_evaluate` on every
+    rank: `(lr, seconds, report)`."""
     if r.lr == 'auto' and num_distrib() > 1: raise ArgumentError("lr 'auto' runs lr_find in one process: run it once without torchrun, then pass lr")
     t = time.time()
     with learn.distrib_ctx() if num_distrib() > 1 else contextlib.nullcontext():
         lr = r.fit(learn)
         if r.lr == 'auto': say(f"learning rate from lr_find: {lr:.2e}")
         fit_s = time.time() - t
-        interp = ClassificationInterpretation.from_learner(learn)
-        cm, most = interp.confusion_matrix(), interp.most_confused(min_val=2)[:10]
-        interp.plot_confusion_matrix(figsize=(6, 6))
-    return lr, fit_s, cm, most
+        rep = _evaluate(learn)
+    return lr, fit_s, rep
 
-def write_outputs(out,          # the output folder
-                  learn,        # the trained learner
-                  metrics,      # the metrics.json contents
-                  export=True): # write model.pkl
-    """confusion.png (the current figure), model.pkl and model.safetensors (if `export`; the latter when `safe` can
+def write_outputs(out,                   # the output folder
+                  learn,                 # the trained learner
+                  metrics,               # the metrics.json contents
+                  export=True,           # write model.pkl
+                  figure='confusion.png'): # the current figure's file name
+    """`figure` (the current figure: confusion.png, or classes.png for several labels per clip), model.pkl and model.safetensors (if `export`; the latter when `safe` can
     describe the learner, else a warning says why) and metrics.json (last: its presence means a whole run; its `outputs`
     lists the others) into `out`, under temporary names renamed together: a failed write leaves the earlier outputs (`OutputError`)."""
     import matplotlib.pyplot as plt
-    writes = {out / 'confusion.png': lambda p: plt.savefig(p, format='png', bbox_inches='tight', dpi=100)}
+    writes = {out / figure: lambda p: plt.savefig(p, format='png', bbox_inches='tight', dpi=100)}
     if export:
         writes[out / 'model.pkl'] = lambda p: learn.export(p.absolute())
         try:
@@ -390,27 +427,28 @@ def _train(dls, r, out, seed, extra_metrics, synth_voices, synth_words, export, 
     weights, pre = _pretrain(dls, r, out, synth_voices, synth_words) if synth_voices else (None, {})
     if synth_voices: set_seed(seed, reproducible=True)
     learn = r.learner(dls, weights=weights, cbs=cbs)
-    used_lr, fit_s, cm, most = _fit(learn, r)
-    acc = float(np.trace(cm) / cm.sum())
+    used_lr, fit_s, rep = _fit(learn, r)
+    multi = is_multi_label(dls)
     if tta:
         with learn.no_bar(), learn.no_logging(): pt, yt = learn.tta(n=4)
-        pre['tta_accuracy'] = float((pt.argmax(1) == yt).float().mean())
+        pre['tta_accuracy'] = float(((pt >= 0.5) == yt.bool()).float().mean() if multi else (pt.argmax(1) == yt).float().mean())
     if rank_distrib() != 0:
         plt.close('all')
         return learn, None
     extra = extra_metrics(learn) if callable(extra_metrics) else extra_metrics or {}
-    rep = class_report(cm, list(map(str, dls.vocab)))
-    metrics = dict(accuracy=acc, balanced_accuracy=rep['balanced_accuracy'], macro_f1=rep['macro_f1'], epochs=r.epochs, lr=used_lr,
+    scores = ('accuracy', 'macro_f1', 'micro_f1', 'mean_ap') if multi else ('accuracy', 'balanced_accuracy', 'macro_f1')
+    metrics = dict(**{k: rep[k] for k in scores}, multi_label=multi, epochs=r.epochs, lr=used_lr,
                    arch=str(r.arch), pretrained=bool(learn.pretrained), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
-                   processes=max(num_distrib(), 1), mixup=r.mixup, label_smoothing=r.label_smoothing, average=r.average,
+                   processes=max(num_distrib(), 1), mixup=r.mixup, label_smoothing=0. if multi else r.label_smoothing, average=r.average,
                    balance=r.balance_for(dls), classes=list(map(str, dls.vocab)), per_class=rep['per_class'], useless=rep['useless'],
-                   confusion=np.asarray(cm).astype(int).tolist(),
-                   train_seconds=round(fit_s, 1), most_confused=[list(map(str, m)) for m in most], **pre, **extra)
-    write_outputs(out, learn, metrics, export)
-    say(f"validation accuracy: {acc:.4f}, balanced accuracy: {rep['balanced_accuracy']:.4f}, macro-F1: {rep['macro_f1']:.4f}" +
+                   **{k: rep[k] for k in ('confusion', 'most_confused') if k in rep}, train_seconds=round(fit_s, 1), **pre, **extra)
+    write_outputs(out, learn, metrics, export, figure='classes.png' if multi else 'confusion.png')
+    say("validation " + ', '.join(f"{_score_names[k]}: {rep[k]:.4f}" for k in scores) +
         (f", with test-time augmentation {pre['tta_accuracy']:.4f}" if tta else ''))
     if rep['useless']: warnings.warn(rep['useless'])
     return learn, metrics
+
+_score_names = dict(accuracy='accuracy', balanced_accuracy='balanced accuracy', macro_f1='macro-F1', micro_f1='micro-F1', mean_ap='mAP')
 
 def _say_imbalance(dls, r):
     "A warning before training when the training classes are imbalanced: the counts, and what the recipe does about it."
@@ -449,15 +487,21 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
                 say(f"fold {k}: training on the other folds")
                 train(make_dls(k), out=out / f'fold{k}', **kwargs)
             m = json.loads(done.read_text())
-            rows.append(dict(fold=k, accuracy=m['accuracy'], balanced_accuracy=m['balanced_accuracy'], macro_f1=m['macro_f1'],
-                             n_valid=m['n_valid'], confusion=m['confusion'], classes=m['classes']))
+            rows.append(dict(fold=k, **{s: m[s] for s in _scores(m)}, n_valid=m['n_valid'], confusion=m.get('confusion'), classes=m['classes']))
         if len({tuple(r['classes']) for r in rows}) > 1: raise DataError("the folds' classes differ: a fold holds no clip of some class")
-        cm = np.sum([np.array(r['confusion']) for r in rows], axis=0)
-        res = dict(folds=[{k: v for k, v in r.items() if k not in ('confusion', 'classes')} for r in rows], classes=rows[0]['classes'],
-                   confusion=cm.tolist(), pooled=class_report(cm, rows[0]['classes']))
-        for name in ('accuracy', 'balanced_accuracy', 'macro_f1'):
+        scores = _scores(m)
+        res = dict(folds=[{k: v for k, v in r.items() if k not in ('confusion', 'classes')} for r in rows], classes=rows[0]['classes'])
+        for name in scores:
             v = np.array([r[name] for r in rows])
             res[name] = dict(mean=round(float(v.mean()), 4), std=round(float(v.std(ddof=1)) if len(v) > 1 else 0., 4))
+        summary = ', '.join(f"{_score_names[s]} {res[s]['mean']:.4f} ± {res[s]['std']:.4f}" for s in scores)
+        if m.get('multi_label'):   # no confusion matrix to pool: the folds' scores alone
+            res['outputs'] = ['cv.json']
+            _atomic({out / 'cv.json': lambda p: p.write_text(json.dumps(res, indent=1))})
+            say(f"{len(rows)} folds: {summary}")
+            return res
+        cm = np.sum([np.array(r['confusion']) for r in rows], axis=0)
+        res.update(confusion=cm.tolist(), pooled=class_report(cm, rows[0]['classes']), outputs=['cv.json', 'confusion.png'])
         fig, ax = plt.subplots(figsize=(6, 6))
         ax.imshow(cm, cmap='Blues')
         ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xlabel='predicted', ylabel='actual',
@@ -467,9 +511,11 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
         _atomic({out / 'confusion.png': lambda p: fig.savefig(p, format='png', bbox_inches='tight', dpi=100),
                  out / 'cv.json': lambda p: p.write_text(json.dumps(res, indent=1))})
         plt.close(fig)
-    say(f"{len(rows)} folds: accuracy {res['accuracy']['mean']:.4f} ± {res['accuracy']['std']:.4f}, balanced accuracy "
-        f"{res['balanced_accuracy']['mean']:.4f} ± {res['balanced_accuracy']['std']:.4f}, macro-F1 {res['macro_f1']['mean']:.4f} ± {res['macro_f1']['std']:.4f}")
+    say(f"{len(rows)} folds: {summary}")
     return res
+
+def _scores(metrics):   # the scores of a metrics.json: a multi-label run's, or a single-label one's
+    return ('accuracy', 'macro_f1', 'micro_f1', 'mean_ap') if metrics.get('multi_label') else ('accuracy', 'balanced_accuracy', 'macro_f1')
 
 # %% ../nbs/09_recipes.ipynb #7b3c9e02
 def _spoken(vocab, words):

@@ -19,7 +19,8 @@ __all__ = ['Prediction', 'predict_clips', 'window_samples', 'predict_windows_of'
 
 # %% ../nbs/00b_runtime.ipynb #e16a346b
 class Prediction(NamedTuple):
-    "One file's prediction: the label, its probability and the `top` `(label, prob)` pairs, or the `error` that stopped it."
+    """One file's prediction: the label, its probability and the `top` `(label, prob)` pairs, or the `error` that stopped
+    it. A multi-label model's `label` is every label scored 0.5 or more, highest first, joined by ';' ('' for none)."""
     file: str
     label: str | None
     prob: float | None
@@ -35,7 +36,8 @@ def predict_clips(probs_of, # clips `(n, channels, samples)` -> probabilities `(
                   files,    # audio files, read as they are predicted
                   labels,   # class names, in the order of the probabilities
                   topk=3,   # how many (label, probability) pairs each `Prediction` keeps
-                  bs=64):   # files predicted at a time
+                  bs=64,    # files predicted at a time
+                  multi_label=False): # the probabilities are one sigmoid per label: `label` is each at 0.5 or more
     """Predict `files` as they are read, `bs` at a time: `read(f)` gives a file's clip (an `AudioError` names one that
     cannot be used) and `probs_of(clips)` their probabilities `(n, classes)`; yields a `Prediction` per file, in order."""
     labels = [str(l) for l in labels]
@@ -50,8 +52,9 @@ def predict_clips(probs_of, # clips `(n, channels, samples)` -> probabilities `(
                 yield Prediction(str(f), None, None, [], err)
                 continue
             p = next(probs)
-            top = np.argsort(-p, kind='stable')[:min(topk, len(p))]
-            yield Prediction(str(f), labels[int(top[0])], float(p[top[0]]), [(labels[int(j)], float(p[j])) for j in top])
+            order = np.argsort(-p, kind='stable')
+            label = ';'.join(labels[int(j)] for j in order if p[j] >= 0.5) if multi_label else labels[int(order[0])]
+            yield Prediction(str(f), label, float(p[order[0]]), [(labels[int(j)], float(p[j])) for j in order[:topk]])
 
 def window_samples(sr,            # the model's rate, Hz
                    clip_s,        # the model's clip, seconds
@@ -123,7 +126,7 @@ class OnnxModel:
                 topk=3, # how many (label, probability) pairs each `Prediction` keeps
                 bs=64): # files predicted at a time
         "Predict `files` as they are read, `bs` at a time: a `Prediction` per file, in order."
-        return predict_clips(self, self.clip, files, self.labels, topk, bs)
+        return predict_clips(self, self.clip, files, self.labels, topk, bs, self.multi_label)
     def predict_windows(self,
                         fn,            # an audio file of any length
                         hop_s=None,    # seconds between window starts (None: half a window)

@@ -96,3 +96,48 @@ def test_cv_makes_folds_from_groups(fsdd, tmp_path):
     cv = json.loads((tmp_path / 'cv.json').read_text())
     assert [f['fold'] for f in cv['folds']] == [3] and len(cv['classes']) == 10
     assert cv['folds'][0]['n_valid'] in (80, 160)   # one or two of the five speakers, 80 clips each
+
+
+def tone_table(d):
+    "96 half-second clips of a low tone, a high tone or both, labelled 'low', 'high' or 'low;high' in labels.csv, folds 1 and 2."
+    import numpy as np
+    import soundfile as sf
+    from conftest import SR, TONES, noise, tone
+    d.mkdir()
+    rng, rows = np.random.default_rng(0), []
+    for i in range(96):
+        labels = [['low'], ['high'], ['low', 'high']][i % 3]
+        x = noise(SR // 2, rng, rng.uniform(0.005, 0.05)) + sum(tone(TONES[l], SR // 2, rng) for l in labels)
+        sf.write(d / f'clip{i:03d}.wav', x.astype(np.float32), SR)
+        rows.append(f"clip{i:03d}.wav,{';'.join(labels)},{1 + i % 4 // 2}")
+    (d / 'labels.csv').write_text('file,label,fold\n' + '\n'.join(rows) + '\n')
+    return d
+
+
+@pytest.mark.slow
+def test_a_multi_label_table_trains_predicts_and_cross_validates(tmp_path):
+    d = tone_table(tmp_path / 'tones')
+    args = ['--labels', d / 'labels.csv', '--arch', 'SpecCNN', '--no-pretrained', '--bs', '8']
+    r = cli('train', d, *args, '--epochs', '6', '--out', tmp_path / 'a')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '96 files, 2 labels (several per clip), folds 1, 2' in r.stdout and 'label smoothing 0,' in r.stdout
+    assert 'accuracy_multi' in r.stdout and 'mAP' in r.stdout and 'micro-F1' in r.stdout   # fastai's epoch table, then the summary
+    m = json.loads((tmp_path / 'a' / 'metrics.json').read_text())
+    assert m['multi_label'] and m['classes'] == ['high', 'low'] and m['n_valid'] == 48 and 'confusion' not in m, m
+    assert m['macro_f1'] >= 0.8 and m['mean_ap'] >= 0.9 and m['per_class']['low']['support'] == 32, m   # 1.0 measured
+    assert m['outputs'] == ['classes.png', 'model.pkl', 'model.safetensors'] and m['useless'] is None
+    # a clip with both tones gets both labels, from the safe model and from its ONNX export
+    both = d / 'clip002.wav'
+    assert cli('export', tmp_path / 'a' / 'model.safetensors', tmp_path / 'm.onnx').returncode == 0
+    for model in ('model.safetensors', '../m.onnx'):
+        r = cli('predict', tmp_path / 'a' / model, both, d / 'clip000.wav', '--csv', tmp_path / 'p.csv')
+        rows = (tmp_path / 'p.csv').read_text().splitlines()
+        assert r.returncode == 0 and rows[1].split(',')[1] in ('high;low', 'low;high') and rows[2].split(',')[1] == 'low', (model, rows)
+    # a balance for one label per clip is refused in one line, before training
+    r = cli('train', d, *args, '--balance', 'loss', '--out', tmp_path / 'b')
+    assert r.returncode == 2 and r.stderr.strip().count('\n') == 0 and 'several labels per clip' in r.stderr, r.stderr
+    # cross-validation pools the folds' scores (there is no confusion matrix to pool)
+    r = cli('cv', d, *args, '--epochs', '1', '--out', tmp_path / 'cv')
+    assert r.returncode == 0 and 'wrote cv.json and a folder per fold' in r.stdout, r.stderr[-2000:]
+    cv = json.loads((tmp_path / 'cv' / 'cv.json').read_text())
+    assert [f['fold'] for f in cv['folds']] == [1, 2] and set(cv['mean_ap']) == {'mean', 'std'} and 'confusion' not in cv
