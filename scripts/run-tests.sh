@@ -22,4 +22,5 @@ echo "== 2/3 nbdev-test: the notebooks"
 "$VENV/bin/nbdev-test" --n-workers 2
 echo "== 3/3 pytest: property, parity, bad-input, packaging, browser and end-to-end tests (two workers, a file each)"
 # Two workers of one torch thread each: two of two threads each fight over two cores and run slower than one worker.
-OMP_NUM_THREADS=1 "$VENV/bin/python" -m pytest tests -n 2 --dist loadfile --durations=12
+# A test that hangs fails after 20 minutes with its stack (pytest-timeout), so a run names it instead of stalling.
+OMP_NUM_THREADS=1 "$VENV/bin/python" -m pytest tests -n 2 --dist loadfile --durations=12 --timeout 1200
