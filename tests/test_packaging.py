@@ -43,3 +43,13 @@ def test_wheel_metadata(wheel):
     entry = wheel.read(next(n for n in wheel.namelist() if n.endswith('.dist-info/entry_points.txt'))).decode()
     assert 'fastaudio-lite = fastaudio_lite.cli:main' in entry
     assert cfg['DEFAULT']['version'] in info
+
+
+def test_make_test_refuses_a_disk_without_room_in_one_line(tmp_path):
+    "scripts/run-tests.sh checks the temporary folder's free space before it runs anything, and makes no folder there."
+    import os
+    r = subprocess.run(['bash', str(ROOT / 'scripts' / 'run-tests.sh')], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, 'TMPDIR': str(tmp_path), 'NEED_GB': str(10 ** 9)})
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and f"{tmp_path} has" in lines[0] and 'need about 1000000000 GB' in lines[0], r.stderr
+    assert r.stdout == '' and list(tmp_path.iterdir()) == []
