@@ -166,8 +166,8 @@ class Recipe:
         """`DataLoaders` of `items` (every audio file under `source` if None) labelled by `get_y`, split by `splitter`
         (fastai's; `RandomSplitter(0.2, seed=seed)` if None), in batches of `bs` (the recipe's if None), with `block` and
         `batch_tfms(augment)`; a label that is a list (several per clip, as `datasets.read_labels` gives for a cell with
-        `;`) makes a multi-label task (fastai's `MultiCategoryBlock`). Files that cannot be decoded are left out with a warning (with `strict`: `DataError`);
-        so is a split a model cannot learn from. With a `seed`, `set_seed(seed)` comes first, so the batch order repeats
+        `;`) makes a multi-label task (fastai's `MultiCategoryBlock`). Files that cannot be decoded are left out with a
+        warning (with `strict`: `DataError`); so is a split a model cannot learn from. With a `seed`, `set_seed(seed)` comes first, so the batch order repeats
         (each fastai loader draws its shuffling generator when it is made). `dls.recipe` is the recipe."""
         import warnings
         from fastai.data.transforms import RandomSplitter
@@ -198,8 +198,8 @@ class Recipe:
         bs = self.bs if bs is None else bs
         if bs < 1: raise ArgumentError(f"bs must be >= 1, got {bs}")
         if len(train_idx) < bs: raise DataError(f"the training set has {len(train_idx)} clips, fewer than one batch ({bs}): use more data or a smaller batch")
-        dblock = DataBlock(blocks=(self.block(cache), MultiCategoryBlock if multi else CategoryBlock), get_items=lambda _: items, get_y=get_y,
-                           splitter=lambda _: (train_idx, valid_idx), batch_tfms=self.batch_tfms(augment))
+        dblock = DataBlock(blocks=(self.block(cache), MultiCategoryBlock if multi else CategoryBlock), get_items=lambda _: items,
+                           get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=self.batch_tfms(augment))
         if seed is not None: set_seed(seed, reproducible=True)
         dls = dblock.dataloaders(source, bs=bs, num_workers=num_workers, **kwargs)
         dls.recipe, dls.kind = self, self.kind
@@ -372,9 +372,10 @@ def write_outputs(out,                   # the output folder
                   metrics,               # the metrics.json contents
                   export=True,           # write model.pkl
                   figure='confusion.png'): # the current figure's file name
-    """`figure` (the current figure: confusion.png, or classes.png for several labels per clip), model.pkl and model.safetensors (if `export`; the latter when `safe` can
-    describe the learner, else a warning says why) and metrics.json (last: its presence means a whole run; its `outputs`
-    lists the others) into `out`, under temporary names renamed together: a failed write leaves the earlier outputs (`OutputError`)."""
+    """`figure` (the current figure: confusion.png, or classes.png for several labels per clip), model.pkl and
+    model.safetensors (if `export`; the latter when `safe` can describe the learner, else a warning says why) and
+    metrics.json (last: its presence means a whole run; its `outputs` lists the others) into `out`, under temporary
+    names renamed together: a failed write leaves the earlier outputs (`OutputError`)."""
     import matplotlib.pyplot as plt
     writes = {out / figure: lambda p: plt.savefig(p, format='png', bbox_inches='tight', dpi=100)}
     if export:
@@ -494,24 +495,22 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
         for name in scores:
             v = np.array([r[name] for r in rows])
             res[name] = dict(mean=round(float(v.mean()), 4), std=round(float(v.std(ddof=1)) if len(v) > 1 else 0., 4))
-        summary = ', '.join(f"{_score_names[s]} {res[s]['mean']:.4f} ± {res[s]['std']:.4f}" for s in scores)
-        if m.get('multi_label'):   # no confusion matrix to pool: the folds' scores alone
-            res['outputs'] = ['cv.json']
-            _atomic({out / 'cv.json': lambda p: p.write_text(json.dumps(res, indent=1))})
-            say(f"{len(rows)} folds: {summary}")
-            return res
-        cm = np.sum([np.array(r['confusion']) for r in rows], axis=0)
-        res.update(confusion=cm.tolist(), pooled=class_report(cm, rows[0]['classes']), outputs=['cv.json', 'confusion.png'])
-        fig, ax = plt.subplots(figsize=(6, 6))
-        ax.imshow(cm, cmap='Blues')
-        ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xlabel='predicted', ylabel='actual',
-               title=f"{len(rows)} folds pooled: accuracy {res['accuracy']['mean']:.3f} ± {res['accuracy']['std']:.3f}")
-        ax.set_xticklabels(res['classes'], rotation=90); ax.set_yticklabels(res['classes'])
-        for (i, jj), v in np.ndenumerate(cm): ax.text(jj, i, int(v), ha='center', va='center', fontsize=8)
-        _atomic({out / 'confusion.png': lambda p: fig.savefig(p, format='png', bbox_inches='tight', dpi=100),
-                 out / 'cv.json': lambda p: p.write_text(json.dumps(res, indent=1))})
-        plt.close(fig)
-    say(f"{len(rows)} folds: {summary}")
+        writes = {}
+        if not m.get('multi_label'):   # a multi-label run has no confusion matrix to pool: its folds' scores alone
+            cm = np.sum([np.array(r['confusion']) for r in rows], axis=0)
+            res.update(confusion=cm.tolist(), pooled=class_report(cm, rows[0]['classes']))
+            fig, ax = plt.subplots(figsize=(6, 6))
+            ax.imshow(cm, cmap='Blues')
+            ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xlabel='predicted', ylabel='actual',
+                   title=f"{len(rows)} folds pooled: accuracy {res['accuracy']['mean']:.3f} ± {res['accuracy']['std']:.3f}")
+            ax.set_xticklabels(res['classes'], rotation=90); ax.set_yticklabels(res['classes'])
+            for (i, jj), v in np.ndenumerate(cm): ax.text(jj, i, int(v), ha='center', va='center', fontsize=8)
+            writes[out / 'confusion.png'] = lambda p: fig.savefig(p, format='png', bbox_inches='tight', dpi=100)
+        writes[out / 'cv.json'] = lambda p: p.write_text(json.dumps(res, indent=1))   # last, as metrics.json
+        res['outputs'] = [p.name for p in writes]
+        try: _atomic(writes)
+        finally: plt.close('all')
+    say(f"{len(rows)} folds: " + ', '.join(f"{_score_names[s]} {res[s]['mean']:.4f} ± {res[s]['std']:.4f}" for s in scores))
     return res
 
 def _scores(metrics):   # the scores of a metrics.json: a multi-label run's, or a single-label one's
