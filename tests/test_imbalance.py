@@ -33,10 +33,10 @@ def test_the_command_warns_and_reports_balanced_figures(tones, tmp_path):
                         '--arch', 'SpecCNN', '--no-pretrained', '--epochs', '2', '--bs', '8', '--valid-pct', '0.25', '--out', str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "warning: imbalanced classes: 'low' " in r.stderr and 'training weighs the loss by class (balance loss)' in r.stderr, r.stderr
+    assert "warning: imbalanced classes: 'low' " in r.stderr and 'training samples the classes evenly (balance sampler)' in r.stderr, r.stderr
     assert 'balanced_accuracy' in r.stdout and 'macro_f1' in r.stdout   # in the epoch table
     m = json.loads((tmp_path / 'metrics.json').read_text())
-    assert m['balance'] == 'loss' and 0 <= m['balanced_accuracy'] <= 1 and 0 <= m['macro_f1'] <= 1
+    assert m['balance'] == 'sampler' and 0 <= m['balanced_accuracy'] <= 1 and 0 <= m['macro_f1'] <= 1
     assert set(m['per_class']) == {'low', 'mid', 'high'} and sum(c['support'] for c in m['per_class'].values()) == m['n_valid']
     assert set(m['per_class']['mid']) == {'precision', 'recall', 'f1', 'support'}
 
@@ -59,12 +59,22 @@ def test_balance_changes_the_loss_or_the_sampler(tones, balance):
     learn = r.learner(dls, cbs=seen)
     assert (sum(isinstance(c, ClassBalance) for c in learn.cbs) == 1) == (balance != 'none')
     with learn.no_bar(), learn.no_logging(): learn.fit(1)
-    if balance in ('loss', 'auto'):   # auto: 'loss' for these 6-to-1 classes (recipes.auto_balance)
+    if balance == 'loss':
         w = seen.weight.cpu().numpy()
         assert np.allclose(w * counts, counts.sum() / len(counts))   # each class weighs the same in the loss
         assert learn.loss_func.func.weight is None                    # and the weights go when the fit ends
     else: assert seen.weight is None
-    if balance == 'sampler':
+    if balance in ('sampler', 'auto'):   # auto: the sampler for these 6-to-1 classes (recipes.auto_balance)
         assert seen.drawn.min() >= 0.5 * seen.drawn.max(), seen.drawn   # about even, drawn with replacement
         assert 'get_idxs' not in learn.dls.train.__dict__
     else: assert (seen.drawn == counts).all()
+
+
+def test_auto_is_the_sampler_and_the_loss_under_torchrun(tones, monkeypatch):
+    "The sampler runs in one process only (ClassBalance refuses it under torchrun): 'auto' weighs the loss there."
+    import fastaudio_lite.recipes as rc
+    r = recipe('speech', sr=8000, duration=0.5, bs=8)
+    dls = r.dataloaders(tones, items=get_audio_files(tones), splitter=RandomSplitter(0.25, seed=0))
+    assert r.balance_for(dls) == 'sampler' and r.but(balance='loss').balance_for(dls) == 'loss'
+    monkeypatch.setattr(rc, 'num_distrib', lambda: 2)
+    assert r.balance_for(dls) == 'loss' and r.but(balance='none').balance_for(dls) == 'none'
