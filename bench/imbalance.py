@@ -97,7 +97,8 @@ def notes(rows):
         if not pairs: continue
         d = np.array([f1[(s, *p)] - f1[('none', *p)] for p in pairs])
         se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float('inf')
-        verdict = 'within noise (under two standard errors)' if abs(d.mean()) < 2 * se else ('a gain' if d.mean() > 0 else 'a loss') + ' beyond two standard errors'
+        verdict = ('too few pairs to judge' if len(d) < 3 else 'within noise (under two standard errors)' if abs(d.mean()) < 2 * se
+                   else ('a gain' if d.mean() > 0 else 'a loss') + ' beyond two standard errors')
         out.append(f"- `{s}` against `none`, {len(d)} (seed, fold) pairs: macro-F1 {d.mean():+.3f} on average "
                    f"(standard error {se:.3f}; per pair {d.min():+.3f} to {d.max():+.3f}, {int((d > 0).sum())} up, "
                    f"{int((d < 0).sum())} down): {verdict}; its mean {np.mean([f1[(s, *p)] for p in pairs]):.3f} "
