@@ -32,7 +32,9 @@ def clip_probs(learn,  # a learner of audio files
                waves,  # `(channels, samples)` arrays
                sr):    # their rate, Hz
     "Class probabilities of a list of `(channels, samples)` arrays at `sr` Hz, through the learner's validation pipeline."
-    dl = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in waves], bs=len(waves))
+    # the clips are in memory: loader processes would only cost a fork per batch (and a Ctrl-C that lands in fork's
+    # handlers is swallowed)
+    dl = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in waves], bs=len(waves), num_workers=0)
     with learn.no_bar(): return learn.get_preds(dl=dl)[0]
 
 def predict_files(learn,    # a learner of audio files (`audio_learner`, `load_learner`)

@@ -126,7 +126,7 @@ def _dls(d, tfms):
     dsets.tls[1].types = [str, TensorMultiCategory if d['multi_label'] else TensorCategory]
     item = [FixLength(a['duration'], a['pad'], a['crop']), ToTensor()] if a['duration'] is not None else [ToTensor()]
     before = [PadBatch(a['pad'])] if a['duration'] is None else []
-    dls = DataLoaders(*[AudioDataLoader(dsets.subset(i), bs=d.get('bs', 32), shuffle=i == 0, drop_last=i == 0,
+    dls = DataLoaders(*[AudioDataLoader(dsets.subset(i), bs=d.get('bs', 32), shuffle=i == 0, drop_last=i == 0, num_workers=0,
                                         after_item=item, before_batch=before, after_batch=tfms) for i in (0, 1)])
     # a batch like the model's, and the types fastai's `new` and `show_batch` read (fastai finds them by loading a batch)
     n = int(round((a['duration'] or 1.0) * a['sr']))
@@ -178,7 +178,7 @@ def _check_clips(d, n_clips=16):
 
 def _outputs(learn, clips, sr):
     "The learner's probabilities of `clips`: its validation pipeline and model, in this process alone (no `get_preds`, which gathers across torchrun's processes)."
-    x = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in clips], bs=len(clips)).one_batch()[0]
+    x = learn.dls.test_dl([AudioTensor(torch.from_numpy(w), sr=sr) for w in clips], bs=len(clips), num_workers=0).one_batch()[0]
     with torch.no_grad(): y = learn.model.eval()(x)
     act = getattr(learn.loss_func, 'activation', None)
     return (act(y) if act else y).float().cpu()

@@ -121,6 +121,18 @@ def test_two_trainings_into_one_folder(data, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == []   # nothing half-written, and the claim gone
 
 
+def test_predicting_starts_no_processes(model, data):
+    """The clips are in memory: a loader process per batch would cost a fork each time, and a Ctrl-C that lands in
+    fork's handlers is swallowed (the predict command then ran on)."""
+    import os
+    from fastaudio_lite.inference import predict_files
+    from fastaudio_lite.safe import load_audio_learner
+    learn, forks = load_audio_learner(model / 'model.safetensors'), []
+    os.register_at_fork(after_in_parent=lambda: forks.append(1))
+    rows = list(predict_files(learn, sorted(data.rglob('*.wav'))[:24], bs=8))
+    assert len(rows) == 24 and all(r.error is None for r in rows) and forks == []
+
+
 @pytest.mark.slow
 def test_two_predictions_onto_one_csv_and_ctrl_c(model, fsdd, tmp_path):
     files = sorted(fsdd.glob('*.wav')) * 12   # more than a loaded machine predicts before the second run has started
