@@ -238,6 +238,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'fastaudio_lite.data.clip_settings': ('data.html#clip_settings', 'fastaudio_lite/data.py'),
                                      'fastaudio_lite.data.fix_length': ('data.html#fix_length', 'fastaudio_lite/data.py'),
                                      'fastaudio_lite.data.is_multi_label': ('data.html#is_multi_label', 'fastaudio_lite/data.py'),
+                                     'fastaudio_lite.data.labels_of': ('data.html#labels_of', 'fastaudio_lite/data.py'),
                                      'fastaudio_lite.data.show_batch': ('data.html#show_batch', 'fastaudio_lite/data.py'),
                                      'fastaudio_lite.data.speaker_of': ('data.html#speaker_of', 'fastaudio_lite/data.py')},
             'fastaudio_lite.datasets': { 'fastaudio_lite.datasets.AudioURLs': ('datasets.html#audiourls', 'fastaudio_lite/datasets.py'),

@@ -117,6 +117,7 @@ def build_dls(data,            # a folder of audio files
     `UserError`."""
     from fastai.data.transforms import RandomSplitter
     from fastaudio_lite import datasets as ds
+    from fastaudio_lite.data import labels_of
     from fastaudio_lite.decode import ArgumentError, audio_extensions
     from fastaudio_lite.core import say
     from fastaudio_lite.recipes import DataError, recipe, recipe_for
@@ -133,7 +134,7 @@ def build_dls(data,            # a folder of audio files
         splitter = _source(data, label, valid_pct, valid_re, None, seed)[2]
         if 'fold' in df: folds = dict(zip(df.file, df.fold))
         if 'group' in df: groups = dict(zip(df.file, df.group))
-        n_labels = len({l for y in df.label for l in (y if df.attrs['multi_label'] else [y])})
+        n_labels = len({l for y in df.label for l in labels_of(y)})
         say(f"{labels}: {len(df)} files, {n_labels} labels" + (" (several per clip)" if df.attrs['multi_label'] else '') + (f", folds {', '.join(map(str, sorted(set(folds.values()))))}" if folds else '') +
             (f", {len(set(groups.values()))} groups (column {df.attrs['columns']['group']})" if groups else ''))
     else:

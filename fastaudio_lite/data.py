@@ -27,7 +27,8 @@ from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, sh
 
 # %% auto #0
 __all__ = ['crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock', 'clip_settings',
-           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller', 'is_multi_label']
+           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller', 'labels_of',
+           'is_multi_label']
 
 # %% ../nbs/01_data.ipynb #cd132858
 def _wave_cache(cache, sr, mono):
@@ -246,6 +247,10 @@ class NameLabeller:
         m = self.rx.search(Path(fn).name)
         if m is None: raise ArgumentError(f"{fn}: the label pattern {self.pat!r} does not match this file name")
         return m.group(1)
+
+def labels_of(y):   # one clip's label: a list of several (a multi-label table's), or one
+    "The labels of one clip, as a list: several as they are, one as `[y]`."
+    return list(y) if isinstance(y, (list, tuple)) else [y]
 
 def is_multi_label(dls):
     "Whether `dls`'s labels are several per clip (fastai's `MultiCategorize`), as in a learner's data, exported or not."

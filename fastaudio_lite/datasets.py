@@ -19,7 +19,7 @@ from fastai.data.transforms import FuncSplitter, IndexSplitter, mask2idxs
 
 from .decode import ArgumentError, find_audio
 from .core import get_audio_files, resample
-from .data import NameLabeller, RegexSplitter, SpeakerSplitter, speaker_of
+from .data import NameLabeller, RegexSplitter, SpeakerSplitter, labels_of, speaker_of
 from .augment import colored_noise
 
 # %% auto #0
@@ -283,7 +283,7 @@ def grouped_folds(files,     # the files
     sizes = [0] * k
     fold_of = {}
     for g in order:
-        c = Counter(l for _, y in members[g] for l in (y if isinstance(y, (list, tuple)) else [y]))
+        c = Counter(l for _, y in members[g] for l in labels_of(y))
         best = min(range(k), key=lambda i: (sum(per[i][y] * n for y, n in c.items()), sizes[i]))
         per[best].update(c); sizes[best] += len(members[g])
         for f, _ in members[g]: fold_of[f] = best + 1

@@ -28,7 +28,7 @@ from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
 from .decode import ArgumentError, Busy, claim
 from .core import audio_errors, audio_info, get_audio_files, say
-from .data import AudioBlock, clip_settings, is_multi_label
+from .data import AudioBlock, clip_settings, is_multi_label, labels_of
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
 from .callbacks import (ClassBalance, NonFiniteLoss, StopOnNonFinite, balance_modes, check_callback_settings, class_counts,
@@ -187,15 +187,14 @@ class Recipe:
             items = items.filter(lambda f: f not in bad)
         ys = [get_y(f) for f in items]
         multi = any(isinstance(y, (list, tuple)) for y in ys)
-        names = (lambda y: list(y)) if multi else (lambda y: [y])   # the labels of one clip
-        vocab = {l for y in ys for l in names(y)}
+        vocab = {l for y in ys for l in labels_of(y)}
         if len(vocab) < 2: raise DataError(f"{source}: only one class ({', '.join(map(str, vocab))}); a classifier needs two or more")
         try: train_idx, valid_idx = (splitter or RandomSplitter(0.2, seed=seed))(items)[:2]
         except ValueError as e: raise DataError(f"the validation split: {e}") from None
         if len(valid_idx) == 0: raise DataError("the validation set is empty: check the split")
         if len(train_idx) == 0: raise DataError("the training set is empty: check the split")
-        counts = Counter(l for i in train_idx for l in names(ys[i]))
-        only_valid = sorted({l for i in valid_idx for l in names(ys[i])} - set(counts), key=str)
+        counts = Counter(l for i in train_idx for l in labels_of(ys[i]))
+        only_valid = sorted({l for i in valid_idx for l in labels_of(ys[i])} - set(counts), key=str)
         if only_valid: raise DataError(f"labels only in the validation set, which the model could never predict: "
                                        f"{', '.join(map(str, only_valid))}; give them training files or change the split")
         few = sorted((l for l, n in counts.items() if n < 2), key=str)
