@@ -20,7 +20,9 @@ def cli(*args, cwd=None, **kw):
 
 
 def start(*args, cwd=None):
-    return subprocess.Popen([*RUN, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=ENV)
+    "The command in the background, with Ctrl-C live as in a terminal (a shell without job control starts jobs ignoring it)."
+    return subprocess.Popen([*RUN, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(p, text, limit=120):
