@@ -8,15 +8,17 @@ import os
 import stat
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'ArgumentError', 'AudioError', 'check_sr', 'resample_array',
-           'downmix', 'check_pad', 'fix_length', 'find_audio', 'clip_window', 'check_regular', 'read_clip',
-           'audio_windows', 'Busy', 'claim']
+__all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'ArgumentError', 'AudioError', 'check_sr',
+           'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio', 'clip_window', 'check_regular',
+           'read_clip', 'audio_windows', 'Busy', 'claim', 'sniff_model', 'model_format', 'check_output', 'temp_path',
+           'publish', 'atomic_write']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
 class ArgumentError(ValueError):
@@ -256,3 +258,95 @@ try:
 except ImportError:   # Windows
     import msvcrt
     def _lock(fd): msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+# %% ../nbs/00a_decode.ipynb #d8d789ac
+pickle_suffixes = ('.pkl',)   # the one name a pickle is loaded under: fastai's `learn.export` writes export.pkl
+
+def _onnx_head(head):
+    "Whether `head` starts as an ONNX `ModelProto` does: field 1 (ir_version) as a small varint, then another field's tag."
+    if head[:1] != b'\x08' or len(head) < 3 or not 0 < head[1] < 0x80: return False
+    tag = head[2]
+    return tag & 7 in (0, 2) and 1 <= tag >> 3 <= 30
+
+def sniff_model(path): # a file
+    """What `path` holds, from its first bytes alone: 'safetensors' (a little-endian header length, then JSON), 'onnx'
+    (an ONNX protobuf), 'pickle' (a pickle, or `torch.save`'s zip of one), or None."""
+    try:
+        with open(path, 'rb') as f:
+            head, size = f.read(16), os.fstat(f.fileno()).st_size
+    except OSError: return None
+    if len(head) >= 9 and head[8:9] == b'{' and 2 <= int.from_bytes(head[:8], 'little') <= size - 8: return 'safetensors'
+    if head[:4] == b'PK\x03\x04' or head[:1] == b'\x80' and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05'): return 'pickle'
+    return 'onnx' if _onnx_head(head) else None
+
+def model_format(path): # a model file
+    """'safetensors', 'onnx' or 'pickle': what the model file `path` holds, decided by its bytes, never its name. A pickle
+    (loading it runs any code it names) under a name other than .pkl, and a file that is none of the three, are refused
+    with an `ArgumentError`, before anything of them is loaded."""
+    p = os.fspath(path)
+    if os.path.isdir(p): raise ArgumentError(f"{p}: a folder, not a model file")
+    if not os.path.exists(p): raise ArgumentError(f"{p}: no such model file")
+    if not os.path.isfile(p): raise ArgumentError(f"{p}: not a regular file: left unopened")
+    kind = sniff_model(p)
+    if kind is None: raise ArgumentError(f"{p}: not a model file (neither safetensors, ONNX nor fastai's pickle, by its first bytes)")
+    if kind == 'pickle' and os.path.splitext(p)[1].lower() not in pickle_suffixes:
+        raise ArgumentError(f"{p}: a pickle (loading it would run any code it names) under a name that says otherwise: "
+                            "refused unread; a pickle is loaded only from a .pkl file you trust")
+    return kind
+
+# %% ../nbs/00a_decode.ipynb #fba2831a
+def check_output(path,                # the file a command is about to write
+                 option,              # the option or argument that names it, for messages ('--csv')
+                 suffixes,            # the suffixes of the kind of file written, e.g. ('.csv',)
+                 protect=(),          # `(path, what)` pairs never replaced: the model in use, the inputs, the tables read
+                 force=False,         # replace an existing file of another kind (or, for a model, an existing model)
+                 writes_model=False): # the output is itself a model file (an export)
+    "`Path(path)` when a command may write it, else an `ArgumentError` naming `option` and saying why (see above)."
+    p = Path(path)
+    if p.is_dir(): raise ArgumentError(f"{option} {p}: a folder, not a file")
+    if not p.parent.is_dir(): raise ArgumentError(f"{option} {p}: the folder {p.parent} does not exist")
+    if not p.exists() and not p.is_symlink(): return p
+    for q, what in protect:
+        if os.path.exists(q) and os.path.samefile(q, p): raise ArgumentError(f"{option} {p} is {what}: refusing to overwrite it")
+    if not p.is_file(): raise ArgumentError(f"{option} {p}: exists and is not a regular file: refusing to overwrite it")
+    model = sniff_model(p)
+    if model and not writes_model: raise ArgumentError(f"{option} {p} holds a model ({model}): refusing to overwrite it")
+    if not force:
+        if writes_model: raise ArgumentError(f"{option} {p} exists: pass --force to replace it, or choose another name")
+        if p.suffix.lower() not in suffixes:
+            raise ArgumentError(f"{option} {p} exists and is not a {'/'.join(suffixes)} file: pass --force to replace it, or choose another name")
+    return p
+
+def _new_file_mode():
+    "The mode a new file gets here: 0666 less the process's umask (read without changing it for good)."
+    m = os.umask(0o022)
+    os.umask(m)
+    return 0o666 & ~m
+
+def temp_path(path): # the file to be written
+    "The temporary name `path` is written under: hidden, beside it (so the rename stays on one file system), one per process."
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+def publish(tmp,   # a finished file, beside `path`
+            path): # where it goes
+    "Rename `tmp` onto `path` in one step, with the mode of any new file (whatever wrote `tmp`, and however it set its mode)."
+    os.chmod(tmp, _new_file_mode())
+    os.replace(tmp, path)
+
+@contextmanager
+def atomic_write(path,               # the file to write
+                 keep_partial=False, # also rename what was written when the block is left by an exception (Ctrl-C)
+                 mode='w',           # `open`'s mode: 'w' (text) or 'wb'
+                 **kwargs):          # `open`'s other arguments (encoding, newline, errors)
+    "A file opened under `temp_path(path)`, renamed onto `path` when the block ends; on an exception `path` stays as it was, unless `keep_partial`."
+    tmp = temp_path(path)
+    f = open(tmp, mode, **kwargs)
+    done = False
+    try:
+        yield f
+        done = True
+    finally:
+        f.close()
+        if done or keep_partial: publish(tmp, path)
+        else: tmp.unlink(missing_ok=True)

@@ -6,9 +6,11 @@ label tracks; `evaluate_events` scores them against annotations."""
 
 # %% ../nbs/00c_events.ipynb #a37033a1
 from __future__ import annotations
+import bisect
 import csv
 import heapq
 import math
+import os
 import re
 from collections import deque
 from pathlib import Path
@@ -20,7 +22,7 @@ from .decode import ArgumentError
 
 # %% auto #0
 __all__ = ['event_formats', 'Event', 'event_settings', 'find_events', 'SafeWriter', 'EventWriter', 'write_events', 'recording_of',
-           'read_events', 'evaluate_events']
+           'recording_keys', 'read_events', 'evaluate_events']
 
 # %% ../nbs/00c_events.ipynb #7e77589e
 class Event(NamedTuple):
@@ -147,7 +149,7 @@ def find_events(windows,           # batches of `(starts_s, ends_s, probs)`, as 
 
 # %% ../nbs/00c_events.ipynb #15e6dec3
 event_formats = ('csv', 'raven', 'audacity')
-_formula_starts = ('=', '+', '-', '@', '\t', '\r')
+_formula_starts = ('=', '+', '-', '@')
 _raven_cols = ['Selection', 'View', 'Channel', 'Begin Time (s)', 'End Time (s)', 'Low Freq (Hz)', 'High Freq (Hz)',
                'Annotation', 'Peak Score', 'Mean Score', 'Begin File']
 
@@ -157,9 +159,15 @@ class SafeWriter:
                  fh,             # a text file opened with newline=''
                  delimiter=','): # the cell separator
         self.w = csv.writer(fh, delimiter=delimiter)
-    def writerow(self, row): self.w.writerow(["'" + c if isinstance(c, str) and c.startswith(_formula_starts) else c for c in row])
+    def writerow(self, row): self.w.writerow([_escaped(c) for c in row])
 
-def _plain(s): return re.sub(r'[\t\r\n]+', ' ', str(s))
+def _escaped(c):
+    "A text cell that a spreadsheet would run (it starts with a tab or a carriage return, or with = + - @ after any blanks) with a leading `'`."
+    return "'" + c if isinstance(c, str) and (c[:1] in ('\t', '\r') or c.lstrip(' \t\r\n').startswith(_formula_starts)) else c
+
+def _unescaped(s): return s[1:] if s.startswith("'") and _escaped(s[1:]) != s[1:] else s
+
+def _plain(s): return _escaped(re.sub(r'[\t\r\n]+', ' ', str(s)))   # one cell of a tab-separated table, escaped as CSV's are
 
 class EventWriter:
     "Write events (`Event`) as they come to an open text file (newline=''): CSV, a Raven Pro selection table or an Audacity label track."
@@ -201,8 +209,38 @@ _raven_labels = ('Annotation', 'Label', 'label', 'Class', 'class', 'Species', 'C
 _raven_files = ('Begin File', 'Begin Path', 'File', 'file')
 
 def recording_of(path): # a recording, or a table of one recording's events
-    "The name files are matched by: without folder or extension (`a/rec.wav`, `rec.txt` and Raven's `rec.Table.1.selections.txt` are `rec`)."
+    "A recording's name without folder or extension (`a/rec.wav`, `rec.txt` and Raven's `rec.Table.1.selections.txt` are `rec`)."
     return re.sub(r'\.Table\.\d+\.selections$', '', Path(str(path).replace('\\', '/')).stem)
+
+def _path_parts(path, root):
+    "`path`'s folders and its recording's name (`recording_of`), relative to `root` when it lies under it."
+    p = os.path.normpath(str(path).replace('\\', '/'))
+    if root is not None:
+        r = os.path.normpath(str(root).replace('\\', '/'))
+        if p == r or p.startswith(r.rstrip('/') + '/'): p = os.path.relpath(p, r)
+    parts = [s for s in p.split('/') if s not in ('', '.')]
+    return tuple(parts[:-1]) + (recording_of(parts[-1] if parts else p),)
+
+def recording_keys(files,     # the files events name (`Event.file`), of the predictions and the annotations
+                   root=None): # the folder the recordings' paths are relative to (their part under it is compared)
+    """The recording each of `files` is, as `{file: key}`: its path without extension, relative to `root` when under it.
+    Two paths are one recording when one ends as the other does (`data/siteA/rec.wav`, `siteA/rec.wav` and an Audacity
+    table named `rec.txt` are `data/siteA/rec`), never when their folders differ (`siteA/rec.wav`, `siteB/rec.wav`); an
+    `ArgumentError` names a path that could be several recordings."""
+    parts = {f: _path_parts(f, root) for f in {str(f) for f in files}}
+    by_name = {}
+    for p in parts.values(): by_name.setdefault(p[-1], set()).add(p)
+    key = {}
+    for ps in by_name.values():
+        ends = lambda q, p: len(q) >= len(p) and q[len(q) - len(p):] == p   # `q` ends as `p` does
+        longest = [q for q in ps if not any(len(o) > len(q) and ends(o, q) for o in ps)]
+        for p in ps:
+            whole = [q for q in longest if ends(q, p)]
+            if len(whole) > 1:
+                raise ArgumentError(f"{'/'.join(p)} could be the recording {'/'.join(whole[0])} or {'/'.join(whole[1])}: name the recordings "
+                                    "by their paths in both tables, or give the folder they are relative to (root)")
+            key[p] = '/'.join(whole[0])
+    return {f: key[p] for f, p in parts.items()}
 
 def _float(v, path, line, what):
     try: x = float(v)
@@ -238,19 +276,18 @@ def read_events(path,             # a CSV of `EventWriter`, a Raven selection ta
             if key is not None and key in seen: continue   # Raven repeats a selection for each view
             seen.add(key)
             f = file if file is not None else (Path(r[fcol].replace('\\', '/')).name if fcol and r[fcol] else own)
-            out.append(_event(path, i, f, r[col] or '', r['Begin Time (s)'], r['End Time (s)'], r.get('Peak Score'), r.get('Mean Score')))
+            out.append(_event(path, i, f, _unescaped(r[col] or ''), r['Begin Time (s)'], r['End Time (s)'], r.get('Peak Score'), r.get('Mean Score')))
         return out
     if head.split(',')[:4] == ['file', 'label', 'onset_s', 'offset_s']:   # EventWriter's CSV
         rows = list(csv.DictReader(lines))
-        unq = lambda s: s[1:] if s.startswith("'") and s[1:].startswith(_formula_starts) else s
-        return [_event(path, i, file if file is not None else unq(r['file']), unq(r['label']), r['onset_s'], r['offset_s'], r.get('peak'), r.get('mean'))
+        return [_event(path, i, file if file is not None else _unescaped(r['file']), _unescaped(r['label']), r['onset_s'], r['offset_s'], r.get('peak'), r.get('mean'))
                 for i, r in enumerate(rows, 2)]
     out = []   # Audacity: onset, offset, label; a line starting with a backslash holds a label's frequencies
     for i, l in enumerate(lines, 1):
         if not l.strip() or l.startswith('\\'): continue
         parts = l.split('\t')
         if len(parts) < 2: raise ArgumentError(f"{path}: line {i}: not a Raven table, an event CSV or an Audacity label track (onset<TAB>offset<TAB>label)")
-        out.append(_event(path, i, own, parts[2] if len(parts) > 2 else '', parts[0], parts[1]))
+        out.append(_event(path, i, own, _unescaped(parts[2]) if len(parts) > 2 else '', parts[0], parts[1]))
     return out
 
 # %% ../nbs/00c_events.ipynb #d7e4d64b
@@ -259,19 +296,51 @@ def _prf(tp, fp, fn):
     r = tp / (tp + fn) if tp + fn else 0.
     return dict(f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0., precision=p, recall=r, tp=tp, fp=fp, fn=fn)
 
-def _matching(ref, est, ok):
-    "The size of the largest matching of `ref` to `est` events where `ok(r, e)` (Kuhn's augmenting paths)."
-    adj = [[j for j, e in enumerate(est) if ok(r, e)] for r in ref]
+def _matching(ref, est, ok, collar):
+    """The size of the largest matching of `ref` to `est` events where `ok(r, e)`, which needs onsets within `collar`
+    (Kuhn's augmenting paths, searched with a stack of their own: thousands of events of a class go as deep)."""
+    order = sorted(range(len(est)), key=lambda j: est[j].onset)
+    onsets = [est[j].onset for j in order]
+    adj = []
+    for r in ref:
+        lo, hi = bisect.bisect_left(onsets, r.onset - collar - 1e-9), bisect.bisect_right(onsets, r.onset + collar + 1e-9)
+        adj.append([order[k] for k in range(lo, hi) if ok(r, est[order[k]])])
     owner = {}
-    def augment(i, seen):
-        for j in adj[i]:
-            if j in seen: continue
+    def augment(i):
+        seen, stack, chosen = set(), [(i, iter(adj[i]))], []   # chosen[k]: the est event tried at stack level k
+        while stack:
+            j = next((j for j in stack[-1][1] if j not in seen), None)
+            if j is None:
+                stack.pop()
+                if chosen: chosen.pop()
+                continue
             seen.add(j)
-            if j not in owner or augment(owner[j], seen):
-                owner[j] = i
+            chosen.append(j)
+            if j not in owner:
+                for (u, _), v in zip(stack, chosen): owner[v] = u
                 return True
+            stack.append((owner[j], iter(adj[owner[j]])))
         return False
-    return sum(augment(i, set()) for i in range(len(ref)))
+    return sum(augment(i) for i in range(len(ref)))
+
+def _covered(evs, segment):
+    "The segments `evs` cover, as sorted, disjoint `[first, end)` ranges of segment indices (never an array as long as the recording)."
+    ranges = sorted((int(math.floor(e.onset / segment + 1e-9)), int(math.ceil(e.offset / segment - 1e-9))) for e in evs)
+    out = []
+    for a, b in ranges:
+        if b <= a: continue
+        if out and a <= out[-1][1]: out[-1][1] = max(out[-1][1], b)
+        else: out.append([a, b])
+    return out
+
+def _overlap(x, y):
+    "Segments in both of two lists of sorted, disjoint ranges."
+    i = j = n = 0
+    while i < len(x) and j < len(y):
+        n += max(0, min(x[i][1], y[j][1]) - max(x[i][0], y[j][0]))
+        if x[i][1] < y[j][1]: i += 1
+        else: j += 1
+    return n
 
 def _summary(counts):
     per = {l: _prf(*c) for l, c in sorted(counts.items())}
@@ -282,28 +351,24 @@ def evaluate_events(predicted,         # the events found (`Event`)
                     reference,         # the events annotated (`Event`)
                     collar=0.5,        # seconds an onset (and offset) may be off
                     offset_frac=0.5,   # or this fraction of the reference event's length, for offsets, when larger
-                    segment=1.):       # seconds in a segment of the segment-based scores
+                    segment=1.,        # seconds in a segment of the segment-based scores
+                    root=None):        # the folder the recordings' paths are relative to (`recording_keys`)
     """Event-based and segment-based F1, precision and recall, over all classes and per class (`per_class`), and the
     mean F1 over classes (`macro_f1`): `{'event': ..., 'segment': ...}`."""
     _number(collar, 'collar'); _number(offset_frac, 'offset_frac'); _number(segment, 'segment', lo_open=True)
+    keys = recording_keys([e.file for e in (*reference, *predicted)], root)
     groups = {}
     for which, evs in ((0, reference), (1, predicted)):
-        for e in evs: groups.setdefault((recording_of(e.file), str(e.label)), ([], []))[which].append(e)
-    ev, seg, ends = {}, {}, {}
-    for (f, _), (ref, est) in groups.items():
-        ends[f] = max([ends.get(f, 0.)] + [e.offset for e in ref + est])
+        for e in evs: groups.setdefault((keys[str(e.file)], str(e.label)), ([], []))[which].append(e)
+    ev, seg = {}, {}
     for (f, label), (ref, est) in groups.items():
         ok = lambda r, e: abs(r.onset - e.onset) <= collar + 1e-9 and abs(r.offset - e.offset) <= max(collar, offset_frac * r.duration) + 1e-9
-        m = _matching(ref, est, ok)
+        m = _matching(ref, est, ok, collar)
         c = ev.setdefault(label, [0, 0, 0])
         c[0] += m; c[1] += len(est) - m; c[2] += len(ref) - m
-        n = int(math.ceil(ends[f] / segment - 1e-9)) + 1
-        rolls = []
-        for evs in (ref, est):
-            roll = np.zeros(n, bool)
-            for e in evs: roll[int(math.floor(e.onset / segment + 1e-9)):int(math.ceil(e.offset / segment - 1e-9))] = True
-            rolls.append(roll)
+        on_ref, on_est = _covered(ref, segment), _covered(est, segment)
+        both = _overlap(on_ref, on_est)
         c = seg.setdefault(label, [0, 0, 0])
-        c[0] += int((rolls[0] & rolls[1]).sum()); c[1] += int((~rolls[0] & rolls[1]).sum()); c[2] += int((rolls[0] & ~rolls[1]).sum())
+        c[0] += both; c[1] += sum(b - a for a, b in on_est) - both; c[2] += sum(b - a for a, b in on_ref) - both
     return dict(event=_summary(ev), segment=_summary(seg), collar=collar, offset_frac=offset_frac, segment_s=segment,
                 n_reference=len(reference), n_predicted=len(predicted))
