@@ -15,10 +15,10 @@ import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'ArgumentError', 'AudioError', 'check_sr',
-           'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio', 'clip_window', 'check_regular',
-           'read_clip', 'audio_windows', 'Busy', 'claim', 'sniff_model', 'model_format', 'check_output', 'temp_path',
-           'publish', 'atomic_write']
+__all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'max_sr', 'max_clip_samples', 'ArgumentError',
+           'AudioError', 'check_sr', 'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio',
+           'clip_window', 'check_regular', 'read_clip', 'audio_windows', 'Busy', 'claim', 'sniff_model', 'model_format',
+           'check_output', 'temp_path', 'publish', 'atomic_write', 'check_labels', 'check_clip']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
 class ArgumentError(ValueError):
@@ -350,3 +350,31 @@ def atomic_write(path,               # the file to write
         f.close()
         if done or keep_partial: publish(tmp, path)
         else: tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00a_decode.ipynb #ad1e40bf
+max_sr = 768_000            # the highest rate a model or a recording may claim, Hz
+max_clip_samples = 2 ** 25  # samples (all channels) of one clip a model may ask for: 11.6 minutes at 48 kHz, 128 MB as float32
+
+def check_labels(labels,    # a model's class names, as a file describes them
+                 n=None,    # the model's outputs (None: not known)
+                 what='labels'): # how messages name them
+    "`labels` as a list, or an `ArgumentError`: a non-empty list of distinct strings or numbers, as many as the model's `n` outputs."
+    if not isinstance(labels, list) or not labels or not all(isinstance(o, (int, str)) and not isinstance(o, bool) for o in labels):
+        raise ArgumentError(f"{what} must be a non-empty list of strings or numbers, got {str(labels)[:80]}")
+    seen = set()
+    if dup := [str(o) for o in labels if str(o) in seen or seen.add(str(o))]: raise ArgumentError(f"{what}: {dup[0]!r} is there twice")
+    if n is not None and len(labels) != n: raise ArgumentError(f"{what}: {len(labels)} of them for the model's {n} outputs")
+    return labels
+
+def check_clip(sr,        # the model's rate, Hz
+               n_samples, # samples in its clip
+               channels): # its channels
+    "`(sr, n_samples, channels)` as whole numbers, or an `ArgumentError` when one is not a number in its range or the clip would not fit `max_clip_samples`."
+    out = []
+    for name, v, hi in (('sr', sr, max_sr), ('n_samples', n_samples, max_clip_samples), ('channels', channels, 64)):
+        try: ok = not isinstance(v, bool) and float(v) == int(float(v)) and 1 <= float(v) <= hi
+        except (TypeError, ValueError, OverflowError): ok = False
+        if not ok: raise ArgumentError(f"{name} must be a whole number from 1 to {hi}, got {str(v)[:40]!r}")
+        out.append(int(float(v)))
+    if out[1] * out[2] > max_clip_samples: raise ArgumentError(f"a clip of {out[1]} samples by {out[2]} channels is over {max_clip_samples} samples")
+    return tuple(out)

@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .decode import ArgumentError, AudioError, audio_windows, fix_length, read_clip
+from .decode import (ArgumentError, AudioError, audio_windows, check_clip, check_labels, check_pad, fix_length, model_format,
+                     read_clip)
 from .events import find_events
 
 # %% auto #0
@@ -37,15 +38,22 @@ def predict_clips(probs_of, # clips `(n, channels, samples)` -> probabilities `(
                   labels,   # class names, in the order of the probabilities
                   topk=3,   # how many (label, probability) pairs each `Prediction` keeps
                   bs=64,    # files predicted at a time
-                  multi_label=False): # the probabilities are one sigmoid per label: `label` is each at 0.5 or more
+                  multi_label=False, # the probabilities are one sigmoid per label: `label` is each at 0.5 or more
+                  channels=None): # the model's channels (None: those of the first file read)
     """Predict `files` as they are read, `bs` at a time: `read(f)` gives a file's clip (an `AudioError` names one that
-    cannot be used) and `probs_of(clips)` their probabilities `(n, classes)`; yields a `Prediction` per file, in order."""
+    cannot be used) and `probs_of(clips)` their probabilities `(n, classes)`; yields a `Prediction` per file, in order.
+    A file with another number of channels than the model's is named with the reason, never down-mixed or copied."""
     labels = [str(l) for l in labels]
     for chunk in _batches(files, bs):
         clips, why = [], []
         for f in chunk:
-            try: clips.append(read(f)); why.append(None)
-            except AudioError as e: why.append(e.reason)
+            try: clip = read(f)
+            except AudioError as e:
+                why.append(e.reason)
+                continue
+            channels = channels or clip.shape[0]
+            if clip.shape[0] != channels: why.append(f"{clip.shape[0]} channel(s), and the model takes {channels}")
+            else: clips.append(clip); why.append(None)
         probs = iter(np.asarray(probs_of(clips)) if clips else [])
         for f, err in zip(chunk, why):
             if err is not None:
@@ -64,6 +72,10 @@ def window_samples(sr,            # the model's rate, Hz
     for name, v in (('window_s', window_s), ('hop_s', hop_s)):
         if v is not None and not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
             raise ArgumentError(f"{name} must be a positive number of seconds, got {v!r}")
+    if window_s is not None and window_s > clip_s * (1 + 1e-9):   # it would be scored on its centre alone
+        raise ArgumentError(f"window_s {window_s:g} is longer than the model's {clip_s:g} s clip: a window is scored as one clip, "
+                            f"so use windows up to {clip_s:g} s and a shorter hop")
+    if hop_s is not None and hop_s * sr < 1: raise ArgumentError(f"hop_s {hop_s:g} is under one sample at {sr} Hz")
     win = window_s if window_s is not None else clip_s
     n, hop = int(round(win * sr)), int(round((hop_s if hop_s is not None else win / 2) * sr))
     if n <= 0 or hop <= 0: raise ArgumentError(f"window_s={window_s!r} and hop_s={hop_s!r} must each be at least one sample at {sr} Hz")
@@ -94,24 +106,33 @@ def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabil
 
 # %% ../nbs/00b_runtime.ipynb #61c12cd6
 class OnnxModel:
-    """An ONNX file written by `export_onnx`: its labels and audio settings, read from the file's metadata, and an
-    onnxruntime session (`threads`: intra-op threads, onnxruntime's choice if None). Call it on a list of clips."""
+    """An ONNX file written by `export_onnx`: its labels and audio settings, read from the file's metadata and checked
+    (`check_labels`, `check_clip`), and an onnxruntime session (`threads`: intra-op threads, onnxruntime's choice if
+    None). Call it on a list of clips. An `ArgumentError` says in one line why a file cannot be used."""
     def __init__(self,
                  path,          # a model.onnx written by `export_onnx`
                  threads=None): # onnxruntime's intra-op threads (None: its default)
         try: import onnxruntime as ort
         except ImportError: raise ImportError("ONNX models need onnxruntime: pip install 'fastaudio_lite[onnx]'") from None
+        if model_format(path) != 'onnx': raise ArgumentError(f"{path}: not an ONNX file (it holds a {model_format(path)} model)")
         opts = ort.SessionOptions()
         if threads: opts.intra_op_num_threads = int(threads)
         try: self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
         except Exception as e: raise ArgumentError(f"{path}: cannot be loaded as an ONNX model ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if 'fastaudio_lite' not in meta: raise ArgumentError(f"{path}: an ONNX file without fastaudio_lite's metadata (labels, rate, clip length): write it with export_onnx")
-        self.path, self.labels = str(path), json.loads(meta['labels'])
-        self.sr, self.n_samples, self.channels = int(meta['sr']), int(meta['n_samples']), int(meta['channels'])
-        self.multi_label, self.pad, self.fixed_length = meta['multi_label'] == 'true', meta['pad'], meta['fixed_length'] == 'true'
-        self.version = meta['fastaudio_lite']
-        self.input = self.session.get_inputs()[0].name
+        self.path, self.version, self.input = str(path), meta['fastaudio_lite'], self.session.get_inputs()[0].name
+        outs = self.session.get_outputs()[0].shape
+        try:
+            try: labels = json.loads(meta.get('labels', ''))
+            except (ValueError, RecursionError): raise ArgumentError("labels are not JSON") from None
+            self.labels = check_labels(labels, outs[-1] if outs and isinstance(outs[-1], int) else None)
+            self.sr, self.n_samples, self.channels = check_clip(meta.get('sr'), meta.get('n_samples'), meta.get('channels'))
+            self.pad = check_pad(meta.get('pad'))
+            flags = {k: meta.get(k) for k in ('multi_label', 'fixed_length')}
+            if bad := [k for k, v in flags.items() if v not in ('true', 'false')]: raise ArgumentError(f"{bad[0]} must be 'true' or 'false'")
+        except ArgumentError as e: raise ArgumentError(f"{path}: its metadata: {e}") from None
+        self.multi_label, self.fixed_length = flags['multi_label'] == 'true', flags['fixed_length'] == 'true'
     def __repr__(self): return f"OnnxModel({self.path!r}, {len(self.labels)} labels, {self.sr} Hz, {self.n_samples} samples, {self.channels} channel(s))"
     @property
     def duration(self): return self.n_samples / self.sr
@@ -126,7 +147,7 @@ class OnnxModel:
                 topk=3, # how many (label, probability) pairs each `Prediction` keeps
                 bs=64): # files predicted at a time
         "Predict `files` as they are read, `bs` at a time: a `Prediction` per file, in order."
-        return predict_clips(self, self.clip, files, self.labels, topk, bs, self.multi_label)
+        return predict_clips(self, self.clip, files, self.labels, topk, bs, self.multi_label, self.channels)
     def predict_windows(self,
                         fn,            # an audio file of any length
                         hop_s=None,    # seconds between window starts (None: half a window)

@@ -5,6 +5,7 @@
 # %% ../nbs/04e_safe.ipynb #deac69f8
 from __future__ import annotations
 import json
+import math
 import os
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from fastai.torch_core import TensorCategory, TensorMultiCategory
 from fasttransform.cast import explode_types
 
 import fastaudio_lite
-from .decode import ArgumentError
+from .decode import ArgumentError, check_clip, check_labels, check_pad, model_format, publish, temp_path
 from .core import AudioTensor
-from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch, is_multi_label
+from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch, crop_modes, is_multi_label
 from .spectrogram import (CoordChannels, Deltas, ERBSpectrogram, MFCC, MelSpectrogram, MultiResolutionMel,
                                         SpecNormalize, Spectrogram, ToDB)
 from .augment import AddNoise, Gain, SpecAugment, TimeShift
@@ -30,7 +31,8 @@ from .learner import AudioLearner
 from .inference import audio_loader, clip_length
 
 # %% auto #0
-__all__ = ['safe_format', 'safe_tfms', 'SafeModelError', 'describe', 'learner_from', 'export_safe', 'load_audio_learner']
+__all__ = ['safe_format', 'safe_tfms', 'SafeModelError', 'describe', 'learner_from', 'check_description', 'export_safe',
+           'load_audio_learner']
 
 # %% ../nbs/04e_safe.ipynb #b1fad00a
 safe_format = 'fastaudio_lite.safe/1'
@@ -148,12 +150,11 @@ def _arch(a):
 
 def learner_from(d,        # a description, as `describe` gives it (or a safe file's JSON)
                  tensors): # its tensors by name: `model.` the state dict, `tfms.` the transforms' tensor arguments
-    "The `AudioLearner` that description `d` and its `tensors` describe (see `describe`), on the CPU."
+    """The `AudioLearner` that description `d` and its `tensors` describe (see `describe`), on the CPU. The description
+    is checked before anything is built from it (`check_description`)."""
+    check_description(d, tensors)
     try:
-        if d.get('format') != safe_format: raise SafeModelError(f"not a {safe_format} description (format {d.get('format')!r})")
         labels, a = d['labels'], d['audio']
-        if not isinstance(labels, list) or not labels or not all(isinstance(o, (int, str)) for o in labels):
-            raise SafeModelError("labels must be a list of strings or numbers")
         tfms = [_build_tfm(e, tensors) for e in d['batch_tfms']]
         dls, x = _dls(d, tfms)
         m = create_audio_model(_arch(d['arch']), x, len(labels), labels, pretrained=False)
@@ -164,9 +165,40 @@ def learner_from(d,        # a description, as `describe` gives it (or a safe fi
         loss_func = None if loss is None else _losses[loss['type']](**({'eps': loss['eps']} if 'eps' in loss else {})) if loss.get('type') in _losses else None
         learn = AudioLearner(dls, m.model, loss_func=loss_func, splitter=m.splitter)
         learn.arch, learn.pretrained = m.name, False
+        dls.channels = int(a['channels'])   # what `inference.predict_files` checks files against
         return learn
-    except (KeyError, TypeError, ArgumentError) as e:
+    except (KeyError, TypeError, AttributeError, ArgumentError, OverflowError) as e:
         raise SafeModelError(f"the description is incomplete or wrong ({type(e).__name__}: {e})") from None
+
+def check_description(d,        # a description, as a safe file's JSON holds it
+                      tensors): # its tensors by name
+    """A `SafeModelError` saying in one line what is wrong with a description before anything is built from it: the
+    types of its parts, labels (`check_labels`), the clip (`check_clip`: nothing allocated from an unchecked number),
+    the padding, the batch size, and weights that are all finite."""
+    def need(cond, why):
+        if not cond: raise SafeModelError(f"the description is wrong: {why}")
+    need(isinstance(d, dict), f"a JSON object, not {type(d).__name__}")
+    need(d.get('format') == safe_format, f"not a {safe_format} description (format {str(d.get('format'))[:40]!r})")
+    for k, t in (('labels', list), ('audio', dict), ('arch', dict), ('batch_tfms', list)):
+        need(isinstance(d.get(k), t), f"{k} must be a {'list' if t is list else 'JSON object'}")
+    need(all(isinstance(e, dict) and isinstance(e.get('args', {}), dict) for e in d['batch_tfms']), "each batch transform must be a JSON object with args")
+    need(d.get('loss') is None or isinstance(d['loss'], dict), "loss must be a JSON object or null")
+    need(isinstance(d.get('bs', 32), int) and 1 <= d.get('bs', 32) <= 4096, f"bs must be a whole number from 1 to 4096, got {str(d.get('bs'))[:20]}")
+    need(isinstance(d.get('multi_label'), bool), "multi_label must be true or false")
+    a = d['audio']
+    need(isinstance(a.get('mono'), bool), "audio.mono must be true or false")
+    dur = a.get('duration')
+    need(dur is None or isinstance(dur, (int, float)) and not isinstance(dur, bool) and math.isfinite(dur) and dur > 0,
+         f"audio.duration must be a positive number of seconds or null, got {str(dur)[:20]}")
+    try:
+        check_labels(d['labels'])
+        sr = check_clip(a.get('sr'), 1, a.get('channels'))[0]
+        check_clip(sr, max(1, round((dur or 1.) * sr)), a.get('channels'))
+        check_pad(a.get('pad'))
+    except ArgumentError as e: raise SafeModelError(f"the description is wrong: {e}") from None
+    need(a.get('crop') in crop_modes, f"audio.crop must be one of {crop_modes}, got {str(a.get('crop'))[:20]!r}")
+    bad = next((k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()), None)
+    need(bad is None, f"the tensor {bad} holds NaN or infinite values")
 
 # %% ../nbs/04e_safe.ipynb #c102e05c
 def _check_clips(d, n_clips=16):
@@ -196,10 +228,10 @@ def export_safe(self: Learner,
     clips = _check_clips(d)
     err = float((_outputs(self, clips, d['audio']['sr']) - _outputs(copy, clips, d['audio']['sr'])).abs().max())
     if err > atol: raise SafeModelError(f"the learner rebuilt from its description differs by {err:.2e} in probability (more than {atol:g}): not written")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     try:
         save_file(tensors, str(tmp), metadata={'fastaudio_lite': json.dumps(d)})
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
 
@@ -209,7 +241,9 @@ def load_audio_learner(path): # a file written by `export_safe`
     "The learner in the safe model file `path`, on the CPU; a `SafeModelError` says why a file cannot be loaded."
     from safetensors import SafetensorError, safe_open
     path = Path(path)
-    if not path.is_file(): raise SafeModelError(f"{path}: no such file")
+    try: fmt = model_format(path)
+    except ArgumentError as e: raise SafeModelError(str(e)) from None
+    if fmt != 'safetensors': raise SafeModelError(f"{path}: not a safetensors file (it holds a {fmt} model)")
     try:
         with safe_open(str(path), framework='pt') as f:
             meta = f.metadata() or {}
@@ -217,6 +251,6 @@ def load_audio_learner(path): # a file written by `export_safe`
     except (SafetensorError, OSError, ValueError) as e: raise SafeModelError(f"{path}: not a safetensors file ({str(e).splitlines()[0][:150]})") from None
     if 'fastaudio_lite' not in meta: raise SafeModelError(f"{path}: a safetensors file without a fastaudio_lite description (plain weights: Learner.load them)")
     try: d = json.loads(meta['fastaudio_lite'])
-    except ValueError as e: raise SafeModelError(f"{path}: its description is not JSON ({e})") from None
+    except (ValueError, RecursionError) as e: raise SafeModelError(f"{path}: its description is not JSON ({type(e).__name__})") from None
     try: return learner_from(d, tensors)
     except SafeModelError as e: raise SafeModelError(f"{path}: {e}") from None
