@@ -109,6 +109,7 @@ def build_dls(data,            # a folder of audio files
               group_re=None,   # regular expression whose first group, searched in the file name, is the clip's group
               allow_leak=False,# accept a split that puts a group on both sides
               n_folds=5,       # folds made from groups when `valid_fold` is given and the data has groups but no folds
+              allow_outside=False, # accept table rows whose files lie outside `data`
               **changes):
     """The `DataLoaders` for the `train` command's options: the files and labels they name, the split they say (or the
     data's layout: ESC folds, speakers; else 20% at random), and the recipe of the kind of sound (`--kind`, the layout's,
@@ -128,7 +129,7 @@ def build_dls(data,            # a folder of audio files
     folds = groups = None
     if labels is not None:
         if label != 'parent' or split is not None: raise UserError("--labels gives the labels and folds: leave out --label and --split")
-        try: df = ds.read_labels(labels, data, **(cols or {}))
+        try: df = ds.read_labels(labels, data, allow_outside=allow_outside, **(cols or {}))
         except ds.TableError as e: raise UserError(str(e)) from None
         items, get_y = [Path(f) for f in df.file], ds.TableLabeller(df)
         splitter = _source(data, label, valid_pct, valid_re, None, seed)[2]
@@ -228,6 +229,7 @@ def _parser():
         for role in ('file', 'label', 'fold', 'group'): t.add_argument(f'--{role}-col', metavar='NAME', help=f"the table's {role} column")
         t.add_argument('--group-re', metavar='REGEX', help="the clip's group (recording, site, speaker): the regex's first group in the file name; splits keep groups whole")
         t.add_argument('--allow-leak', action='store_true', help='accept a split with a group on both sides (judged on clips of sources it trained on)')
+        t.add_argument('--allow-outside', action='store_true', help="accept --labels rows whose files lie outside DATA ('../x.wav', '/abs/x.wav')")
         t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
         t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
         t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
@@ -285,13 +287,17 @@ def _parser():
     e.add_argument('--format', choices=('csv', 'raven', 'audacity'), default='csv',
                    help='the events table: CSV, a Raven Pro selection table, or an Audacity label track (one file\'s) (default csv)')
     r.add_argument('--bs', type=int, default=64, help='files (or windows) predicted at a time (default 64)')
+    r.add_argument('--force', action='store_true', help='let --csv replace an existing file of another kind (never a model, an input or a file being read)')
     v = sub.add_parser('evaluate-events', help='score predicted events against annotated ones: event-based and segment-based F1, per class')
     v.add_argument('pred', help='the predicted events: a table of predict --events (CSV, Raven or Audacity), or a folder of tables')
     v.add_argument('ref', help='the annotations: a Raven selection table, an Audacity label track or an events CSV, or a folder of them')
     v.add_argument('--collar', type=float, default=0.5, metavar='S', help='seconds an onset (and an offset) may be off (default 0.5)')
     v.add_argument('--offset-frac', type=float, default=0.5, metavar='F', help="or this fraction of the annotated event's length, for offsets (default 0.5)")
     v.add_argument('--segment', type=float, default=1.0, metavar='S', help='segment length of the segment-based scores (default 1)')
+    v.add_argument('--root', metavar='FOLDER', help="the folder the recordings' paths are relative to: paths under it are compared "
+                   "from there (default: paths are compared as written, and paths that end alike are one recording)")
     v.add_argument('--json', metavar='PATH', help='also write every figure to this JSON file')
+    v.add_argument('--force', action='store_true', help='let --json replace an existing file of another kind (never a table being read)')
     s = sub.add_parser('serve', help='a web page of a model: upload or record a sound; its top labels, the spectrogram it heard, the events of a long one (the serve extra)')
     s.add_argument('model', help='model.safetensors, model.onnx (served without torch) or model.pkl (yours only: a pickle runs code)')
     s.add_argument('--host', default='127.0.0.1', help='the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: anyone who can reach '
@@ -358,7 +364,7 @@ def _dls(a, lr, valid_fold=None):
                     strict=a.strict, kind=a.kind, cache=a.cache, arch=a.arch, pretrained=a.pretrained, epochs=a.epochs, lr=lr,
                     mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average, balance=a.balance,
                     labels=a.labels, cols=_cols(a), valid_fold=a.valid_fold if valid_fold is None else valid_fold,
-                    group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5))
+                    group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5), allow_outside=a.allow_outside)
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     say(dls.recipe.but(bs=dls.bs).summary(a.augment, dls))
     return dls
@@ -383,7 +389,7 @@ def _cv_folds(a):
     from fastaudio_lite import datasets as ds
     from fastaudio_lite.decode import find_audio
     if a.labels:
-        try: df = ds.read_labels(a.labels, a.data, **_cols(a))
+        try: df = ds.read_labels(a.labels, a.data, allow_outside=a.allow_outside, **_cols(a))
         except ds.TableError as e: raise UserError(str(e)) from None
         have = sorted(set(df.fold)) if 'fold' in df else list(range(1, a.k + 1)) if ('group' in df or a.group_re) else None
     else:
@@ -410,6 +416,9 @@ def _cmd_cv(a):
     from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.recipes import DataError, OutputError, cross_validate
     settings = {k: v for k, v in vars(a).items() if k not in ('claim', 'out', 'folds', 'force')}
+    if a.labels:   # the table's content, not its name: a run resumed with an edited table would mix two sets of labels
+        import hashlib
+        settings['labels_sha256'] = hashlib.sha256(Path(a.labels).read_bytes()).hexdigest()
     try: res = cross_validate(lambda k: _dls(a, lr, valid_fold=k), folds, a.out, settings=settings, seed=a.seed,
                               synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
     except NonFiniteLoss as e: raise TrainingError(f"training stopped: {str(e).strip().splitlines()[-1].strip()}") from None
@@ -418,19 +427,23 @@ def _cmd_cv(a):
     return 0
 
 def _model_file(model):
-    model = Path(model)
-    if model.is_dir(): raise UserError(f"{model}: a folder, not a model file (model.pkl or model.onnx)")
-    if not model.is_file(): raise UserError(f"{model}: no such model file")
-    return model
+    "`(path, format)` of a model file, the format read from its bytes (`decode.model_format`): a pickle under another name than .pkl is refused unread."
+    from fastaudio_lite.decode import ArgumentError, model_format
+    try: return Path(model), model_format(model)
+    except ArgumentError as e: raise UserError(str(e)) from None
 
 def _load_learner(model):
-    """The learner in model.safetensors (`safe.load_audio_learner`, no pickle) or model.pkl (fastai's `load_learner`,
-    after a one-line warning that a pickle runs code), on the CPU; a `UserError` says why it cannot be loaded."""
-    if model.suffix.lower() == '.safetensors':
+    """The learner in a safetensors file (`safe.load_audio_learner`, no pickle) or a .pkl pickle (fastai's
+    `load_learner`, after a one-line warning that a pickle runs code), on the CPU; a `UserError` says why it cannot be loaded."""
+    model, fmt = _model_file(model)
+    if fmt == 'onnx': raise UserError(f"{model}: an ONNX file, exported already: it holds no learner (give model.pkl or model.safetensors)")
+    try:
+        from fastai.learner import load_learner
         from fastaudio_lite.safe import SafeModelError, load_audio_learner
+    except ImportError as e: raise UserError(f"{model}: a {fmt} model needs torch and fastai ({e.name} is missing): pip install fastaudio_lite") from None
+    if fmt == 'safetensors':
         try: return load_audio_learner(model)
         except SafeModelError as e: raise UserError(str(e)) from None
-    from fastai.learner import load_learner
     from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.inference import audio_loader
     warnings.warn(f"{model} is a pickle: loading it runs any code it names, so load only files you trust "
@@ -450,15 +463,17 @@ def _predictor(model):
     `events(file, hop_s, bs, window_s, **settings)`: of model.onnx (`runtime.OnnxModel`, without torch or fastai), or of
     model.safetensors or model.pkl (the learner, `inference`)."""
     from types import SimpleNamespace
-    if model.suffix.lower() == '.onnx':
+    if _model_file(model)[1] == 'onnx':
         from fastaudio_lite.decode import ArgumentError
         from fastaudio_lite.runtime import OnnxModel
         try: m = OnnxModel(model)
         except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
-        return SimpleNamespace(labels=list(map(str, m.labels)), sr=m.sr, predict=m.predict, windows=m.predict_windows, events=m.predict_events)
-    from fastaudio_lite.inference import audio_loader, predict_events, predict_files, predict_windows
+        return SimpleNamespace(labels=list(map(str, m.labels)), sr=m.sr, clip_s=m.duration, predict=m.predict, windows=m.predict_windows,
+                               events=m.predict_events)
     learn = _load_learner(model)   # model.pkl or model.safetensors
-    return SimpleNamespace(labels=list(map(str, learn.dls.vocab)), sr=audio_loader(learn.dls).sr,
+    from fastaudio_lite.inference import audio_loader, clip_length, predict_events, predict_files, predict_windows
+    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+    return SimpleNamespace(labels=list(map(str, learn.dls.vocab)), sr=la.sr, clip_s=None if fl is None else fl.n_samples(la.sr) / la.sr,
                            predict=lambda files, topk, bs: predict_files(learn, files, topk, bs),
                            windows=lambda f, *args: predict_windows(learn, f, *args),
                            events=lambda f, *args, **settings: predict_events(learn, f, *args, **settings))
@@ -488,9 +503,9 @@ def _event_settings(a, labels):
     return s
 
 def _cmd_predict(a):
-    from fastaudio_lite.decode import AudioError, find_audio
+    from fastaudio_lite.decode import ArgumentError, AudioError, atomic_write, check_output, find_audio
     from fastaudio_lite.events import SafeWriter
-    model = _model_file(a.model)
+    model = _model_file(a.model)[0]
     for name in ('window', 'hop', 'min_dur', 'merge_gap'):
         v = getattr(a, name)
         if v is not None and not (math.isfinite(v) and v > 0 or v == 0 and name in ('min_dur', 'merge_gap')):
@@ -508,72 +523,70 @@ def _cmd_predict(a):
         if not found: raise UserError(f"{f}: a folder with no audio files")
         files += found
     if a.csv:
-        dest = Path(a.csv)
-        if dest.is_dir(): raise UserError(f"--csv {dest}: a folder, not a file")
-        if not dest.parent.is_dir(): raise UserError(f"--csv {dest}: the folder {dest.parent} does not exist")
-        if dest.exists():
-            same = lambda p: os.path.exists(p) and os.path.samefile(p, dest)
-            if same(model): raise UserError(f"--csv {dest} is the model file: refusing to overwrite it")
-            if any(same(f) for f in files): raise UserError(f"--csv {dest} is one of the files to predict: refusing to overwrite it")
+        kinds = {'csv': ('.csv',), 'raven': ('.txt', '.tsv'), 'audacity': ('.txt',)}[a.format]
+        protect = [(model, 'the model file')] + [(f, 'one of the files to predict') for f in files]
+        try: check_output(a.csv, '--csv', kinds, protect, a.force)
+        except ArgumentError as e: raise UserError(str(e)) from None
     if a.events and a.format == 'audacity' and len(files) > 1:
         raise UserError(f"--format audacity: an Audacity label track holds one recording's events, and there are {len(files)} files; predict one file, or use raven or csv")
     m = _predictor(model)
+    if long:   # the windows' settings, checked against the model's clip before any file is read
+        from fastaudio_lite.runtime import window_samples
+        if m.clip_s is None: raise UserError(f"{model}: a model of clips of any length has no windows (its data has no duration)")
+        try: window_samples(m.sr, m.clip_s, a.hop, a.window)
+        except ArgumentError as e: raise UserError(str(e).replace('window_s', '--window').replace('hop_s', '--hop')) from None
     settings = _event_settings(a, m.labels) if a.events else {}
     if a.csv:   # one writer at a time: a second run onto this CSV is refused before it truncates it
         from fastaudio_lite.decode import Busy, claim
         try: a.claim.enter_context(claim(a.csv))
         except Busy as e: raise UserError(f"--csv {e}") from None
-    # UTF-8, a name's undecodable bytes as Python shows them (\udcff); cells a spreadsheet would run, quoted
-    fh = open(a.csv, 'w', newline='', encoding='utf-8', errors='backslashreplace') if a.csv else None
+    # UTF-8, a name's undecodable bytes as Python shows them (\udcff); cells a spreadsheet would run, quoted. Written
+    # beside the CSV and renamed onto it at the end, also when stopped (it then holds every row printed)
+    fh = a.claim.enter_context(atomic_write(a.csv, keep_partial=True, newline='', encoding='utf-8', errors='backslashreplace')) if a.csv else None
     out = SafeWriter(fh) if fh and not a.events else None
     n_bad = 0
     def bad(f, reason):
         nonlocal n_bad
         n_bad += 1
         print(f"{f}\terror: {reason}", file=sys.stderr, flush=True)
-    try:
-        if a.events:
-            from fastaudio_lite.events import EventWriter
-            table = EventWriter(fh or sys.stdout, a.format, m.sr / 2)
-            for f in files:
-                try:
-                    for ev in m.events(f, a.hop, a.bs, a.window, **settings):
-                        table.write(ev)
-                        if fh: fh.flush(); print(f"{ev.file}\t{ev.label}\t{ev.onset:.3f}\t{ev.offset:.3f}\t{ev.peak:.4f}", flush=True)
-                        else: sys.stdout.flush()
-                except AudioError as e: bad(f, e.reason)
-        elif not a.windows:
-            if out: out.writerow(['file', 'pred', 'prob'])
-            for p in m.predict(files, a.topk, a.bs):
-                if p.error is not None:
-                    bad(p.file, p.error)
-                    continue
-                if out: out.writerow([p.file, p.label, f"{p.prob:.6f}"]); fh.flush()   # in the file before it is printed
-                print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
-        else:
-            if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
-            for f in files:
-                try:
-                    for starts, ends, probs in m.windows(f, a.hop, a.bs, a.window):
-                        for s, e, p in zip(starts, ends, np.asarray(probs)):
-                            label, prob = m.labels[int(np.argmax(p))], float(np.max(p))
-                            if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
-                            print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
-                        if fh: fh.flush()
-                except AudioError as e: bad(f, e.reason)
-    finally:
-        if fh: fh.close()
+    if a.events:
+        from fastaudio_lite.events import EventWriter
+        table = EventWriter(fh or sys.stdout, a.format, m.sr / 2)
+        for f in files:
+            try:
+                for ev in m.events(f, a.hop, a.bs, a.window, **settings):
+                    table.write(ev)
+                    if fh: fh.flush(); print(f"{ev.file}\t{ev.label}\t{ev.onset:.3f}\t{ev.offset:.3f}\t{ev.peak:.4f}", flush=True)
+                    else: sys.stdout.flush()
+            except AudioError as e: bad(f, e.reason)
+    elif not a.windows:
+        if out: out.writerow(['file', 'pred', 'prob'])
+        for p in m.predict(files, a.topk, a.bs):
+            if p.error is not None:
+                bad(p.file, p.error)
+                continue
+            if out: out.writerow([p.file, p.label, f"{p.prob:.6f}"]); fh.flush()   # in the file before it is printed
+            print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
+    else:
+        if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
+        for f in files:
+            try:
+                for starts, ends, probs in m.windows(f, a.hop, a.bs, a.window):
+                    for s, e, p in zip(starts, ends, np.asarray(probs)):
+                        label, prob = m.labels[int(np.argmax(p))], float(np.max(p))
+                        if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
+                        print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
+                    if fh: fh.flush()
+            except AudioError as e: bad(f, e.reason)
     return 1 if n_bad else 0
 
 def _cmd_export(a):
-    model, dest = _model_file(a.model), Path(a.out)
-    if dest.is_dir(): raise UserError(f"{dest}: a folder, not a file to write")
-    if not dest.parent.is_dir(): raise UserError(f"{dest}: the folder {dest.parent} does not exist")
+    from fastaudio_lite.decode import ArgumentError, check_output
+    model, dest = _model_file(a.model)[0], Path(a.out)
     if dest.suffix.lower() not in ('.onnx', '.safetensors'): raise UserError(f"{dest}: name it .onnx (ONNX) or .safetensors (the safe model file)")
-    if dest.exists() and not a.force: raise UserError(f"{dest} exists: pass --force to replace it, or choose another name")
-    if os.path.exists(model) and dest.exists() and os.path.samefile(model, dest): raise UserError(f"{dest} is the model file: refusing to overwrite it")
+    try: check_output(dest, 'OUT', (dest.suffix.lower(),), [(model, 'the model file')], a.force, writes_model=True)
+    except ArgumentError as e: raise UserError(str(e)) from None
     learn = _load_learner(model)
-    from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.export import ExportError
     from fastaudio_lite.safe import SafeModelError
     try:
@@ -590,29 +603,41 @@ def _cmd_export(a):
     return 0
 
 def _event_tables(path, what):
-    "The events of a table, or of every table (.txt, .csv, .tsv) in a folder; a one-line error names a bad one."
+    """`(events, tables)` of a table, or of every table (.txt, .csv, .tsv) in a folder and its sub-folders; an event
+    named by its table alone (an Audacity track) is the recording at the table's path in the folder. A one-line error
+    names a bad table."""
     from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.events import read_events
     p = Path(path)
     if not p.exists(): raise UserError(f"{what} {p}: no such file or folder")
-    tables = sorted(f for f in p.iterdir() if f.suffix.lower() in ('.txt', '.csv', '.tsv') and f.is_file()) if p.is_dir() else [p]
+    tables = sorted(f for f in p.rglob('*') if f.suffix.lower() in ('.txt', '.csv', '.tsv') and f.is_file()) if p.is_dir() else [p]
     if not tables: raise UserError(f"{what} {p}: a folder with no tables (.txt, .csv, .tsv)")
-    try: return [ev for t in tables for ev in read_events(t)]
+    evs = []
+    try:
+        for t in tables:
+            rel = t.relative_to(p).as_posix() if p.is_dir() else t.name
+            evs += [e._replace(file=rel) if e.file == t.name else e for e in read_events(t)]
     except ArgumentError as e: raise UserError(f"{what} {e}") from None
+    return evs, tables
 
 def _cmd_evaluate_events(a):
-    from fastaudio_lite.decode import ArgumentError
-    from fastaudio_lite.events import evaluate_events, recording_of
-    pred, ref = _event_tables(a.pred, 'PRED'), _event_tables(a.ref, 'REF')
+    from fastaudio_lite.decode import ArgumentError, atomic_write, check_output
+    from fastaudio_lite.events import evaluate_events, recording_keys
+    (pred, pt), (ref, rt) = _event_tables(a.pred, 'PRED'), _event_tables(a.ref, 'REF')
+    if a.json:
+        try: check_output(a.json, '--json', ('.json',), [(t, 'a table being scored') for t in pt + rt], a.force)
+        except ArgumentError as e: raise UserError(str(e)) from None
     if not ref: raise UserError(f"REF {a.ref}: no annotated events to score against")
-    names = lambda evs: {recording_of(e.file) for e in evs}
+    try: keys = recording_keys([e.file for e in pred + ref], a.root)
+    except ArgumentError as e: raise UserError(str(e)) from None
+    names = lambda evs: {keys[str(e.file)] for e in evs}
     common = names(pred) & names(ref)
     if pred and not common:
         raise UserError(f"no recording is in both tables (PRED: {', '.join(sorted(names(pred))[:3])}; REF: {', '.join(sorted(names(ref))[:3])}): "
-                        "files are matched by name without folder or extension")
+                        "recordings are matched by path without extension (give --root for paths relative to a folder)")
     if names(ref) - common: warnings.warn(f"{len(names(ref) - common)} annotated recording(s) have no predicted events (counted as missed): "
                                           f"{', '.join(sorted(names(ref) - common)[:3])}")
-    try: m = evaluate_events(pred, ref, a.collar, a.offset_frac, a.segment)
+    try: m = evaluate_events(pred, ref, a.collar, a.offset_frac, a.segment, a.root)
     except ArgumentError as e: raise UserError(_as_option(e)) from None
     print(f"{len(pred)} predicted and {len(ref)} annotated events in {len(names(ref) | names(pred))} recording(s); "
           f"collar {a.collar:g} s (offsets: or {a.offset_frac:g} of the event), segments of {a.segment:g} s")
@@ -624,9 +649,7 @@ def _cmd_evaluate_events(a):
     print(f"{'all (micro)':<20} {ev['tp'] + ev['fn']:>6} {ev['tp'] + ev['fp']:>6} {ev['f1']:>9.3f} {ev['precision']:>9.3f} {ev['recall']:>7.3f} {sg['f1']:>10.3f}")
     print(f"{'mean over classes':<20} {'':>6} {'':>6} {ev['macro_f1']:>9.3f} {'':>9} {'':>7} {sg['macro_f1']:>10.3f}")
     if a.json:
-        tmp = Path(a.json).with_name(Path(a.json).name + '.tmp')
-        tmp.write_text(json.dumps(m, indent=1) + '\n')
-        os.replace(tmp, a.json)
+        with atomic_write(a.json) as f: f.write(json.dumps(m, indent=1) + '\n')
         print(f"wrote {a.json}")
     return 0
 
@@ -641,14 +664,14 @@ def _limits(a):
 
 def _cmd_serve(a):
     from fastaudio_lite.decode import ArgumentError
-    model = _model_file(a.model)
+    model, fmt = _model_file(a.model)
     _limits(a)
     if not 0 < a.port < 65536: raise UserError(f"--port must be 1 to 65535, got {a.port}")
     _gradio()
     from fastaudio_lite.events import event_settings
     from fastaudio_lite.serve import Served, serve
     settings = {'background': [b.strip() for b in a.background.split(',') if b.strip()]} if a.background else {}
-    try: m = Served(model if model.suffix.lower() in ('.onnx', '.safetensors') else _load_learner(model))
+    try: m = Served(_load_learner(model) if fmt == 'pickle' else model)
     except ArgumentError as e: raise UserError(str(e)) from None
     try: event_settings(m.labels, **settings)
     except ArgumentError as e: raise UserError(f"--{e}") from None
@@ -660,9 +683,9 @@ def _cmd_serve(a):
 
 def _cmd_space(a):
     from fastaudio_lite.decode import ArgumentError
-    model = _model_file(a.model)
+    model, fmt = _model_file(a.model)
     _limits(a)
-    if model.suffix.lower() not in ('.onnx', '.safetensors'):
+    if fmt == 'pickle':
         raise UserError(f"{model}: a Space is public, and a pickle runs code: give model.onnx or model.safetensors (fastaudio-lite export {model} model.onnx)")
     _gradio()
     from fastaudio_lite.serve import write_space
@@ -728,4 +751,7 @@ def main(argv=None):
     except KeyboardInterrupt:   # Ctrl-C: outputs are whole (the earlier ones, or the new ones), the CSV holds every row printed
         print(f"\nfastaudio-lite {a.cmd}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as e:
+        if e.code == 143: print(f"\nfastaudio-lite {a.cmd}: terminated (SIGTERM)", file=sys.stderr)
+        raise
     finally: warnings.formatwarning = fmt

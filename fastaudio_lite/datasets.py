@@ -188,8 +188,10 @@ def read_labels(table,           # a CSV file with a header row
                 label_col=None,  # the label column (likewise)
                 fold_col=None,   # the fold column (likewise; none: no folds)
                 group_col=None,  # the group column (likewise; none: no groups)
-                sep=';'):        # what separates several labels in a cell (a multi-label table)
-    "The table as a DataFrame: `file`, `label`, and `fold` and `group` where it has them; `df.attrs['multi_label']`."
+                sep=';',         # what separates several labels in a cell (a multi-label table)
+                allow_outside=False): # accept file cells that lead outside `data` (`../x.wav`, `/abs/x.wav`)
+    """The table as a DataFrame: `file`, `label`, and `fold` and `group` where it has them; `df.attrs['multi_label']`.
+    A file cell that leads outside `data` is refused with its row, unless `allow_outside`."""
     import pandas as pd
     table, data = Path(table), Path(data)
     if not table.is_file(): raise TableError(f"{table}: no such file")
@@ -203,6 +205,9 @@ def read_labels(table,           # a CSV file with a header row
         cell = r[cols['file']].strip()
         if not cell: raise TableError(f"{table} row {row}: the file cell is empty")
         f = data / cell
+        inside = os.path.normpath(os.path.abspath(f)).startswith(os.path.join(os.path.normpath(os.path.abspath(data)), ''))
+        if not inside and not allow_outside:
+            raise TableError(f"{table} row {row}: {cell} leads outside {data}: refused (allow_outside, --allow-outside, accepts it)")
         if not f.is_file():
             if by_name is None:
                 by_name = {}

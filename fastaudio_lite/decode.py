@@ -17,8 +17,8 @@ import soxr
 # %% auto #0
 __all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'max_sr', 'max_clip_samples', 'ArgumentError',
            'AudioError', 'check_sr', 'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio',
-           'clip_window', 'check_regular', 'read_clip', 'audio_windows', 'Busy', 'claim', 'sniff_model', 'model_format',
-           'check_output', 'temp_path', 'publish', 'atomic_write', 'check_labels', 'check_clip']
+           'clip_window', 'check_regular', 'read_clip', 'audio_windows', 'read_all', 'Busy', 'claim', 'sniff_model',
+           'model_format', 'check_output', 'temp_path', 'publish', 'atomic_write', 'check_labels', 'check_clip']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
 class ArgumentError(ValueError):
@@ -216,6 +216,36 @@ def audio_windows(fn,          # an audio file, read a window at a time
                     data = f.read(need, dtype='float32', always_2d=True)
             except Exception as e: raise AudioError(fn, f"cannot decode at {s / sr:.2f} s ({type(e).__name__}: {e})") from e
             yield s, _samples(data, fn, file_sr, sr, mono, f" at {s / sr:.2f} s")[:, :min(n, total - s)]
+
+# %% ../nbs/00a_decode.ipynb #5107fc69
+def read_all(fn,            # an audio file
+             sr,            # the rate to resample to, Hz
+             mono=True,     # down-mix to one channel
+             block=2**18):  # frames decoded at a time
+    """All of `fn` as float32 `(channels, samples)` at `sr` Hz, decoded, down-mixed and resampled `block` frames at a
+    time (soxr's stream): memory holds the result and one block, whatever the file's rate and channels."""
+    check_regular(fn)
+    sr = check_sr(sr)
+    try: f = sf.SoundFile(os.fsencode(fn))
+    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
+    with f:
+        _check_complete(f, fn)
+        if f.frames == 0: raise AudioError(fn, "no samples")
+        out_ch = 1 if mono else f.channels
+        rs = soxr.ResampleStream(f.samplerate, sr, out_ch, dtype='float32', quality='HQ') if f.samplerate != sr else None
+        parts, at = [], 0
+        with _quiet(f.format in _mpeg):
+            while True:
+                try: data = f.read(block, dtype='float32', always_2d=True)
+                except Exception as e: raise AudioError(fn, f"cannot decode at {at / f.samplerate:.2f} s ({type(e).__name__}: {e})") from e
+                last = data.shape[0] < block
+                if data.shape[0]:
+                    x = _samples(data, fn, f.samplerate, None, mono, f" at {at / f.samplerate:.2f} s")
+                    parts.append(x if rs is None else rs.resample_chunk(np.ascontiguousarray(x.T), last=last).T)
+                elif rs is not None: parts.append(rs.resample_chunk(np.zeros((0, out_ch), np.float32), last=True).T)
+                at += data.shape[0]
+                if last: break
+    return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
 # %% ../nbs/00a_decode.ipynb #c1a1m1062
 class Busy(RuntimeError):

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import ArgumentError, AudioError, check_regular, fix_length, read_clip
+from .decode import ArgumentError, AudioError, check_regular, fix_length, model_format, read_all, read_clip
 from .events import find_events
 from .runtime import OnnxModel
 
 # %% auto #0
-__all__ = ['Served', 'Refused', 'check_recording', 'classify_recording', 'audio_demo', 'serve', 'write_space']
+__all__ = ['Served', 'Refused', 'max_samples', 'check_recording', 'classify_recording', 'audio_demo', 'serve', 'write_space']
 
 # %% ../nbs/06a_serve.ipynb #341d7342
 class Served:
@@ -27,19 +27,19 @@ class Served:
     for a `Learner`, a `model.safetensors` or a `model.onnx` (the last without torch)."""
     def __init__(self, model): # a Learner, or the path of model.onnx or model.safetensors
         if isinstance(model, (str, os.PathLike)):
-            p = Path(model)
-            if not p.is_file(): raise ArgumentError(f"{p}: no such model file")
-            if p.suffix.lower() == '.onnx':
+            p, fmt = Path(model), model_format(model)   # by its bytes: a pickle named .onnx is refused unread
+            if fmt == 'onnx':
                 self._onnx(OnnxModel(p))
                 return
-            if p.suffix.lower() == '.safetensors':
-                from fastaudio_lite.safe import load_audio_learner
-                model = load_audio_learner(p)
+            if fmt == 'safetensors':
+                from fastaudio_lite.safe import SafeModelError, load_audio_learner
+                try: model = load_audio_learner(p)
+                except SafeModelError as e: raise ArgumentError(str(e)) from None
             else: raise ArgumentError(f"{p}: serve model.onnx or model.safetensors (a pickle: load_learner it yourself, then pass the Learner)")
         self._learner(model)
     def _onnx(self, m):
         self.labels, self.sr, self.n, self.multi_label, self.source = list(map(str, m.labels)), m.sr, m.n_samples, m.multi_label, 'ONNX'
-        self.mono, self.clip = m.channels == 1, m.clip
+        self.mono, self.clip, self.channels = m.channels == 1, m.clip, m.channels
         self.probs, self.windows = m, lambda path: m.predict_windows(path)
     def _learner(self, learn):
         from fastaudio_lite.data import is_multi_label
@@ -48,6 +48,7 @@ class Served:
         if fl is None: raise ArgumentError("the page needs a learner whose data has a clip length (AudioBlock(duration=...))")
         self.labels, self.sr, self.n = list(map(str, learn.dls.vocab)), la.sr, fl.n_samples(la.sr)
         self.multi_label, self.mono, self.source = is_multi_label(learn.dls), la.mono, 'fastai'
+        self.channels = 1 if la.mono else getattr(learn.dls, 'channels', None)
         self.clip = lambda path: la.read(path, self.n, 0.5)
         self.probs = lambda clips: clip_probs(learn, clips, la.sr).numpy()
         self.windows = lambda path: predict_windows(learn, path)
@@ -58,22 +59,37 @@ class Served:
 class Refused(ValueError):
     "A recording the page will not classify; the message says why, for the page."
 
+def max_samples(max_s): # the longest recording, seconds
+    "The most samples (frames times channels) the page decodes of a recording: a stereo 48 kHz recording of `max_s` seconds."
+    return int(max_s * 48_000 * 2)
+
+def _private(msg, path):
+    "`msg` without the server's folders: the file's own name in place of its path."
+    return str(msg).replace(os.fspath(path), Path(path).name).replace(str(Path(path).parent), '')
+
 def check_recording(path,          # the uploaded or recorded file
                     max_mb=20,     # the largest file, MB
                     max_s=600):    # the longest recording, seconds
-    "`(seconds, rate)` of a recording the page can classify, or `Refused` saying why not."
+    """`(seconds, rate)` of a recording the page can classify, or `Refused` saying why not, read from its header before
+    anything is decoded: its size, its length, and its samples (rate times channels times seconds, `max_samples`)."""
     import soundfile as sf
     if path is None: raise Refused("no recording: upload a file or record one")
     name = Path(path).name
+    if not os.path.exists(path): raise Refused(f"{name}: no longer on the server: upload or record it again")
     try: check_regular(path)
     except AudioError as e: raise Refused(f"{name}: {e.reason}") from None
     mb = os.path.getsize(path) / 2**20
     if mb > max_mb: raise Refused(f"{name}: {mb:.1f} MB, over this page's limit of {max_mb:g} MB")
     try: info = sf.info(os.fsencode(path))
-    except Exception as e: raise Refused(f"{name}: cannot be decoded as audio ({str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__})") from None
+    except Exception as e:
+        why = _private(str(e).strip().splitlines()[0][:160], path) if str(e).strip() else type(e).__name__
+        raise Refused(f"{name}: cannot be decoded as audio ({why})") from None
     secs = info.frames / info.samplerate if info.samplerate else 0
     if info.frames <= 0: raise Refused(f"{name}: holds no samples")
     if secs > max_s: raise Refused(f"{name}: {secs:.0f} s long, over this page's limit of {max_s:g} s")
+    if info.frames * info.channels > max_samples(max_s):
+        raise Refused(f"{name}: {info.channels} channels at {info.samplerate} Hz for {secs:.0f} s, {info.frames * info.channels:,} samples, "
+                      f"over this page's limit of {max_samples(max_s):,} (a stereo 48 kHz recording of {max_s:g} s)")
     return secs, info.samplerate
 
 # %% ../nbs/06a_serve.ipynb #4f2aa2ff
@@ -111,8 +127,10 @@ def classify_recording(m,           # a `Served` model
     """What the page shows of `path`: `(probabilities by label, figure, events table rows, summary)`; `Refused` when it
     cannot be classified. A recording longer than the clip is classified window by window."""
     secs, _ = check_recording(path, max_mb, max_s)
-    try: wave = read_clip(path, m.sr, m.mono)
-    except AudioError as e: raise Refused(f"{Path(path).name}: {e.reason}") from None
+    try: wave = read_all(path, m.sr, m.mono)   # a block at a time: memory holds the recording at the model's rate, no more
+    except AudioError as e: raise Refused(f"{Path(path).name}: {_private(e.reason, path)}") from None
+    if m.channels and wave.shape[0] != m.channels:
+        raise Refused(f"{Path(path).name}: {wave.shape[0]} channel(s), and the model takes {m.channels}")
     if not np.isfinite(wave).all() or np.abs(wave).max() < 1e-4: raise Refused(f"{Path(path).name}: silent (no sample above -80 dB of full scale)")
     if wave.shape[-1] <= m.n * 1.25:   # a clip, or a little more: the centred clip, as `predict` does
         try: p = np.asarray(m.probs([m.clip(path)]))[0]
@@ -142,9 +160,15 @@ def audio_demo(model,           # a Learner, or the path of model.onnx or model.
     if settings: find_events([], m.labels, **settings)   # a bad setting fails here, not at the first request
     names = ', '.join(m.labels[:6]) + (', ...' if len(m.labels) > 6 else '')
     title = title or f"What does the model hear? {len(m.labels)} labels: {names}"
+    uploads = os.path.realpath(gr.utils.get_upload_folder())
     def classify(path):
         try: return classify_recording(m, path, max_mb, max_s, **settings)
         except Refused as e: raise gr.Error(str(e), print_exception=False) from None
+        finally:   # an upload is classified once and removed: none is kept on the server (a file of its own is never touched)
+            if path and os.path.realpath(path).startswith(os.path.join(uploads, '')):
+                Path(path).unlink(missing_ok=True)
+                try: Path(path).parent.rmdir()
+                except OSError: pass
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f"## {title}\nUpload a recording or record one. Clips of {m.duration:g} s at {m.sr} Hz; a longer "
                     f"recording (up to {max_s:g} s, {max_mb:g} MB) is classified window by window.")
@@ -169,7 +193,7 @@ def serve(model,             # a Learner, or the path of model.onnx or model.saf
           **settings):       # `events.find_events`' settings for long recordings
     "Serve `audio_demo(model)` at http://host:port until stopped; uploads over `max_mb` are refused by Gradio itself."
     demo = audio_demo(model, max_mb, max_s, **settings)
-    demo.queue(default_concurrency_limit=1).launch(server_name=host, server_port=port, max_file_size=f"{max_mb}mb",
+    demo.queue(default_concurrency_limit=1).launch(server_name=host, server_port=port, max_file_size=int(max_mb * 2**20),
                                                    show_error=True, quiet=True, share=False)
 
 # %% ../nbs/06a_serve.ipynb #43eebb99
@@ -187,32 +211,41 @@ demo = audio_demo(HERE / {model!r}, max_mb={max_mb!r}, max_s={max_s!r})
 
 if __name__ == '__main__':   # Spaces set GRADIO_SERVER_NAME to 0.0.0.0; here it stays on this machine
     demo.queue(default_concurrency_limit=1).launch(server_name=os.environ.get('GRADIO_SERVER_NAME', '127.0.0.1'),
-                                                   max_file_size='{max_mb}mb', show_error=True)
+                                                   max_file_size={max_bytes!r}, show_error=True)
 """
 
 def write_space(model,         # model.onnx or model.safetensors
                 dest,          # the folder to write (new, or empty)
                 max_mb=20,     # the largest upload, MB
-                max_s=600,     # the longest recording, seconds
-                url='git+https://github.com/fastaudio-lite/fastaudio_lite'): # where a Space installs fastaudio_lite from (safetensors models)
-    "Write a Hugging Face Space for `model` into `dest`: app.py, requirements.txt, README.md and the model; returns `dest`."
+                max_s=600):    # the longest recording, seconds
+    """Write a Hugging Face Space for `model` into `dest`: app.py, requirements.txt, README.md, the model and the
+    library's modules (the torch-free ones for ONNX, all for safetensors), with the versions of its requirements
+    installed here pinned; returns `dest`."""
+    from importlib.metadata import PackageNotFoundError, version
     model, dest = Path(model), Path(dest)
-    if model.suffix.lower() not in ('.onnx', '.safetensors'): raise ArgumentError(f"{model}: a Space takes model.onnx or model.safetensors (fastaudio-lite export makes either)")
+    fmt = model_format(model)
+    if fmt == 'pickle': raise ArgumentError(f"{model}: a Space takes model.onnx or model.safetensors (fastaudio-lite export makes either)")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())): raise ArgumentError(f"{dest}: exists and is not an empty folder; choose a new one")
     m = Served(model)
     import gradio
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(model, dest / model.name)
-    onnx = model.suffix.lower() == '.onnx'
-    if onnx:
+    onnx = fmt == 'onnx'
+    mods = _torch_free if onnx else sorted(p.name for p in Path(__file__).parent.glob('*.py'))
+    needs = ['numpy', 'soundfile', 'soxr', 'onnxruntime', 'matplotlib'] if onnx else \
+        ['numpy', 'soundfile', 'soxr', 'matplotlib', 'torch', 'torchvision', 'fastai', 'timm', 'librosa', 'safetensors']
+    reqs = []
+    for name in needs:
+        try: reqs.append(f"{name}=={version(name)}")
+        except PackageNotFoundError: raise ArgumentError(f"{name} is not installed here: a Space pins the versions it was written with") from None
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model, dest / model.name)
         (dest / 'fastaudio_lite').mkdir()
-        for f in _torch_free: shutil.copyfile(Path(__file__).with_name(f), dest / 'fastaudio_lite' / f)
-        reqs = ['numpy', 'soundfile', 'soxr', 'onnxruntime', 'matplotlib']
-    else: reqs = [f'fastaudio_lite @ {url}']
-    (dest / 'requirements.txt').write_text('\n'.join(reqs) + '\n')
+        for f in mods: shutil.copyfile(Path(__file__).with_name(f), dest / 'fastaudio_lite' / f)
+        (dest / 'requirements.txt').write_text('\n'.join(reqs) + '\n')
+    except OSError as e: raise ArgumentError(f"{dest}: cannot be written ({e.strerror or e})") from None
     names = ', '.join(m.labels[:4]) + (' and more' if len(m.labels) > 4 else '')
     title = f"Sounds: {names}"[:60]
-    (dest / 'app.py').write_text(_app.format(title=title, model=model.name, max_mb=max_mb, max_s=max_s))
+    (dest / 'app.py').write_text(_app.format(title=title, model=model.name, max_mb=max_mb, max_s=max_s, max_bytes=int(max_mb * 2**20)))
     (dest / 'README.md').write_text(
         f"---\ntitle: {json.dumps(title)}\nemoji: 🔊\ncolorFrom: indigo\ncolorTo: gray\nsdk: gradio\nsdk_version: {gradio.__version__}\n"
         f"app_file: app.py\npinned: false\n---\n\n# {title}\n\nA sound classifier of {len(m.labels)} labels ({', '.join(m.labels)}), "
