@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from fastai.learner import Learner
 
 import fastaudio_lite
-from .decode import ArgumentError, fix_length
+from .decode import ArgumentError, fix_length, publish, temp_path
 from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectrogram, MultiResolutionMel,
                                         Spectrogram, SpecNormalize, ToDB, _fbanks, apply_fbanks, coord_channels, deltas,
                                         get_window, power_to_db)
@@ -217,7 +217,7 @@ def export_onnx(self: Learner,
     model = self.model.eval().cpu()
     graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, la.sr), model, multi).eval()  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     x = torch.from_numpy(clips[:2])
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     try:
         for dynamic in (True, False):   # a length fixed at the clip's when the model cannot take another
             try: _write(graph, x, tmp, dynamic, opset)
@@ -246,7 +246,7 @@ def export_onnx(self: Learner,
                                   f"up to {qerr:.3f}: measure the accuracy on your validation set before using it (or export without quantize)")
                 os.replace(q, tmp)
             finally: q.unlink(missing_ok=True)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
 

@@ -26,7 +26,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
-from .decode import ArgumentError, Busy, claim
+from .decode import ArgumentError, Busy, claim, publish, temp_path
 from .core import audio_errors, audio_info, get_audio_files, say
 from .data import AudioBlock, clip_settings, is_multi_label, labels_of
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
@@ -277,11 +277,11 @@ def recipe_for(files,           # the data's audio files
 def _atomic(writes):
     """Write each path of `writes` (path: `write(tmp)`) under a temporary name in its folder, then rename them all into
     place in their order: if any write fails, none is renamed and the earlier outputs stay as they were."""
-    tmps = {Path(p): Path(p).with_name(f".{Path(p).name}.{os.getpid()}.tmp") for p in writes}
+    tmps = {Path(p): temp_path(p) for p in writes}
     path = None
     try:
         for path, write in writes.items(): write(tmps[Path(path)])
-        for path, tmp in tmps.items(): os.replace(tmp, path)
+        for path, tmp in tmps.items(): publish(tmp, path)
     except BaseException as e:
         full = isinstance(e, RuntimeError) and shutil.disk_usage(Path(path).parent).free < 2**20  # torch.save's C++
         for tmp in tmps.values(): tmp.unlink(missing_ok=True)                                    # writer says not why
@@ -481,9 +481,10 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
         prog = out / 'cv-settings.json'
         if settings is not None:
             old = json.loads(prog.read_text()) if prog.exists() else None
-            if old is not None and old != json.loads(json.dumps(settings)):
+            # settings with no fold finished under them hold nothing to resume (a run that failed at once): replaced
+            if old is not None and old != json.loads(json.dumps(settings)) and any(out.glob('fold*/metrics.json')):
                 raise OutputError(f"{out} holds a cross-validation run with other settings ({prog}): choose another folder, or remove it to start over")
-            if old is None: prog.write_text(json.dumps(settings, indent=1))
+            if old != json.loads(json.dumps(settings)): _atomic({prog: lambda p: p.write_text(json.dumps(settings, indent=1))})
         rows = []
         for k in folds:
             done = out / f'fold{k}' / 'metrics.json'

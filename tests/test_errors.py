@@ -204,7 +204,7 @@ def test_predict_arguments_and_model_files(model, tmp_path):
     (tmp_path / 'text.pkl').write_text('not a model')
     torch.save({'a': 1}, tmp_path / 'dict.pkl')                       # a pickled dict, as torch writes it
     (tmp_path / 'cut.pkl').write_bytes(model.read_bytes()[:1000])
-    for bad, says in (('text.pkl', 'cannot be loaded'), ('dict.pkl', 'cannot be loaded'), ('cut.pkl', 'cannot be loaded')):
+    for bad, says in (('text.pkl', 'not a model file'), ('dict.pkl', 'cannot be loaded'), ('cut.pkl', 'cannot be loaded')):
         r = cli('predict', tmp_path / bad, wav)
         assert r.returncode == 2 and str(tmp_path / bad) in one_line(r) and says in r.stderr, (bad, r.stderr)
     r = cli('predict', tmp_path, wav)
