@@ -22,7 +22,7 @@ from plum import dispatch
 
 
 from . import decode
-from .decode import ArgumentError, check_pad, check_sr, downmix, read_clip
+from .decode import ArgumentError, AudioError, check_pad, check_sr, downmix, read_clip
 from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, show_labelled
 
 # %% auto #0
@@ -54,6 +54,7 @@ class LoadAudio(Transform):
         super().__init__()
         self.sr, self.mono = check_sr(sr), mono
         self.cache = _wave_cache(cache, self.sr, mono)
+        self.channels = 1 if mono else None   # several: those of the first file `setups` sees (kept in an exported learner)
     def read(self,
              fn,       # an audio file
              n=None,   # samples wanted (None: all)
@@ -62,8 +63,14 @@ class LoadAudio(Transform):
         if self.cache is None: return read_clip(fn, self.sr, self.mono, n, pos)
         return self.cache.get(fn, n, pos).astype(np.float32)
     def setups(self, items):
+        items = getattr(items, 'items', items)
+        if self.channels is None:   # what predictions check each file against: a model of two channels never gets one
+            for f in list(items)[:8]:
+                try: self.channels = int(read_clip(f, self.sr, False, 1).shape[0]) if isinstance(f, (str, Path)) else None
+                except AudioError: continue
+                break
         if self.cache is None: return
-        bad = self.cache.fill(getattr(items, 'items', items))
+        bad = self.cache.fill(items)
         if bad: warnings.warn(f"{len(bad)} files could not be decoded into the cache: " +
                               '; '.join(f"{f}: {r}" for f, r in bad.items()))
     def __getstate__(self):

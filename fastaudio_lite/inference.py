@@ -45,7 +45,7 @@ def predict_files(learn,    # a learner of audio files (`audio_learner`, `load_l
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     n = None if fl is None else fl.n_samples(la.sr)
     return predict_clips(lambda waves: clip_probs(learn, waves, la.sr).numpy(), lambda f: la.read(f, n, 0.5), files, learn.dls.vocab,
-                         topk, bs, is_multi_label(learn.dls), 1 if la.mono else getattr(learn.dls, 'channels', None))
+                         topk, bs, is_multi_label(learn.dls), getattr(la, 'channels', None))   # None: the first file read decides
 
 def predict_windows(learn,        # a learner whose data has a clip length (`AudioBlock(duration=...)`)
                     fn,           # an audio file of any length

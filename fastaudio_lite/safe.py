@@ -84,7 +84,7 @@ def _loss(learn):
     return dict(type=name, eps=float(f.eps)) if hasattr(f, 'eps') else dict(type=name)
 
 def _channels(learn, la):
-    if la.mono: return 1
+    if getattr(la, 'channels', None): return la.channels
     f = next(iter(getattr(learn.dls.valid_ds, 'items', [])), None)
     if f is None: raise SafeModelError("a model of several audio channels, loaded without its data: the channels are unknown")
     return int(la.read(f, 1).shape[0])
@@ -122,7 +122,9 @@ def _dls(d, tfms):
     "Empty `DataLoaders` with the description's audio pipeline, labels and batch transforms, as fastai's `export` leaves them."
     a, labels = d['audio'], d['labels']
     y = [MultiCategorize(vocab=labels), OneHotEncode(len(labels))] if d['multi_label'] else [Categorize(vocab=labels, sort=False)]
-    dsets = Datasets([], tfms=[[LoadAudio(a['sr'], a['mono'])], y], splits=([], []), do_setup=False)
+    la = LoadAudio(a['sr'], a['mono'])
+    la.channels = int(a['channels'])   # what predictions check each file against (`setups` would read it from the items)
+    dsets = Datasets([], tfms=[[la], y], splits=([], []), do_setup=False)
     # the types `test_dl` reads to see which transforms an item still needs (fastai sets them in a setup that needs items)
     dsets.tls[0].types = [LoadAudio.input_types, AudioTensor]
     dsets.tls[1].types = [str, TensorMultiCategory if d['multi_label'] else TensorCategory]
@@ -165,7 +167,7 @@ def learner_from(d,        # a description, as `describe` gives it (or a safe fi
         loss_func = None if loss is None else _losses[loss['type']](**({'eps': loss['eps']} if 'eps' in loss else {})) if loss.get('type') in _losses else None
         learn = AudioLearner(dls, m.model, loss_func=loss_func, splitter=m.splitter)
         learn.arch, learn.pretrained = m.name, False
-        dls.channels = int(a['channels'])   # what `inference.predict_files` checks files against
+
         return learn
     except (KeyError, TypeError, AttributeError, ArgumentError, OverflowError) as e:
         raise SafeModelError(f"the description is incomplete or wrong ({type(e).__name__}: {e})") from None

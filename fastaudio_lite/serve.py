@@ -48,7 +48,7 @@ class Served:
         if fl is None: raise ArgumentError("the page needs a learner whose data has a clip length (AudioBlock(duration=...))")
         self.labels, self.sr, self.n = list(map(str, learn.dls.vocab)), la.sr, fl.n_samples(la.sr)
         self.multi_label, self.mono, self.source = is_multi_label(learn.dls), la.mono, 'fastai'
-        self.channels = 1 if la.mono else getattr(learn.dls, 'channels', None)
+        self.channels = getattr(la, 'channels', None)   # None: unknown, not checked
         self.clip = lambda path: la.read(path, self.n, 0.5)
         self.probs = lambda clips: clip_probs(learn, clips, la.sr).numpy()
         self.windows = lambda path: predict_windows(learn, path)
