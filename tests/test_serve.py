@@ -216,11 +216,13 @@ def test_a_long_recording_gets_a_timeline_and_events(files, browser, page_url, t
 def test_space_runs_without_torch(files, browser, tmp_path):
     "fastaudio-lite space writes app.py, requirements.txt, README.md and the model; the ONNX Space starts with torch refused."
     space = tmp_path / 'space'
-    r = subprocess.run(CLI + ['space', files / 'model.onnx', space], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(CLI + ['space', files / 'model.onnx', space, '--max-mb', '3'], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in space.iterdir()) == ['README.md', 'app.py', 'fastaudio_lite', 'model.onnx', 'requirements.txt']
-    reqs = (space / 'requirements.txt').read_text().split()
-    assert reqs == ['numpy', 'soundfile', 'soxr', 'onnxruntime', 'matplotlib']
+    reqs = (space / 'requirements.txt').read_text().split()   # the versions it was written with, pinned
+    from importlib.metadata import version
+    assert reqs == [f'{n}=={version(n)}' for n in ('numpy', 'soundfile', 'soxr', 'onnxruntime', 'matplotlib')], reqs
+    assert 'max_file_size=3145728' in (space / 'app.py').read_text()
     meta = (space / 'README.md').read_text()
     assert meta.startswith('---\ntitle: "Sounds: high, low, noise"\n') and '\nsdk: gradio\n' in meta and '\napp_file: app.py\n' in meta
     (tmp_path / 'block').mkdir()
@@ -254,3 +256,32 @@ def test_bad_serve_options_are_one_line(files, args, msg):
     r = subprocess.run(CLI + ['serve', files / 'model.onnx', *args], capture_output=True, text=True, timeout=300)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f'fastaudio-lite serve: error: {msg}'), r.stderr
+
+
+@pytest.mark.slow
+def test_an_explicit_max_mb_serves_and_uploads_are_removed(files, browser, tmp_path):
+    "`serve --max-mb 1.5` starts (Gradio takes the limit in bytes); each upload is removed from the server once classified."
+    uploads = tmp_path / 'uploads'
+    with server(CLI + ['serve', files / 'model.onnx', '--port', '{port}', '--max-mb', '1.5'], env={'GRADIO_TEMP_DIR': str(uploads)},
+                cwd=tmp_path) as url:
+        page = Page(browser, url)
+        page.upload(files / 'high.wav')
+        assert list(uploads.rglob('high.wav')), 'the upload is on the server while it waits'
+        page.classify()
+        assert page.label() == 'high'
+        deadline = time.time() + 30
+        while list(uploads.rglob('*.wav')) and time.time() < deadline: time.sleep(0.2)
+        assert not list(uploads.rglob('*.wav')), list(uploads.rglob('*'))
+        page.close()
+
+
+@pytest.mark.slow
+def test_a_safetensors_space_carries_the_library_and_pinned_versions(files, tmp_path):
+    space = tmp_path / 'space'
+    r = subprocess.run(CLI + ['space', files / 'model.safetensors', space], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    reqs = (space / 'requirements.txt').read_text().split()
+    assert reqs and all('==' in q for q in reqs) and not any('git+' in q for q in reqs), reqs
+    assert (space / 'fastaudio_lite' / 'safe.py').exists() and (space / 'fastaudio_lite' / 'recipes.py').exists()
+    r = subprocess.run(CLI + ['space', files / 'model.onnx', '/proc/x'], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and r.stderr.count('\n') == 1, r.stderr
