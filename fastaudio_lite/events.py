@@ -269,6 +269,8 @@ def read_events(path,             # a CSV of `EventWriter`, a Raven selection ta
         rows = list(csv.DictReader(lines, delimiter='\t'))
         col = label_col or next((c for c in _raven_labels if c in rows[0]), None) if rows else label_col
         if rows and col not in rows[0]: raise ArgumentError(f"{path}: a Raven table without a label column ({label_col or ' or '.join(_raven_labels[:4])}); name it with label_col")
+        if rows and (missing := [c for c in ('Begin Time (s)', 'End Time (s)') if c not in rows[0]]):
+            raise ArgumentError(f"{path}: a Raven table without its {missing[0]} column")
         fcol = next((c for c in _raven_files if rows and c in rows[0]), None)
         seen, out = set(), []
         for i, r in enumerate(rows, 2):
@@ -280,6 +282,8 @@ def read_events(path,             # a CSV of `EventWriter`, a Raven selection ta
         return out
     if head.split(',')[:4] == ['file', 'label', 'onset_s', 'offset_s']:   # EventWriter's CSV
         rows = list(csv.DictReader(lines))
+        if short := next((i for i, r in enumerate(rows, 2) if None in (r['file'], r['label'], r['offset_s'])), None):
+            raise ArgumentError(f"{path}: line {short}: fewer cells than the header's")
         return [_event(path, i, file if file is not None else _unescaped(r['file']), _unescaped(r['label']), r['onset_s'], r['offset_s'], r.get('peak'), r.get('mean'))
                 for i, r in enumerate(rows, 2)]
     out = []   # Audacity: onset, offset, label; a line starting with a backslash holds a label's frequencies
