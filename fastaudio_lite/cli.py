@@ -505,7 +505,7 @@ def _event_settings(a, labels):
 def _cmd_predict(a):
     from fastaudio_lite.decode import ArgumentError, AudioError, atomic_write, check_output, find_audio
     from fastaudio_lite.events import SafeWriter
-    model = _model_file(a.model)[0]
+    model = Path(a.model)   # its bytes are read once the arguments have been checked (`_predictor`)
     for name in ('window', 'hop', 'min_dur', 'merge_gap'):
         v = getattr(a, name)
         if v is not None and not (math.isfinite(v) and v > 0 or v == 0 and name in ('min_dur', 'merge_gap')):
@@ -582,7 +582,7 @@ def _cmd_predict(a):
 
 def _cmd_export(a):
     from fastaudio_lite.decode import ArgumentError, check_output
-    model, dest = _model_file(a.model)[0], Path(a.out)
+    model, dest = Path(a.model), Path(a.out)
     if dest.suffix.lower() not in ('.onnx', '.safetensors'): raise UserError(f"{dest}: name it .onnx (ONNX) or .safetensors (the safe model file)")
     try: check_output(dest, 'OUT', (dest.suffix.lower(),), [(model, 'the model file')], a.force, writes_model=True)
     except ArgumentError as e: raise UserError(str(e)) from None
