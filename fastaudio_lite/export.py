@@ -25,6 +25,7 @@ from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectr
 from .augment import AudioAugment
 from .data import is_multi_label
 from .inference import audio_loader, clip_length, clip_probs
+from .models import feature_layer
 from .runtime import OnnxModel
 
 # %% auto #0
@@ -149,16 +150,21 @@ def front_end(tfms, # the validation set's batch transforms
     return nn.Sequential(*steps)
 
 class AudioGraph(nn.Module):
-    "Waveforms `(batch, channels, samples)` through `front` and `model` to probabilities: softmax, or sigmoid when `multi_label`."
+    """Waveforms `(batch, channels, samples)` through `front` and `model` to probabilities (softmax, or sigmoid when
+    `multi_label`) and the embedding, the input of `layer` (the head's first linear layer: `embed.feature_layer`)."""
     def __init__(self,
                  front,              # waveforms -> model inputs
                  model,              # the trained model
+                 layer,              # the layer of `model` whose input is the embedding
                  multi_label=False): # sigmoid outputs (else softmax)
         super().__init__()
-        self.front, self.model, self.multi_label = front, model, multi_label
+        self.front, self.model, self.layer, self.multi_label = front, model, layer, multi_label
     def forward(self, x):
-        y = self.model(self.front(x))
-        return torch.sigmoid(y) if self.multi_label else torch.softmax(y, dim=-1)
+        got = []
+        hook = self.layer.register_forward_hook(lambda m, i, o: got.append(i[0].flatten(1)))
+        try: y = self.model(self.front(x))
+        finally: hook.remove()
+        return torch.sigmoid(y) if self.multi_label else torch.softmax(y, dim=-1), got[0]
 
 # %% ../nbs/04d_export.ipynb #acb416fc
 def _write(graph, x, path, dynamic_length, opset):
@@ -166,8 +172,8 @@ def _write(graph, x, path, dynamic_length, opset):
     kwargs = {'dynamo': False} if 'dynamo' in torch.onnx.export.__code__.co_varnames else {}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        torch.onnx.export(graph, (x,), str(path), input_names=['waveform'], output_names=['probabilities'],
-                          dynamic_axes={'waveform': axes, 'probabilities': {0: 'batch'}}, opset_version=opset, **kwargs)
+        torch.onnx.export(graph, (x,), str(path), input_names=['waveform'], output_names=['probabilities', 'embedding'],
+                          dynamic_axes={'waveform': axes, 'probabilities': {0: 'batch'}, 'embedding': {0: 'batch'}}, opset_version=opset, **kwargs)
 
 def _add_metadata(path, meta):
     import onnx
@@ -215,7 +221,7 @@ def export_onnx(self: Learner,
     clips, want, la, fl, n = _reference(self)
     multi = is_multi_label(self.dls)
     model = self.model.eval().cpu()
-    graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, la.sr), model, multi).eval()  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
+    graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, la.sr), model, feature_layer(model), multi).eval()  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     x = torch.from_numpy(clips[:2])
     tmp = temp_path(path)
     try:

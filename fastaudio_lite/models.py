@@ -23,7 +23,7 @@ from .spectrogram import triangular_fbanks
 __all__ = ['offline', 'hub_timeout', 'WeightsUnavailable', 'hub_file', 'url_file', 'no_weights', 'timm_weights',
            'torchvision_weights', 'load_state_dict', 'first_conv', 'adapt_first_conv', 'kaldi_mel_banks', 'kaldi_fbank',
            'ASTFeatures', 'WaveNormalize', 'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model',
-           'AudioModel', 'create_audio_model']
+           'AudioModel', 'create_audio_model', 'feature_layer']
 
 # %% ../nbs/08_models.ipynb #ce51d702
 def _flag(name): return os.environ.get(name, '').strip().lower() in ('1', 'true', 'yes', 'on')
@@ -402,3 +402,12 @@ def create_audio_model(arch,              # a timm name, a transformers folder o
     pretrained_used = used or own
     freeze = ((used and not own) or (own and not head_loaded)) and splitter is not trainable_params
     return AudioModel(model, splitter, name, pretrained_used, freeze)
+
+# %% ../nbs/08_models.ipynb #40a97e44
+def feature_layer(model): # a model made by `audio_learner`
+    """The linear layer whose input is `model`'s embedding: the first of fastai's head (`model[1]`) for timm and
+    torchvision bodies, a transformers model's classifier (its last), else the first (`nets`' models, after their pooling)."""
+    linear = lambda m: [l for l in m.modules() if isinstance(l, nn.Linear)]
+    if isinstance(model, nn.Sequential) and len(model) == 2 and linear(model[1]): return linear(model[1])[0]
+    if not linear(model): raise ArgumentError(f"{type(model).__name__} has no linear layer: it has no embedding to take")
+    return linear(model)[-1] if isinstance(model, HFAudioModel) else linear(model)[0]

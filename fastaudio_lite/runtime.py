@@ -16,7 +16,7 @@ from .decode import (ArgumentError, AudioError, audio_windows, check_clip, check
 from .events import find_events
 
 # %% auto #0
-__all__ = ['Prediction', 'predict_clips', 'window_samples', 'predict_windows_of', 'OnnxModel']
+__all__ = ['Prediction', 'predict_clips', 'window_samples', 'predict_windows_of', 'onnx_session', 'OnnxModel']
 
 # %% ../nbs/00b_runtime.ipynb #e16a346b
 class Prediction(NamedTuple):
@@ -105,20 +105,26 @@ def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabil
     if wins: yield np.array(starts) / sr, np.array(ends) / sr, probs_of(wins)
 
 # %% ../nbs/00b_runtime.ipynb #61c12cd6
+def onnx_session(path,          # an ONNX file
+                 threads=None): # onnxruntime's intra-op threads (None: its default)
+    "An onnxruntime session of `path` on the CPU, the file checked by its bytes first; an `ArgumentError` says why it cannot be had."
+    try: import onnxruntime as ort
+    except ImportError: raise ImportError("ONNX models need onnxruntime: pip install 'fastaudio_lite[onnx]'") from None
+    if model_format(path) != 'onnx': raise ArgumentError(f"{path}: not an ONNX file (it holds a {model_format(path)} model)")
+    opts = ort.SessionOptions()
+    if threads: opts.intra_op_num_threads = int(threads)
+    try: return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+    except Exception as e: raise ArgumentError(f"{path}: cannot be loaded as an ONNX model ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from None
+
 class OnnxModel:
     """An ONNX file written by `export_onnx`: its labels and audio settings, read from the file's metadata and checked
     (`check_labels`, `check_clip`), and an onnxruntime session (`threads`: intra-op threads, onnxruntime's choice if
     None). Call it on a list of clips. An `ArgumentError` says in one line why a file cannot be used."""
     def __init__(self,
                  path,          # a model.onnx written by `export_onnx`
-                 threads=None): # onnxruntime's intra-op threads (None: its default)
-        try: import onnxruntime as ort
-        except ImportError: raise ImportError("ONNX models need onnxruntime: pip install 'fastaudio_lite[onnx]'") from None
-        if model_format(path) != 'onnx': raise ArgumentError(f"{path}: not an ONNX file (it holds a {model_format(path)} model)")
-        opts = ort.SessionOptions()
-        if threads: opts.intra_op_num_threads = int(threads)
-        try: self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-        except Exception as e: raise ArgumentError(f"{path}: cannot be loaded as an ONNX model ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from None
+                 threads=None,  # onnxruntime's intra-op threads (None: its default)
+                 session=None): # the file's `onnx_session`, when it is open already
+        self.session = session or onnx_session(path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if 'fastaudio_lite' not in meta: raise ArgumentError(f"{path}: an ONNX file without fastaudio_lite's metadata (labels, rate, clip length): write it with export_onnx")
         self.path, self.version, self.input = str(path), meta['fastaudio_lite'], self.session.get_inputs()[0].name

@@ -7,7 +7,7 @@ import pytest
 PKG = Path(__file__).parents[1] / 'fastaudio_lite'
 # DESIGN.md's layers, lowest first
 LAYERS = [('decode',), ('events',), ('core', 'runtime'), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
-          ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes', 'serve'), ('cli',), ('all',)]
+          ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes', 'serve', 'embed'), ('heads',), ('cli',), ('all',)]
 LEVEL = {m: i for i, names in enumerate(LAYERS) for m in names}
 
 
