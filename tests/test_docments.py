@@ -6,7 +6,7 @@ import pytest
 from fastcore.docments import docments
 
 MODULES = ['decode', 'core', 'runtime', 'data', 'spectrogram', 'augment', 'models', 'nets', 'learner', 'callbacks',
-           'inference', 'datasets', 'export', 'safe', 'recipes', 'cli']
+           'inference', 'datasets', 'export', 'safe', 'recipes', 'embed', 'heads', 'cli']
 # fastai's own protocol methods, one line each, documented where fastai defines them; and a dataclass, whose fields
 # carry their comments (docments reads a function's signature, and a dataclass's __init__ is generated)
 EXEMPT = {'data.FixLength.before_call', 'augment.Gain.draw', 'recipes.Recipe'}
