@@ -149,3 +149,13 @@ def test_a_head_whose_embedder_is_missing_or_other_is_refused(tones, tmp_path):
     emb_file.unlink()
     r = cli('predict', model, tones / 'data' / 'low' / 'low_0.wav', cache=cache)
     assert r.returncode == 2 and 'Traceback' not in r.stderr and r.stderr.count('\n') == 1, r.stderr
+
+
+def test_a_transformers_model_embeds_by_its_mean_hidden_state(hf_dirs):
+    from fastaudio_lite.embed import HFEmbedder
+    emb = embedder(f"hf:{hf_dirs / 'w2v'}", window_s=0.5)
+    assert isinstance(emb, HFEmbedder) and (emb.sr, emb.dim, emb.n_samples) == (16000, 32, 8000)
+    x = np.random.default_rng(0).normal(0, 0.1, (3, 1, 8000)).astype(np.float32)
+    a, b = emb(x), emb(x[1:2])
+    assert a.shape == (3, 32) and np.isfinite(a).all() and np.abs(a[1:2] - b).max() < 1e-4
+    assert emb.key == embedder(f"hf:{hf_dirs / 'w2v'}").key   # the cache's key is the weights', whatever the window
