@@ -513,7 +513,8 @@ def _predictor(model):
     model, fmt = _model_file(model)
     if fmt == 'safetensors':
         from fastaudio_lite.decode import ArgumentError
-        from fastaudio_lite.heads import HeadModel, is_head_file
+        try: from fastaudio_lite.heads import HeadModel, is_head_file
+        except ImportError as e: raise UserError(f"{model}: a {fmt} model needs torch and fastai ({e.name} is missing): pip install fastaudio_lite") from None
         if is_head_file(model):   # a head on an embedder's vectors
             try: m = HeadModel(model)
             except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
