@@ -1,7 +1,7 @@
 """Training recipes on real recordings (issue 14): ESC-10 by official fold, Speech Commands (12 classes) by held-out
 speaker, FSDD official split and leave-one-speaker-out, all from random weights (nothing can be downloaded here).
 
-Each run is the `fastaudio-lite train` command's own code (`cli.build_dls`, then `cli.train`), with the recipe's pieces
+Each run is what `fastaudio-lite train` runs (`AudioDataLoaders`, then `recipes.train`), with the recipe's pieces
 set as named below; the data come from a `WaveCache` (decoded once). Every ESC-10 recipe but `mix16f` and `mix16r`
 keeps the mel bands the sound preset had when it ran, 20 Hz to 8 kHz (`sound_preset`); those two train with the
 preset's bands now, to half the sample rate. Every ESC-10 recipe but `mix16r` keeps the sound recipe's time shifts
@@ -114,25 +114,28 @@ RESULTS = Path(__file__).parent / 'results' / f'{STORE}.json'  # tracked: hours 
 
 def run(data, fold, name, seed, epochs):
     import torch
-    from fastaudio_lite import cli
     from fastaudio_lite.callbacks import BetweenClassMix
+    from fastaudio_lite.dataloaders import AudioDataLoaders
+    from fastaudio_lite.datasets import EscFoldSplitter, fsdd_splitter
+    from fastaudio_lite.recipes import train
     r = RECIPES[name]
-    split = {'esc10': f'esc:{fold}', 'sc12': 'speakers'}.get(data, 'fsdd' if fold == 'official' else None)
-    valid_re = rf'^\d_{fold}_' if data == 'fsdd' and fold != 'official' else None
     kind = 'speech' if data != 'esc10' else 'sound'
     rec = resolve(kind, name)
     t = time.time()
-    label = r'^(\d)_' if data == 'fsdd' else 'parent'  # FSDD's digit is in the file name (the official split sets it)
+    opts = dict(bs=r.get('bs'), seed=seed, kind=kind, augment=rec['augment'], cache=True, win_scales=r.get('win_scales'),
+                hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop)
     with _preset(kind, r.get('sound_preset', {}) if kind == 'sound' else {}):  # the batch transforms read the preset here
-        dls = cli.build_dls(PATHS[data], label=label, split=split, valid_re=valid_re, bs=r.get('bs'), seed=seed, kind=kind, augment=rec['augment'],
-                            hop_length=hop.get(data) if isinstance(hop := r.get('hop'), dict) else hop, cache=True,
-                            win_scales=r.get('win_scales'))
+        if data == 'esc10': dls = AudioDataLoaders.from_folder(PATHS[data], splitter=EscFoldSplitter(fold), **opts)
+        elif data == 'sc12': dls = AudioDataLoaders.from_folder(PATHS[data], **opts)   # the layout's split: held-out speakers
+        else:   # FSDD's digit is in the file name: the official split, or one speaker held out
+            split = dict(splitter=fsdd_splitter()) if fold == 'official' else dict(valid_re=rf'^\d_{fold}_')
+            dls = AudioDataLoaders.from_name_re(PATHS[data], None, r'^(\d)_', **split, **opts)
     average = r.get('average', 0.)  # only the averaging recipes: the others ran before the speech recipe averaged
     shadows = [_shadow_average(span) for span in SPANS] if average else []
     mixing = [BetweenClassMix(r['between'])] if r.get('between') else []
-    learn, m = cli.train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
-                         mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True,
-                         average=average, cbs=shadows + mixing)
+    learn, m = train(dls, r.get('arch', 'resnet18'), epochs, 1e-2, OUT / 'recipes_model', seed, pretrained=False,
+                     mixup=rec['mixup'], label_smoothing=rec['label_smoothing'], export=False, tta=True,
+                     average=average, cbs=shadows + mixing)
     fit_s = time.time() - t
     acc, tta = m['accuracy'], m['tta_accuracy']  # what `fastaudio-lite train --tta` reports
     paired = {}

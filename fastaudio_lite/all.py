@@ -22,4 +22,5 @@ from fastaudio_lite.safe import *
 from fastaudio_lite.datasets import *
 from fastaudio_lite.recipes import *
 from fastaudio_lite.embed import *
+from fastaudio_lite.dataloaders import *
 from fastaudio_lite.heads import *

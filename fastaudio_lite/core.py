@@ -23,13 +23,13 @@ from fastcore.foundation import L
 from fastcore.parallel import parallel
 
 from .decode import (ArgumentError, AudioError, audio_extensions, audio_windows, check_regular, check_sr, clip_window,
-                                  downmix, read_clip, resample_array, _decode, _why_not)
+                                  downmix, read_clip, resample_array, decode_window, why_unreadable)
 
 
 # %% auto #0
-__all__ = ['cache_dtypes', 'plain_tensor', 'say', 'KeepArgs', 'MetaTensor', 'AudioTensor', 'audio_grid', 'show_labelled',
-           'sinc_resample_kernel', 'resample', 'load_audio', 'get_audio_files', 'audio_error', 'audio_errors',
-           'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
+__all__ = ['cache_dtypes', 'plain_tensor', 'say', 'KeepArgs', 'MetaTensor', 'AudioTensor', 'axes_for', 'audio_grid',
+           'show_labelled', 'sinc_resample_kernel', 'resample', 'load_audio', 'get_audio_files', 'audio_error',
+           'audio_errors', 'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 def plain_tensor(x):
@@ -103,7 +103,7 @@ class AudioTensor(MetaTensor):
              figsize=(6, 2), # size of new axes, in inches
              **kwargs):
         "Draw the waveform against time in seconds, one line per channel."
-        ax = _get_ax(ax, ctx, figsize)
+        ax = axes_for(ax, ctx, figsize)
         x = self.detach().cpu().as_subclass(torch.Tensor).reshape(-1, self.nsamples).numpy()
         t = np.arange(self.nsamples) / (self.sr or 1)
         for i, ch in enumerate(x): ax.plot(t, ch, lw=0.6, label=f"channel {i}" if len(x) > 1 else None, **kwargs)
@@ -118,7 +118,9 @@ class AudioTensor(MetaTensor):
         from IPython.display import Audio
         return Audio(self.detach().cpu().as_subclass(torch.Tensor).reshape(-1, self.nsamples).numpy(), rate=self.sr)
 
-def _get_ax(ax, ctx, figsize):
+def axes_for(ax,      # the axes given (None: `ctx`'s)
+             ctx,     # fastai's context: axes to draw on, or None
+             figsize):# a new figure's size
     "The axes to draw on: `ax`, else fastai's `ctx`, else a new figure."
     import matplotlib.pyplot as plt
     ax = ax if ax is not None else ctx
@@ -198,7 +200,7 @@ def load_audio(fn,              # an audio file
     if duration is not None and duration <= 0: raise ArgumentError(f"duration must be > 0 seconds or None, got {duration!r}")
     def window(frames, file_sr):
         return int(round(offset * file_sr)), -1 if duration is None else int(round(duration * file_sr))
-    x, out_sr = _decode(fn, sr, mono, window)
+    x, out_sr = decode_window(fn, sr, mono, window)
     return AudioTensor(torch.from_numpy(x), sr=out_sr)
 
 # %% ../nbs/00_core.ipynb #b2797955
@@ -235,7 +237,7 @@ def _info(fn):
         i = sf.info(os.fsencode(fn))
         return (i.frames, i.samplerate, i.channels) if i.frames > 0 else "no samples"
     except AudioError as e: return e.reason
-    except Exception as e: return _why_not(fn, e)
+    except Exception as e: return why_unreadable(fn, e)
 
 def audio_info(files,         # audio files
                n_workers=8):  # threads reading the headers
@@ -266,7 +268,7 @@ class WaveCache:
     def entry(self, fn):
         "The file that holds `fn`'s waveform, named by its path, inode, size, modification and change times, `sr`, `mono` and `dtype`."
         try: st = os.stat(fn)
-        except OSError as e: raise AudioError(fn, _why_not(fn, e)) from None
+        except OSError as e: raise AudioError(fn, why_unreadable(fn, e)) from None
         # the change time (ctime) moves with every write and no tool can set it back, unlike the modification time
         key = f"{os.path.abspath(fn)}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{self.sr}|{self.mono}|{self.dtype}"
         return self.path / f"{hashlib.sha1(key.encode(errors='surrogateescape')).hexdigest()}.wave"   # any bytes a name holds
@@ -290,7 +292,7 @@ class WaveCache:
                           f"decoding the file again", stacklevel=2)
         except FileNotFoundError: pass  # not cached yet
         except ValueError: pass         # a header cut short by a killed writer
-        x = _decode(fn, self.sr, self.mono, lambda frames, file_sr: (0, -1))[0].astype(self.dtype)
+        x = decode_window(fn, self.sr, self.mono, lambda frames, file_sr: (0, -1))[0].astype(self.dtype)
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f"{p.stem}.{os.getpid()}.tmp")
         with open(tmp, 'wb') as fh:

@@ -27,8 +27,8 @@ __all__ = ['fsdd_labeller', 'table_columns', 'speech_words', 'english_accents', 
            'speech_commands_noise', 'speech_commands_splitter', 'speech_commands_speaker', 'hash_fraction',
            'SpeakerHashSplitter', 'esc50_splitter', 'ESC50Labeller', 'esc_fold', 'EscFoldSplitter', 'esc50_target',
            'data_layout', 'layout_split', 'fsdd_splitter', 'fsdd_speaker_splitter', 'TableError', 'read_labels',
-           'TableLabeller', 'FoldSplitter', 'GroupSplitter', 'check_leak', 'grouped_folds', 'espeak_words',
-           'synth_voices', 'synth_speech', 'folder_digest']
+           'labels_table', 'TableLabeller', 'FoldSplitter', 'GroupSplitter', 'check_leak', 'grouped_folds',
+           'espeak_words', 'synth_voices', 'synth_speech', 'folder_digest']
 
 # %% ../nbs/05_datasets.ipynb #63a48989
 class AudioURLs:
@@ -191,12 +191,27 @@ def read_labels(table,           # a CSV file with a header row
                 sep=';',         # what separates several labels in a cell (a multi-label table)
                 allow_outside=False): # accept file cells that lead outside `data` (`../x.wav`, `/abs/x.wav`)
     """The table as a DataFrame: `file`, `label`, and `fold` and `group` where it has them; `df.attrs['multi_label']`.
-    A file cell that leads outside `data` is refused with its row, unless `allow_outside`."""
+    A file cell that leads outside `data` is refused with its row, unless `allow_outside` (`labels_table`)."""
     import pandas as pd
-    table, data = Path(table), Path(data)
+    table = Path(table)
     if not table.is_file(): raise TableError(f"{table}: no such file")
     try: df = pd.read_csv(table, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (ValueError, UnicodeDecodeError) as e: raise TableError(f"{table}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+    return labels_table(df, data, file_col, label_col, fold_col, group_col, sep, allow_outside, str(table))
+
+def labels_table(df,              # a DataFrame, one row per file
+                 data,            # the folder the file cells are relative to
+                 file_col=None,   # the file column (None: the first of `table_columns['file']` present)
+                 label_col=None,  # the label column (likewise)
+                 fold_col=None,   # the fold column (likewise; none: no folds)
+                 group_col=None,  # the group column (likewise; none: no groups)
+                 sep=';',         # what separates several labels in a cell (a multi-label table)
+                 allow_outside=False, # accept file cells that lead outside `data` (`../x.wav`, `/abs/x.wav`)
+                 table='the table'):  # how messages name it (a row is counted as in a CSV file: the header is row 1)
+    "`df` checked and normalised as `read_labels` does a CSV file's rows."
+    import pandas as pd
+    data = Path(data)
+    df = df.fillna('').astype(str)
     cols = _columns(df, table, dict(file=file_col, label=label_col, fold=fold_col, group=group_col))
     by_name = None
     out, first = [], {}
@@ -231,7 +246,7 @@ def read_labels(table,           # a CSV file with a header row
         out.append(rec)
     if not out: raise TableError(f"{table}: no rows")
     res = pd.DataFrame(out)
-    res.attrs.update(multi_label=multi, columns=cols, table=str(table))
+    res.attrs.update(multi_label=multi, columns=cols, table=table)
     return res
 
 class TableLabeller:
@@ -270,7 +285,7 @@ def check_leak(items,     # the split's files
     both = sorted(tr & {group_of[str(items[i])] for i in splits[1]})
     if both: raise ArgumentError(f"the split puts group {both[0]!r}" + (f" and {len(both) - 1} more" if len(both) > 1 else '') +
                                  " on both sides (training and validation): its clips would be judged by a model that heard them; "
-                                 "split by fold or group (or allow the leak knowingly)")
+                                 "split by fold or group (allow_leak accepts the leak)")
 
 def grouped_folds(files,     # the files
                   labels,    # their labels (one each, or a list each)

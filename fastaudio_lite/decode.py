@@ -17,8 +17,9 @@ import soxr
 # %% auto #0
 __all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'max_sr', 'max_clip_samples', 'ArgumentError',
            'AudioError', 'check_sr', 'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio',
-           'clip_window', 'check_regular', 'read_clip', 'audio_windows', 'read_all', 'Busy', 'claim', 'sniff_model',
-           'model_format', 'check_output', 'temp_path', 'publish', 'atomic_write', 'check_labels', 'check_clip']
+           'clip_window', 'why_unreadable', 'check_regular', 'decode_window', 'read_clip', 'read_span', 'audio_windows',
+           'read_all', 'Busy', 'claim', 'sniff_model', 'model_format', 'check_output', 'temp_path', 'publish',
+           'atomic_write', 'check_labels', 'check_clip']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
 class ArgumentError(ValueError):
@@ -114,7 +115,8 @@ def clip_window(total,    # samples in the file
     if n is None or total <= n: return 0, total
     return int(round(pos * (total - n))), n
 
-def _why_not(fn, e):
+def why_unreadable(fn, # the file that could not be decoded
+                   e): # the exception decoding it raised
     "Why `fn` could not be decoded: missing, a symlink loop, a folder, empty (looked at only after a failure), or libsndfile's reason."
     import errno
     try: st = os.stat(fn)
@@ -136,7 +138,7 @@ def _samples(data, fn, file_sr, sr, mono, where=''):
 def check_regular(fn):
     "An `AudioError` unless `fn` is a regular file (a FIFO, device or socket would block or never end): checked without opening it."
     try: st = os.stat(fn)
-    except OSError: return   # missing, a loop: opening it says why (`_why_not`)
+    except OSError: return   # missing, a loop: opening it says why (`why_unreadable`)
     if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
         kind = 'a FIFO' if stat.S_ISFIFO(st.st_mode) else 'a socket' if stat.S_ISSOCK(st.st_mode) else 'a device'
         raise AudioError(fn, f"not a regular file ({kind}): left unopened")
@@ -160,7 +162,10 @@ def _quiet(on):
         os.dup2(saved, 2)
         os.close(saved), os.close(null)
 
-def _decode(fn, sr, mono, window):
+def decode_window(fn,      # an audio file
+                  sr,      # the rate to resample to, Hz (None: the file's)
+                  mono,    # down-mix to one channel
+                  window): # `(frames, file_sr) -> (start, count)`: the part to decode, in the file's frames (count -1: to the end)
     "Decode the `window(frames, file_sr) -> (start, count)` part of `fn`: float32 `(channels, samples)` at `sr` (file's if None)."
     check_regular(fn)
     try:
@@ -172,7 +177,7 @@ def _decode(fn, sr, mono, window):
                 if start: f.seek(min(start, f.frames))
                 data = f.read(count, dtype='float32', always_2d=True)
     except AudioError: raise
-    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
+    except Exception as e: raise AudioError(fn, why_unreadable(fn, e)) from e
     if data.shape[0] == 0: raise AudioError(fn, "no samples" + (f" from sample {start}" if start else ""))
     return _samples(data, fn, file_sr, sr, mono), file_sr if sr is None else int(sr)
 
@@ -186,8 +191,18 @@ def read_clip(fn,          # an audio file
         if n is None: return 0, -1
         need = -(-n * file_sr // sr)  # at the file's rate, rounded up: resampling gives back >= n samples
         return clip_window(frames, need, pos)
-    x, _ = _decode(fn, sr, mono, window)
+    x, _ = decode_window(fn, sr, mono, window)
     return x[:, :n] if n is not None else x
+
+def read_span(fn,          # an audio file
+              sr,          # the rate to resample to, Hz
+              start_s,     # where the span begins, seconds
+              end_s,       # where it ends (cut at the file's end)
+              mono=True):  # down-mix to one channel
+    "The samples of `fn` from `start_s` to `end_s` at `sr` Hz, decoding that part alone: float32 `(channels, samples)`."
+    if not 0 <= start_s < end_s: raise ArgumentError(f"a span needs 0 <= start_s < end_s, got {start_s!r} to {end_s!r}")
+    window = lambda frames, file_sr: (int(start_s * file_sr), max(1, int(round((end_s - start_s) * file_sr))))
+    return decode_window(fn, sr, mono, window)[0]
 
 # %% ../nbs/00a_decode.ipynb #2dece65a
 def audio_windows(fn,          # an audio file, read a window at a time
@@ -200,7 +215,7 @@ def audio_windows(fn,          # an audio file, read a window at a time
     if n <= 0 or hop <= 0: raise ArgumentError(f"n and hop must be > 0 samples, got n={n!r}, hop={hop!r}")
     check_regular(fn)
     try: f = sf.SoundFile(os.fsencode(fn))
-    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
+    except Exception as e: raise AudioError(fn, why_unreadable(fn, e)) from e
     with f:
         _check_complete(f, fn)
         file_sr, frames = f.samplerate, f.frames
@@ -227,7 +242,7 @@ def read_all(fn,            # an audio file
     check_regular(fn)
     sr = check_sr(sr)
     try: f = sf.SoundFile(os.fsencode(fn))
-    except Exception as e: raise AudioError(fn, _why_not(fn, e)) from e
+    except Exception as e: raise AudioError(fn, why_unreadable(fn, e)) from e
     with f:
         _check_complete(f, fn)
         if f.frames == 0: raise AudioError(fn, "no samples")

@@ -9,7 +9,6 @@ nothing, and a run that was stopped resumes where it was."""
 from __future__ import annotations
 import hashlib
 import os
-import time
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import NamedTuple
@@ -50,6 +49,8 @@ class Embedder:
     samples)` of `n_samples` each -> `(n, dim)`."""
     name = key = sr = window_s = channels = dim = None
     license = None   # a license the user must hear of when choosing it (BirdNET's)
+    file = None      # the file its weights came from (None: a Hub id): what a Space carries beside a head
+    args = {}        # what `embedder` needs besides its name or file to make it again (a head's model file keeps them)
     @property
     def n_samples(self): return int(round(self.window_s * self.sr))
     def __call__(self, x): # windows `(n, channels, n_samples)`
@@ -87,7 +88,7 @@ class BirdNetEmbedder(Embedder):
                  threads=None): # the interpreter's threads
         try: from ai_edge_litert.interpreter import Interpreter
         except ImportError: raise ImportError("BirdNET needs ai-edge-litert: pip install 'fastaudio_lite[birdnet]'") from None
-        self.path = birdnet_model(path)
+        self.path = self.file = birdnet_model(path)
         self.key = f"birdnet-v2.4-{digest(self.path)}"
         self.interp = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count(), experimental_preserve_all_tensors=True)
         self.input = self.interp.get_input_details()[0]['index']
@@ -150,6 +151,9 @@ class OnnxEmbedder(Embedder):
         else:
             if sr is None or window_s is None: raise ArgumentError(f"{path}: an ONNX file of another library: give its sr and window_s")
             self.sr, self.window_s, self.channels, self.name = int(sr), float(window_s), 1, f"onnx:{Path(path).name}"
+            self.args = dict(sr=self.sr, window_s=self.window_s)
+        if output != 'embedding': self.args = dict(self.args, output=output)
+        self.file = Path(path)
         outs = {o.name: o.shape for o in self.session.get_outputs()}
         if output not in outs: raise ArgumentError(f"{path}: no output named {output!r} (it has {', '.join(outs)})")
         if not isinstance(outs[output][-1], int): raise ArgumentError(f"{path}: the output {output!r} has no fixed size ({outs[output]})")
@@ -172,7 +176,7 @@ class HFEmbedder(Embedder):
             self.model = AutoModel.from_pretrained(str(name_or_path)).eval()
         except OSError as e: raise ArgumentError(f"{name_or_path}: not a Hugging Face audio model here ({str(e).splitlines()[0][:200]})") from None
         self.sr, self.window_s, self.channels = int(self.features.sampling_rate), float(window_s), 1
-        self.dim, self.name = int(self.model.config.hidden_size), f"hf:{name_or_path}"
+        self.dim, self.name, self.args = int(self.model.config.hidden_size), f"hf:{name_or_path}", dict(window_s=self.window_s)
         self.key = f"hf-{weights_digest(self.model)}"
     def embed_windows(self, x):
         import torch
@@ -320,7 +324,10 @@ def embedder(spec,      # 'birdnet', 'hf:ID', a model file, or an `Embedder`
     if fmt == 'onnx': return OnnxEmbedder(s, **kwargs)
     if fmt == 'safetensors':
         from fastaudio_lite.safe import SafeModelError, load_audio_learner
-        try: return LearnerEmbedder(load_audio_learner(s), **kwargs)
-        except SafeModelError as e: raise ArgumentError(str(e)) from None
-    from fastai.learner import load_learner
-    return LearnerEmbedder(load_learner(s, cpu=True), **kwargs)
+        try: e = LearnerEmbedder(load_audio_learner(s), **kwargs)
+        except SafeModelError as err: raise ArgumentError(str(err)) from None
+    else:
+        from fastai.learner import load_learner
+        e = LearnerEmbedder(load_learner(s, cpu=True), **kwargs)
+    e.file = Path(s)
+    return e

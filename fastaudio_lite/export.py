@@ -20,7 +20,7 @@ from fastai.learner import Learner
 import fastaudio_lite
 from .decode import ArgumentError, fix_length, publish, temp_path
 from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectrogram, MultiResolutionMel,
-                                        Spectrogram, SpecNormalize, ToDB, _fbanks, apply_fbanks, coord_channels, deltas,
+                                        Spectrogram, SpecNormalize, ToDB, filterbank, apply_fbanks, coord_channels, deltas,
                                         get_window, power_to_db)
 from .augment import AudioAugment
 from .data import is_multi_label
@@ -82,7 +82,7 @@ class SpecFront(nn.Module):
         self.power, self.mfcc = t.power, isinstance(t, MFCC)
         fb = None
         if isinstance(t, (MelSpectrogram, ERBSpectrogram)):
-            fb = _fbanks(t.scale, t.n_fft // 2 + 1, t.f_min, t._fmax(sr), t.n_bands, sr, t.norm, t.mel_scale, torch.device('cpu')).clone()
+            fb = filterbank(t.scale, t.n_fft // 2 + 1, t.f_min, t._fmax(sr), t.n_bands, sr, t.norm, t.mel_scale, torch.device('cpu')).clone()
         self.register_buffer('fb', fb)
         if self.mfcc:
             self.top_db = t.top_db

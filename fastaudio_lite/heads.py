@@ -1,5 +1,5 @@
 """A small head (linear, or one hidden layer) trained with fastai on the vectors of a pretrained embedder: the files,
-labels and split of any audio `DataLoaders` (folders, names, tables, folds, groups and the leak check, as the command
+labels and split of any audio `DataLoaders` (folders, names, tables, folds, groups and the leak check, as `AudioDataLoaders`
 builds them), each file embedded once (`embed.embed_files`, cached), then `fit_one_cycle` in seconds. Its model file
 holds the head and the embedder's name, never code; `HeadModel` predicts files, windows and events with it."""
 
@@ -25,13 +25,14 @@ from .decode import ArgumentError, AudioError, atomic_write, check_labels, model
 from .data import is_multi_label
 from .callbacks import class_metrics, class_report, multi_label_metrics, multi_label_report
 from .events import find_events
-from .runtime import Prediction, predict_clips
-from .embed import embed_files, embedder
+from .runtime import predict_clips
+from .embed import birdnet_file, embed_files, embedder
 from .recipes import DataError, claim_out, imbalance_ratio
 
 # %% auto #0
 __all__ = ['head_format', 'head_defaults', 'head_kinds', 'EmbeddingHead', 'PrototypeHead', 'make_head', 'head_dataloaders',
-           'head_learner', 'head_description', 'train_head', 'is_head_file', 'HeadModel']
+           'vector_dataloaders', 'head_learner', 'head_description', 'train_head', 'fit_head', 'is_head_file',
+           'HeadModel']
 
 # %% ../nbs/09a_heads.ipynb #a6533375
 head_format = 'fastaudio_lite.head/1'
@@ -93,13 +94,22 @@ def head_dataloaders(dls,           # audio `DataLoaders` (`Recipe.dataloaders`,
                      progress=None):# `embed_files`' progress callback
     "`DataLoaders` of `(vector, target)` for `dls`'s split, with `vocab`, `multi_label` and the `embedder` set on them."
     emb = embedder(emb)
-    dsets = []
-    for ds, what in ((dls.train_ds, 'training'), (dls.valid_ds, 'validation')):
-        x = _vectors(emb, [str(f) for f in ds.items], cache, progress, what)
-        dsets.append(list(zip(x, _labels(ds))))
+    x = [_vectors(emb, [str(f) for f in ds.items], cache, progress, what) for ds, what in ((dls.train_ds, 'training'), (dls.valid_ds, 'validation'))]
+    return vector_dataloaders(x[0], _labels(dls.train_ds), x[1], _labels(dls.valid_ds), dls.vocab, emb, is_multi_label(dls), bs)
+
+def vector_dataloaders(x_train,     # training vectors `(n, dim)`
+                       y_train,     # their targets: class indices, or one-hot rows (multi-label)
+                       x_valid,     # validation vectors
+                       y_valid,     # their targets
+                       vocab,       # the classes
+                       emb,         # the `Embedder` the vectors came from
+                       multi_label=False, # targets are one-hot rows
+                       bs=64):      # vectors in a batch (training: at most an eighth of them)
+    "`DataLoaders` of `(vector, target)` pairs, with `vocab`, `multi_label` and `embedder` set: vectors from any source (files, an index)."
+    dsets = [list(zip(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y))) for x, y in ((x_train, y_train), (x_valid, y_valid))]
     tb = max(2, min(bs, len(dsets[0]) // 8))   # a few clips: smaller batches, so that an epoch is several steps
     out = DataLoaders(DataLoader(dsets[0], bs=tb, shuffle=True, drop_last=len(dsets[0]) > tb), DataLoader(dsets[1], bs=bs))
-    out.vocab, out.multi_label, out.embedder = dls.vocab, is_multi_label(dls), emb
+    out.vocab, out.multi_label, out.embedder = vocab, bool(multi_label), emb
     return out
 
 # %% ../nbs/09a_heads.ipynb #a8668271
@@ -148,7 +158,7 @@ def head_description(hd,     # `head_dataloaders`
     "The JSON a head's model file holds: its format, labels, the embedder (`spec`, as `embed.embedder` takes it, and its key) and the head's kind and shape."
     emb = hd.embedder
     return dict(format=head_format, labels=[str(v) for v in hd.vocab], multi_label=bool(hd.multi_label), kind=kind, hidden=int(hidden), p=float(p),
-                embedder=dict(spec=str(spec), key=emb.key, name=emb.name, sr=emb.sr, window_s=emb.window_s, dim=emb.dim))
+                embedder=dict(spec=str(spec), key=emb.key, name=emb.name, sr=emb.sr, window_s=emb.window_s, dim=emb.dim, args=emb.args))
 
 def train_head(dls,            # audio `DataLoaders`: the files, labels and split
                emb,            # the embedder: an `Embedder`, or 'birdnet', 'hf:ID', a model file (see `embed.embedder`)
@@ -164,14 +174,25 @@ def train_head(dls,            # audio `DataLoaders`: the files, labels and spli
                extra_metrics=None, # a dict added to metrics.json
                spec=None):     # how the model file names the embedder (default: `emb` when it is a name or a path)
     "Embed `dls`'s files, train a head, and write confusion.png (or classes.png), model.safetensors and metrics.json to `out`; returns `(learn, metrics)`."
-    epochs, lr = epochs or head_defaults['epochs'], lr or head_defaults['lr']
     spec = spec or (str(emb) if isinstance(emb, (str, Path)) else emb.name)
+    t = time.time()
+    hd = head_dataloaders(dls, emb, bs, cache, progress)
+    return fit_head(hd, spec, out, epochs, lr, hidden, kind, seed, dict(embed_seconds=round(time.time() - t, 1), **(extra_metrics or {})))
+
+def fit_head(hd,             # `head_dataloaders` or `vector_dataloaders`
+             spec,           # how the model file names the embedder (as `embed.embedder` takes it)
+             out='.',        # the output folder
+             epochs=None,    # epochs of `fit_one_cycle` (None: `head_defaults`')
+             lr=None,        # its peak learning rate (None: `head_defaults`')
+             hidden=0,       # units in a hidden layer (0: linear)
+             kind='linear',  # 'linear' or 'prototype'
+             seed=42,        # seeds the head's weights and batches
+             extra_metrics=None): # a dict added to metrics.json
+    "Train a head on `hd` and write its outputs to `out` as `train_head` does; returns `(learn, metrics)`."
+    epochs, lr = epochs or head_defaults['epochs'], lr or head_defaults['lr']
     import matplotlib.pyplot as plt
     from safetensors.torch import save_file
     out = Path(out)
-    t = time.time()
-    hd = head_dataloaders(dls, emb, bs, cache, progress)
-    embed_s = time.time() - t
     set_seed(seed)
     learn = head_learner(hd, hidden, kind=kind)
     t = time.time()
@@ -183,8 +204,7 @@ def train_head(dls,            # audio `DataLoaders`: the files, labels and spli
     d = head_description(hd, kind, hidden, 0.2, spec)
     metrics = dict(**{k: rep[k] for k in scores}, multi_label=hd.multi_label, embedder=d['embedder'], head=kind, epochs=epochs, lr=lr, hidden=hidden,
                    n_train=len(hd.train_ds), n_valid=len(hd.valid_ds), classes=d['labels'], per_class=rep['per_class'], useless=rep['useless'],
-                   **({'confusion': rep['confusion']} if 'confusion' in rep else {}), embed_seconds=round(embed_s, 1),
-                   train_seconds=round(fit_s, 1), **(extra_metrics or {}))
+                   **({'confusion': rep['confusion']} if 'confusion' in rep else {}), train_seconds=round(fit_s, 1), **(extra_metrics or {}))
     figure = 'classes.png' if hd.multi_label else 'confusion.png'
     metrics['outputs'] = [figure, 'model.safetensors']
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in learn.model.state_dict().items()}
@@ -202,6 +222,15 @@ def train_head(dls,            # audio `DataLoaders`: the files, labels and spli
     return learn, metrics
 
 # %% ../nbs/09a_heads.ipynb #346a2926
+def _head_embedder(path, e):
+    """The embedder a head's description `e` names, with its arguments: its file where it was, else the file of that
+    name beside the head (a copied folder, a Space); BirdNET's .tflite beside the head before the installed one."""
+    spec, args, here = e['spec'], e.get('args') or {}, Path(path).parent
+    if spec == 'birdnet': return embedder('birdnet', path=here / birdnet_file if (here / birdnet_file).is_file() else None)
+    if spec.startswith('hf:'): return embedder(spec, **args)
+    beside = here / Path(spec).name
+    return embedder(spec if Path(spec).exists() or not beside.exists() else beside, **args)
+
 def is_head_file(path): # a model file
     "Whether `path` is a safetensors file holding a head on embeddings (its header names `fastaudio_lite_head`)."
     if model_format(path) != 'safetensors': return False
@@ -227,10 +256,7 @@ class HeadModel:
             e = d['embedder']
             self.labels = [str(l) for l in check_labels(d['labels'])]
             self.multi_label = bool(d['multi_label'])
-            if emb is None:
-                spec = e['spec']
-                beside = Path(path).parent / Path(spec).name
-                emb = embedder(spec if spec in ('birdnet',) or spec.startswith('hf:') or Path(spec).exists() or not beside.exists() else beside)
+            if emb is None: emb = _head_embedder(path, e)
             if emb.key != e['key']: raise ArgumentError(f"the embedder {emb.name} is not the one the head was trained on (weights {emb.key}, not {e['key']})")
             head = make_head(d.get('kind', 'linear'), int(e['dim']), len(self.labels), int(d['hidden']), float(d['p']))
             bad = next((k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()), None)

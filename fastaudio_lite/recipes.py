@@ -468,14 +468,16 @@ def _say_imbalance(dls, r):
     warnings.warn(f"imbalanced classes: {shown} training clips ({imbalance(counts):.0f} to 1); {how}; judge the model by balanced accuracy and macro-F1")
 
 # %% ../nbs/09_recipes.ipynb #rc7cv002
-def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that fold
+def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that fold (with `draws`: fold, draw -> ...)
                    folds,         # the folds to hold out, in order
-                   out,           # the folder: `fold{k}/` for each fold, and cv.json
+                   out,           # the folder: `fold{k}/` for each fold (`fold{k}-draw{d}/`), and cv.json
                    settings=None, # what the run depends on (a dict): a resumed run must have the same
                    fit=None,      # `(dls, out=...)` -> trains a fold and writes its metrics.json (None: `train`; `heads.train_head`)
+                   draws=None,    # runs per fold, each on its own draw of training clips (few-shot curves: `make_dls(k, d)`)
                    **kwargs):     # passed to `fit` (epochs, lr, seed, ...)
-    "Train once per fold in `folds` and pool the results in `out/cv.json` (see above). Returns its contents."
+    "Train once per fold in `folds` (`draws` times) and pool the results in `out/cv.json` (see above). Returns its contents."
     import matplotlib.pyplot as plt
+    if draws is not None and draws < 1: raise ArgumentError(f"draws must be 1 or more, got {draws}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with claim_out(out, force=True):
@@ -487,17 +489,20 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
                 raise OutputError(f"{out} holds a cross-validation run with other settings ({prog}): choose another folder, or remove it to start over")
             if old != json.loads(json.dumps(settings)): _atomic({prog: lambda p: p.write_text(json.dumps(settings, indent=1))})
         rows = []
-        for k in folds:
-            done = out / f'fold{k}' / 'metrics.json'
-            if done.exists(): say(f"fold {k}: done before, read from {done}")
+        for k, d in [(k, None) for k in folds] if draws is None else [(k, d) for k in folds for d in range(draws)]:
+            name, what = (f'fold{k}', f"fold {k}") if d is None else (f'fold{k}-draw{d}', f"fold {k}, draw {d}")
+            done = out / name / 'metrics.json'
+            if done.exists(): say(f"{what}: done before, read from {done}")
             else:
-                say(f"fold {k}: training on the other folds")
-                (fit or train)(make_dls(k), out=out / f'fold{k}', **kwargs)
+                say(f"{what}: training on the other folds")
+                (fit or train)(make_dls(k) if d is None else make_dls(k, d), out=out / name, **kwargs)
             m = json.loads(done.read_text())
-            rows.append(dict(fold=k, **{s: m[s] for s in _scores(m)}, n_valid=m['n_valid'], confusion=m.get('confusion'), classes=m['classes']))
+            rows.append(dict(fold=k, **({} if d is None else dict(draw=d)), **{s: m[s] for s in _scores(m)}, n_train=m['n_train'],
+                             n_valid=m['n_valid'], confusion=m.get('confusion'), classes=m['classes']))
         if len({tuple(r['classes']) for r in rows}) > 1: raise DataError("the folds' classes differ: a fold holds no clip of some class")
         scores = _scores(m)
-        res = dict(folds=[{k: v for k, v in r.items() if k not in ('confusion', 'classes')} for r in rows], classes=rows[0]['classes'])
+        res = dict(folds=[{k: v for k, v in r.items() if k not in ('confusion', 'classes')} for r in rows], classes=rows[0]['classes'],
+                   **({} if draws is None else dict(draws=draws)))
         for name in scores:
             v = np.array([r[name] for r in rows])
             res[name] = dict(mean=round(float(v.mean()), 4), std=round(float(v.std(ddof=1)) if len(v) > 1 else 0., 4))
@@ -508,7 +513,7 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
             fig, ax = plt.subplots(figsize=(6, 6))
             ax.imshow(cm, cmap='Blues')
             ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xlabel='predicted', ylabel='actual',
-                   title=f"{len(rows)} folds pooled: accuracy {res['accuracy']['mean']:.3f} ± {res['accuracy']['std']:.3f}")
+                   title=f"{len(rows)} {'folds' if draws is None else 'runs'} pooled: accuracy {res['accuracy']['mean']:.3f} ± {res['accuracy']['std']:.3f}")
             ax.set_xticklabels(res['classes'], rotation=90); ax.set_yticklabels(res['classes'])
             for (i, jj), v in np.ndenumerate(cm): ax.text(jj, i, int(v), ha='center', va='center', fontsize=8)
             writes[out / 'confusion.png'] = lambda p: fig.savefig(p, format='png', bbox_inches='tight', dpi=100)
@@ -516,7 +521,7 @@ def cross_validate(make_dls,      # fold -> the `DataLoaders` that hold out that
         res['outputs'] = [p.name for p in writes]
         try: _atomic(writes)
         finally: plt.close('all')
-    say(f"{len(rows)} folds: " + ', '.join(f"{_score_names[s]} {res[s]['mean']:.4f} ± {res[s]['std']:.4f}" for s in scores))
+    say(f"{len(rows)} {'folds' if draws is None else f'runs ({len(folds)} folds, {draws} draws each)'}: " + ', '.join(f"{_score_names[s]} {res[s]['mean']:.4f} ± {res[s]['std']:.4f}" for s in scores))
     return res
 
 def _scores(metrics):   # the scores of a metrics.json: a multi-label run's, or a single-label one's

@@ -24,7 +24,8 @@ __all__ = ['Served', 'Refused', 'max_samples', 'check_recording', 'classify_reco
 class Served:
     """A model as the page uses it: `labels`, rate `sr`, clip of `n` samples, `clip(path)` (a file's centred clip),
     `probs(clips)` (every label's probability of each clip) and `windows(path)` (batches of `(starts_s, ends_s, probs)`),
-    for a `Learner`, a `model.safetensors` or a `model.onnx` (the last without torch)."""
+    for a `Learner`, a `model.safetensors` (a learner's, or a head's on an embedder: `heads.HeadModel`) or a `model.onnx`
+    (the last without torch)."""
     def __init__(self, model): # a Learner, or the path of model.onnx or model.safetensors
         if isinstance(model, (str, os.PathLike)):
             p, fmt = Path(model), model_format(model)   # by its bytes: a pickle named .onnx is refused unread
@@ -32,6 +33,10 @@ class Served:
                 self._onnx(OnnxModel(p))
                 return
             if fmt == 'safetensors':
+                from fastaudio_lite.heads import HeadModel, is_head_file
+                if is_head_file(p):
+                    self._head(HeadModel(p, cache=False))   # an upload leaves nothing behind, its vectors neither
+                    return
                 from fastaudio_lite.safe import SafeModelError, load_audio_learner
                 try: model = load_audio_learner(p)
                 except SafeModelError as e: raise ArgumentError(str(e)) from None
@@ -41,6 +46,15 @@ class Served:
         self.labels, self.sr, self.n, self.multi_label, self.source = list(map(str, m.labels)), m.sr, m.n_samples, m.multi_label, 'ONNX'
         self.mono, self.clip, self.channels = m.channels == 1, m.clip, m.channels
         self.probs, self.windows = m, lambda path: m.predict_windows(path)
+    def _head(self, m):
+        emb = m.emb
+        self.labels, self.sr, self.n, self.multi_label, self.source = m.labels, emb.sr, emb.n_samples, m.multi_label, f"a head on {emb.name}"
+        self.mono, self.channels = emb.channels == 1, emb.channels
+        # the centred window; a shorter clip padded at its end, as the embedder's windows are (`predict` gives the same)
+        self.clip = lambda path: fix_length(read_clip(path, emb.sr, emb.channels == 1, emb.n_samples, 0.5), emb.n_samples, 0., 'zeros')
+        self.probs = lambda clips: m.probs(emb(np.stack(clips)))
+        self.windows = lambda path: m.windows(path)
+        self.head = m
     def _learner(self, learn):
         from fastaudio_lite.data import is_multi_label
         from fastaudio_lite.inference import audio_loader, clip_length, clip_probs, predict_windows
@@ -220,7 +234,8 @@ def write_space(model,         # model.onnx or model.safetensors
                 max_s=600):    # the longest recording, seconds
     """Write a Hugging Face Space for `model` into `dest`: app.py, requirements.txt, README.md, the model and the
     library's modules (the torch-free ones for ONNX, all for safetensors), with the versions of its requirements
-    installed here pinned; returns `dest`."""
+    installed here pinned; a head on embeddings (`heads.HeadModel`) brings its embedder's file (BirdNET's .tflite, an
+    ONNX or safetensors model) beside it, and its README names the embedder's license; returns `dest`."""
     from importlib.metadata import PackageNotFoundError, version
     model, dest = Path(model), Path(dest)
     fmt = model_format(model)
@@ -232,13 +247,21 @@ def write_space(model,         # model.onnx or model.safetensors
     mods = _torch_free if onnx else sorted(p.name for p in Path(__file__).parent.glob('*.py'))
     needs = ['numpy', 'soundfile', 'soxr', 'onnxruntime', 'matplotlib'] if onnx else \
         ['numpy', 'soundfile', 'soxr', 'matplotlib', 'torch', 'torchvision', 'fastai', 'timm', 'librosa', 'safetensors']
+    head = getattr(m, 'head', None)   # a head on embeddings: its embedder's file (none for a Hub id) travels with it
+    carried = [model] + ([Path(head.emb.file)] if head is not None and head.emb.file else [])
+    if head is not None:
+        e = head.emb
+        kind = 'birdnet' if e.name == 'birdnet' else 'hf' if e.name.startswith('hf:') else model_format(e.file)
+        if kind == 'pickle': raise ArgumentError(f"{model}: its embedder {e.file} is a pickle: a Space's embedder is birdnet, hf:ID, model.onnx or model.safetensors")
+        if kind == 'hf' and Path(e.name[3:]).exists(): raise ArgumentError(f"{model}: its embedder is the folder {e.name[3:]}: a Space's transformers embedder is a Hub id")
+        needs += {'birdnet': ['ai-edge-litert'], 'onnx': ['onnxruntime'], 'hf': ['transformers']}.get(kind, [])
     reqs = []
     for name in needs:
         try: reqs.append(f"{name}=={version(name)}")
         except PackageNotFoundError: raise ArgumentError(f"{name} is not installed here: a Space pins the versions it was written with") from None
     try:
         dest.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model, dest / model.name)
+        for f in carried: shutil.copyfile(f, dest / f.name)
         (dest / 'fastaudio_lite').mkdir()
         for f in mods: shutil.copyfile(Path(__file__).with_name(f), dest / 'fastaudio_lite' / f)
         (dest / 'requirements.txt').write_text('\n'.join(reqs) + '\n')
@@ -250,5 +273,7 @@ def write_space(model,         # model.onnx or model.safetensors
         f"---\ntitle: {json.dumps(title)}\nemoji: 🔊\ncolorFrom: indigo\ncolorTo: gray\nsdk: gradio\nsdk_version: {gradio.__version__}\n"
         f"app_file: app.py\npinned: false\n---\n\n# {title}\n\nA sound classifier of {len(m.labels)} labels ({', '.join(m.labels)}), "
         f"{m.duration:g} s clips at {m.sr} Hz, made with [fastaudio_lite](https://github.com/fastaudio-lite/fastaudio_lite). "
-        f"Upload a recording or record one; a recording longer than a clip is classified window by window.\n")
+        f"Upload a recording or record one; a recording longer than a clip is classified window by window.\n"
+        + ('' if head is None else f"\nIt is a head on the embeddings of {head.emb.name} (its weights: {head.emb.key}); "
+           f"that model's license: {getattr(head.emb, 'license', None) or 'its own, see where it came from'}.\n"))
     return dest

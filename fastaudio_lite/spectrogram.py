@@ -17,15 +17,15 @@ from fasttransform import Transform
 from plum import dispatch
 
 from .decode import ArgumentError
-from .core import AudioTensor, KeepArgs, MetaTensor, _get_ax, plain_tensor, show_labelled
+from .core import AudioTensor, KeepArgs, MetaTensor, axes_for, plain_tensor, show_labelled
 
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
            'channels_to_complex', 'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks',
-           'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'apply_fbanks', 'SpecTransform', 'per_chunk', 'Spectrogram', 'istft',
-           'MelSpectrogram', 'ERBSpectrogram', 'dct_matrix', 'MFCC', 'MultiResolutionMel', 'ToDB', 'deltas', 'Deltas',
-           'coord_channels', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset', 'stft_args',
-           'spectrogram_preset', 'show_batch']
+           'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'filterbank', 'apply_fbanks', 'SpecTransform', 'per_chunk',
+           'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram', 'dct_matrix', 'MFCC', 'MultiResolutionMel',
+           'ToDB', 'deltas', 'Deltas', 'coord_channels', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset',
+           'stft_args', 'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02_spectrogram.ipynb #6a36029b
 _meta_keys = ('sr', 'n_fft', 'hop_length', 'win_length', 'window', 'center', 'normalized', 'scale', 'mel_scale',
@@ -54,7 +54,7 @@ class AudioSpectrogram(MetaTensor):
              **kwargs):
         "Draw each channel side by side: time in s, frequency in Hz on the spectrogram's own scale."
         import matplotlib.pyplot as plt
-        ax = _get_ax(ax, ctx, figsize)
+        ax = axes_for(ax, ctx, figsize)
         x = self.detach().cpu().float().as_subclass(torch.Tensor)
         x = x.reshape(-1, *x.shape[-3:])[0]
         n = x.shape[0]
@@ -199,7 +199,16 @@ def mel_fbanks(n_freqs,          # STFT bins (n_fft//2 + 1)
     return fb
 
 @lru_cache(maxsize=64)
-def _fbanks(kind, n_freqs, f_min, f_max, n_bands, sr, norm, mel_scale, device):
+def filterbank(kind,      # 'mel' or 'erb'
+               n_freqs,   # the spectrogram's frequency bins (n_fft // 2 + 1)
+               f_min,     # the lowest frequency, Hz
+               f_max,     # the highest, Hz
+               n_bands,   # bands
+               sr,        # the sample rate, Hz
+               norm,      # mel's normalisation (`mel_fbanks`)
+               mel_scale, # mel's scale: 'htk' or 'slaney'
+               device):   # where the float32 filterbank goes
+    "The `(n_freqs, n_bands)` filterbank of `kind` (`mel_fbanks` or `erb_fbanks`), float32 on `device`."
     if kind == 'mel': fb = mel_fbanks(n_freqs, f_min, f_max, n_bands, sr, norm, mel_scale)
     else: fb = erb_fbanks(n_freqs, f_min, f_max, n_bands, sr)
     return fb.to(device=device, dtype=torch.float32)
@@ -344,7 +353,7 @@ class _FilterbankSpectrogram(Spectrogram):
 
     def _compute(self, x, sr):
         P = self._stft(x).abs().pow(self.power)
-        fb = _fbanks(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, P.device)
+        fb = filterbank(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, P.device)
         return apply_fbanks(P, fb)
 
 class MelSpectrogram(_FilterbankSpectrogram):
@@ -424,7 +433,7 @@ class MultiResolutionMel(MelSpectrogram):
         self.win_lengths = wins
 
     def _compute(self, x, sr):
-        fb = _fbanks(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, x.device)
+        fb = filterbank(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, x.device)
         return torch.cat([apply_fbanks(stft(x, self.n_fft, self.hop_length, w, self.window, self.center, self.pad_mode,
                                             self.normalized).abs().pow(self.power), fb) for w in self.win_lengths], dim=-3)
 

@@ -159,3 +159,60 @@ def test_a_transformers_model_embeds_by_its_mean_hidden_state(hf_dirs):
     a, b = emb(x), emb(x[1:2])
     assert a.shape == (3, 32) and np.isfinite(a).all() and np.abs(a[1:2] - b).max() < 1e-4
     assert emb.key == embedder(f"hf:{hf_dirs / 'w2v'}").key   # the cache's key is the weights', whatever the window
+
+
+def test_a_head_serves_and_its_space_carries_its_embedder(tones, tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))   # the page's vectors are kept nowhere
+    from fastaudio_lite.serve import Served, classify_recording, write_space
+    emb_file = tmp_path / 'emb.onnx'
+    emb_file.write_bytes((tones / 'model.onnx').read_bytes())
+    r = cli('train', tones / 'data', '--embedder', emb_file, '--head', 'prototype', '--valid-re', r'_1[01]\.wav$', '--out', tmp_path / 'h', cache=tmp_path / 'c')
+    assert r.returncode == 0, r.stderr[-2000:]
+    model, data = tmp_path / 'h' / 'model.safetensors', tones / 'data'
+    m = Served(model)
+    assert (m.labels, m.sr, m.source) == (['high', 'low', 'noise'], 8000, 'a head on onnx:emb.onnx')
+    probs, _, _, summary = classify_recording(m, data / 'low' / 'low_0.wav')
+    assert max(probs, key=probs.get) == 'low', (probs, summary)
+    long = tmp_path / 'long.wav'   # 2 s of the high tone, then 2 s of the low one: a timeline and events
+    sf.write(long, np.concatenate([sf.read(data / 'high' / f'high_{i}.wav')[0] for i in (0, 1)] + [sf.read(data / 'low' / f'low_{i}.wav')[0] for i in (0, 1)]), 16000)
+    probs, _, rows, summary = classify_recording(m, long, background=['noise'])
+    assert 'windows' in summary and [r[0] for r in rows] == ['high', 'low'], (rows, summary)
+    assert not (tmp_path / 'xdg').exists()
+    space = tmp_path / 'space'
+    write_space(model, space)
+    assert {'model.safetensors', 'emb.onnx', 'app.py'} <= {p.name for p in space.iterdir()}
+    assert any(q.startswith('onnxruntime==') for q in (space / 'requirements.txt').read_text().split())
+    assert 'a head on the embeddings of onnx:emb.onnx' in (space / 'README.md').read_text()
+    emb_file.unlink()   # the Space's copy of the embedder serves: the same probabilities
+    again, _, _, _ = classify_recording(Served(space / 'model.safetensors'), data / 'low' / 'low_0.wav')
+    first, _, _, _ = classify_recording(m, data / 'low' / 'low_0.wav')
+    assert all(abs(again[k] - first[k]) < 1e-5 for k in first), (again, first)
+
+
+def test_cv_shots_trains_on_k_clips_of_each_class_in_each_draw(tones, tmp_path):
+    (tmp_path / 't.csv').write_text('file,label,fold\n' + ''.join(
+        f"{lab}/{lab}_{i}.wav,{lab},{i % 3 + 1}\n" for lab in ('low', 'high', 'noise') for i in range(12)))
+    args = ['cv', tones / 'data', '--labels', tmp_path / 't.csv', '--embedder', tones / 'model.onnx', '--head', 'prototype']
+    r = cli(*args, '--shots', 2, '--draws', 2, '--folds', '1,2', '--out', tmp_path / 'cv', cache=tmp_path / 'c')
+    assert r.returncode == 0 and '4 runs (2 folds, 2 draws each)' in r.stdout, r.stderr[-2000:]
+    cv = json.loads((tmp_path / 'cv' / 'cv.json').read_text())
+    assert cv['draws'] == 2 and [(f['fold'], f['draw'], f['n_train'], f['n_valid']) for f in cv['folds']] == \
+        [(1, 0, 6, 12), (1, 1, 6, 12), (2, 0, 6, 12), (2, 1, 6, 12)], cv['folds']
+    assert cv['accuracy']['mean'] >= 0.8, cv   # two clips of each tone tell them apart
+    r = cli(*args, '--shots', 9, '--out', tmp_path / 'cv9', cache=tmp_path / 'c')   # 8 training clips of each class per fold
+    assert r.returncode == 2 and "--shots 9: class 'high' has 8 training clip(s)" in r.stderr and r.stderr.count('\n') == 1, r.stderr
+
+
+def test_a_head_takes_several_labels_per_clip(tones, tmp_path):
+    (tmp_path / 't.csv').write_text('file,label\n' + ''.join(
+        f"{lab}/{lab}_{i}.wav,{'noise' if lab == 'noise' else f'tone;{lab}'}\n" for lab in ('low', 'high', 'noise') for i in range(12)))
+    r = cli('train', tones / 'data', '--labels', tmp_path / 't.csv', '--valid-re', r'_1[01]\.wav$', '--embedder', tones / 'model.onnx',
+            '--epochs', 30, '--out', tmp_path / 'h', cache=tmp_path / 'c')
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path / 'h' / 'metrics.json').read_text())
+    assert m['multi_label'] and m['classes'] == ['high', 'low', 'noise', 'tone'] and m['macro_f1'] >= 0.9, m
+    assert m['outputs'] == ['classes.png', 'model.safetensors']
+    r = cli('predict', tmp_path / 'h' / 'model.safetensors', tones / 'data' / 'low' / 'low_0.wav', tones / 'data' / 'noise' / 'noise_0.wav',
+            '--topk', 2, cache=tmp_path / 'c')
+    rows = [l.split('\t') for l in r.stdout.splitlines()]
+    assert r.returncode == 0 and sorted(rows[0][1].split(';')) == ['low', 'tone'] and rows[1][1] == 'noise', r.stdout + r.stderr[-2000:]

@@ -7,7 +7,7 @@ import pytest
 PKG = Path(__file__).parents[1] / 'fastaudio_lite'
 # DESIGN.md's layers, lowest first
 LAYERS = [('decode',), ('events',), ('core', 'runtime'), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
-          ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes', 'serve', 'embed'), ('heads',), ('cli',), ('all',)]
+          ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes', 'embed'), ('dataloaders', 'heads'), ('serve', 'index'), ('label',), ('cli',), ('all',)]
 LEVEL = {m: i for i, names in enumerate(LAYERS) for m in names}
 
 
@@ -50,3 +50,20 @@ def test_no_module_getattr_or_importlib(mod):
     names = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert 'importlib' not in names and 'import_module' not in names and 'importlib' not in mods, f"{mod} imports through importlib"
+
+
+@pytest.mark.parametrize('mod', sorted(LEVEL))
+def test_no_module_reads_another_s_private_names(mod):
+    "A name with a leading underscore is its module's own: no other module imports it or reads it as `module._name`."
+    tree = ast.parse((PKG / f'{mod}.py').read_text())
+    found, aliases = [], {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom):
+            src = (n.module or '').split('.')[0] if n.level == 1 else (n.module or '').split('.')[1] if (n.module or '').startswith('fastaudio_lite.') else None
+            if src and src != mod: found += [f"{src}.{a.name}" for a in n.names if a.name.startswith('_')]
+            if n.level == 1 and not n.module or n.module == 'fastaudio_lite': aliases.update({a.asname or a.name: a.name for a in n.names})
+        elif isinstance(n, ast.Import):
+            aliases.update({a.asname or a.name.split('.')[-1]: a.name.split('.')[1] for a in n.names if a.name.startswith('fastaudio_lite.')})
+    found += [f"{n.value.id}.{n.attr}" for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+              and n.value.id in aliases and n.attr.startswith('_') and not n.attr.startswith('__')]
+    assert not found, f"fastaudio_lite.{mod} reads private names of other modules: {', '.join(found)}"

@@ -40,7 +40,7 @@ def test_a_table_gives_labels_folds_and_groups(table, tmp_path):
     assert m['classes'] == ['one', 'two', 'zero'] and m['n_valid'] == 75
     # each fold holds every speaker: the table's own folds leak speakers, and the command says so unless told
     r = cli('train', table, '--labels', table / 'metadata.csv', *QUICK, '--out', tmp_path / 'b')
-    assert r.returncode == 2 and 'on both sides' in r.stderr and '(--allow-leak)' in r.stderr, r.stderr
+    assert r.returncode == 2 and 'on both sides' in r.stderr and '(--allow-leak accepts the leak)' in r.stderr, r.stderr
 
 
 def test_grouped_splits_and_a_leak_refused(fsdd, tmp_path):
