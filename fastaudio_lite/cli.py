@@ -76,57 +76,33 @@ def _named_split(data, split):
 
 def build_dls(data,            # a folder of audio files
               label='parent',  # 'parent' (folder name) or a regular expression whose first group is the label
-              valid_pct=None,  # share held out at random
-              valid_re=None,   # regular expression of validation file paths
-              split=None,      # `--split`: 'esc:FOLD', 'esc50:FOLD', 'speakers', 'speech-commands', 'fsdd' (None: the layout's)
-              sr=None,         # None: the recipe's
-              duration=None,   # None: the recipe's
-              spec='mel',      # one of `spec_kinds`
-              coord=False,     # add CoordConv channels
-              bs=None,         # None: the recipe's
-              seed=42,         # the random split and the training
-              num_workers=0,   # loader processes
-              augment=True,    # the recipe's augmentations (False: none)
-              strict=False,    # stop at the first file that cannot be decoded
-              kind=None,       # 'speech', 'sound', 'music' (None: from the files)
-              hop_length=None, # None: the preset's
-              cache=None,      # a folder for decoded waveforms (None: decode each epoch)
-              win_scales=None, # multi-resolution window scales
+              split=None,      # `--split`: 'esc:FOLD', 'esc50:FOLD', 'speakers', 'speech-commands', 'fsdd' (None: as `AudioDataLoaders` decides)
               labels=None,     # a labels table (CSV): files, labels, and folds and groups where it has them (`datasets.read_labels`)
               cols=None,       # the table's column names: `dict(file_col=..., label_col=..., fold_col=..., group_col=...)`
-              valid_fold=None, # hold out this fold (the table's, or ESC-style names')
-              group_re=None,   # regular expression whose first group, searched in the file name, is the clip's group
-              allow_leak=False,# accept a split that puts a group on both sides
-              n_folds=5,       # folds made from groups when `valid_fold` is given and the data has groups but no folds
+              valid_re=None,   # regular expression of validation file paths
               allow_outside=False, # accept table rows whose files lie outside `data`
-              shots=None,      # keep this many training clips of each class (`cv --shots`)
-              shots_seed=0,    # their draw
-              **changes):
+              **settings):     # `AudioDataLoaders.from_path_func`'s (valid_pct, valid_fold, seed, group_re, allow_leak, shots, sr, duration, bs, cache, ...) and the recipe's (spec, arch, epochs, ...)
     """The `DataLoaders` for the `train` command's options: `dataloaders.AudioDataLoaders`' factory for the labels they
-    name (a table, folders, names, a data set's own rules) with their split and recipe settings (`changes` too: arch,
-    epochs, lr, ...); its messages in the command's words, a mistake a `UserError`."""
+    name (a table, folders, names, a data set's own rules) with their split and recipe settings; its messages in the
+    command's words, a mistake a `UserError`."""
     from fastaudio_lite.dataloaders import AudioDataLoaders
     from fastaudio_lite.datasets import TableError
     from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.recipes import DataError
-    data = Path(data)
+    data, valid_pct, valid_fold = Path(data), settings.get('valid_pct'), settings.get('valid_fold')
     if not data.is_dir(): raise UserError(f"{data}: no such folder")
     if labels is not None and (label != 'parent' or split is not None): raise UserError("--labels gives the labels and folds: leave out --label and --split")
     if split is not None and (valid_re is not None or valid_pct is not None): raise UserError("--split decides the split: leave out --valid-re and --valid-pct")
     if valid_fold is not None and (valid_re is not None or valid_pct is not None or split is not None):
         raise UserError("--valid-fold holds out a fold: leave out --valid-re, --valid-pct and --split")
-    if isinstance(cache, (str, Path)): _check_cache(Path(cache))
-    settings = dict(valid_pct=valid_pct, seed=seed, valid_fold=valid_fold, group_re=group_re, allow_leak=allow_leak, n_folds=n_folds,
-                    shots=shots, shots_seed=shots_seed, kind=kind, sr=sr, duration=duration, bs=bs, augment=augment, cache=cache,
-                    strict=strict, num_workers=num_workers, spec=spec, coord=coord, hop_length=hop_length, win_scales=win_scales, **changes)
+    if isinstance(settings.get('cache'), (str, Path)): _check_cache(Path(settings['cache']))
     try:
         if labels is not None:
-            return AudioDataLoaders.from_csv(data, labels, **{('fn_col' if k == 'file_col' else k): v for k, v in (cols or {}).items()},
-                                             valid_re=valid_re, allow_outside=allow_outside, **settings)
+            cols = {('fn_col' if k == 'file_col' else k): v for k, v in (cols or {}).items()}
+            return AudioDataLoaders.from_csv(data, labels, **cols, valid_re=valid_re, allow_outside=allow_outside, **settings)
         if split is not None:
             files, get_y, splitter = _named_split(data, split)
-            if label != 'parent': get_y = _name_labeller(label)
-            return AudioDataLoaders.from_path_func(data, files, get_y, splitter=splitter, **{**settings, 'valid_pct': None})
+            return AudioDataLoaders.from_path_func(data, files, get_y if label == 'parent' else _name_labeller(label), splitter=splitter, **settings)
         if label == 'parent': return AudioDataLoaders.from_folder(data, valid_re=valid_re, **settings)
         return AudioDataLoaders.from_name_re(data, None, label, valid_re=valid_re, **settings)
     except (ArgumentError, DataError, TableError) as e: raise UserError(_options(e)) from None
@@ -175,57 +151,24 @@ def _parser():
     # the library's torch-free modules alone here: `predict model.onnx` runs without torch or fastai
     p = argparse.ArgumentParser(prog='fastaudio-lite', description='Audio classification with fastai: demo, train, predict, export.')
     sub = p.add_subparsers(dest='cmd', required=True)
+    for add in (_demo_command, _train_commands, _embed_command, _index_commands, _predict_command, _evaluate_command, _page_commands, _export_command):
+        add(sub)
+    return p
+
+def _demo_command(sub):
+    "`demo`."
     d = sub.add_parser('demo', help='generate a spoken-word data set offline, train on it, predict (the README main job)')
     d.add_argument('--out', default='demo_out', help='output folder (default demo_out)')
     d.add_argument('--epochs', type=int, default=10)
     d.add_argument('--voices', type=int, default=100, help='speakers generated per word (default 100)')
+
+def _train_commands(sub):
+    "`train` and `cv` (cv takes train's options: each fold trains as train would)."
     for cmd in ('train', 'cv'):   # cv takes train's options: each fold trains as train would
         t = sub.add_parser(cmd, help='train on a folder of recordings' if cmd == 'train' else
                            'cross-validate: train once per fold on the others; the folds\' metrics, their mean and std, and a pooled confusion matrix')
         t.add_argument('data', help='folder of audio files')
-        t.add_argument('--label', default='parent', help="'parent' (sub-folder name) or a regex whose first group, searched in the file name, is the label")
-        g = t.add_mutually_exclusive_group()
-        g.add_argument('--valid-pct', type=float, default=None, help='random validation fraction (default: by fold or speaker when the file names say so, else 0.2)')
-        g.add_argument('--valid-re', help='regex: files whose name matches are the validation set')
-        g.add_argument('--split', help="esc:FOLD (ESC-10/ESC-50 fold from the file names), speakers, speech-commands (its lists), esc50:FOLD (its CSV) or fsdd")
-        g.add_argument('--valid-fold', type=int, default=None, metavar='K', help="hold out fold K (of --labels' fold column, or ESC-style names)")
-        t.add_argument('--labels', metavar='TABLE', help="a CSV of files (relative to DATA), labels, and folds and groups; ESC-50's and UrbanSound8K's columns are known")
-        for role in ('file', 'label', 'fold', 'group'): t.add_argument(f'--{role}-col', metavar='NAME', help=f"the table's {role} column")
-        t.add_argument('--group-re', metavar='REGEX', help="the clip's group (recording, site, speaker): the regex's first group in the file name; splits keep groups whole")
-        t.add_argument('--allow-leak', action='store_true', help='accept a split with a group on both sides (judged on clips of sources it trained on)')
-        t.add_argument('--allow-outside', action='store_true', help="accept --labels rows whose files lie outside DATA ('../x.wav', '/abs/x.wav')")
-        t.add_argument('--embedder', metavar='MODEL', help="train a small head on a pretrained model's embeddings instead of a whole network: "
-                       "birdnet, hf:ID or a model file (as for embed); each file embedded once (cached), the head trained in seconds")
-        t.add_argument('--hidden', type=int, default=0, metavar='N', help="with --embedder: units in the head's hidden layer (default 0: a linear head)")
-        t.add_argument('--head', choices=('linear', 'prototype'), default='linear',
-                       help="with --embedder: a head trained with fastai (linear, default), or each class's mean vector (prototype: for a few clips per class)")
-        t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
-        t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
-        t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
-                       help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
-        t.add_argument('--spec', default='mel', help="what the model sees: mel, stft, complex, mfcc or wave (recipes.spec_kinds; default mel)")
-        t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
-        t.add_argument('--no-augment', dest='augment', action='store_false', help="no augmentation: none of the recipe's noise, time shifts, SpecAugment or mixup")
-        t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
-                       'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
-        t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
-                       help='train from random weights (default: pretrained weights, downloaded once when online)')
-        t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, recipes.recipes; train prints it)")
-        t.add_argument('--tta', action='store_true', help='also report the validation accuracy with test-time augmentation (learn.tta: four augmented passes and the plain one)')
-        t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; recipes.synth_lr after --synth-pretrain)")
-        t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
-        t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
-        t.add_argument('--average', type=float, default=None, metavar='SPAN',
-                       help="validate and export a moving average of the weights over about this fraction of the steps "
-                            "(WeightAverage), 0 for none (default: the recipe's)")
-        t.add_argument('--balance', choices=('auto', 'loss', 'sampler', 'none'), default=None,
-                       help="balance imbalanced classes in training: weight the loss, sample evenly, or not (default: the recipe's, 'auto': "
-                            "recipes.auto_balance when the largest class has over 3 times the clips of the smallest)")
-        t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
-                       help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
-        t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
-                       help='spoken words: first pretrain on the labels said by VOICES eSpeak NG voices (e.g. 300; default 0: off)')
-        t.add_argument('--synth-words', help="what eSpeak says for each label, 'label=word,...' (default: the label itself)")
+        for options in (_data_options, _head_options, _recipe_options): options(t)
         t.add_argument('--bs', type=int, default=None, help="batch size, per process under torchrun (default: the recipe's; train prints it)")
         t.add_argument('--strict', action='store_true', help='stop when a file cannot be decoded (default: list such files and leave them out)')
         t.add_argument('--seed', type=int, default=42)
@@ -237,6 +180,61 @@ def _parser():
             t.add_argument('--shots', type=int, metavar='K', help='few-shot: train on K clips of each class drawn from the training folds, '
                            '--draws times per fold (mean and standard deviation over them all)')
             t.add_argument('--draws', type=int, default=5, metavar='N', help='with --shots: draws per fold (default 5)')
+
+def _data_options(t):
+    "`train`'s and `cv`'s data: labels, the split, a table, groups."
+    t.add_argument('--label', default='parent', help="'parent' (sub-folder name) or a regex whose first group, searched in the file name, is the label")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument('--valid-pct', type=float, default=None, help='random validation fraction (default: by fold or speaker when the file names say so, else 0.2)')
+    g.add_argument('--valid-re', help='regex: files whose name matches are the validation set')
+    g.add_argument('--split', help="esc:FOLD (ESC-10/ESC-50 fold from the file names), speakers, speech-commands (its lists), esc50:FOLD (its CSV) or fsdd")
+    g.add_argument('--valid-fold', type=int, default=None, metavar='K', help="hold out fold K (of --labels' fold column, or ESC-style names)")
+    t.add_argument('--labels', metavar='TABLE', help="a CSV of files (relative to DATA), labels, and folds and groups; ESC-50's and UrbanSound8K's columns are known")
+    for role in ('file', 'label', 'fold', 'group'): t.add_argument(f'--{role}-col', metavar='NAME', help=f"the table's {role} column")
+    t.add_argument('--group-re', metavar='REGEX', help="the clip's group (recording, site, speaker): the regex's first group in the file name; splits keep groups whole")
+    t.add_argument('--allow-leak', action='store_true', help='accept a split with a group on both sides (judged on clips of sources it trained on)')
+    t.add_argument('--allow-outside', action='store_true', help="accept --labels rows whose files lie outside DATA ('../x.wav', '/abs/x.wav')")
+
+def _head_options(t):
+    "A head on embeddings in place of a whole network."
+    t.add_argument('--embedder', metavar='MODEL', help="train a small head on a pretrained model's embeddings instead of a whole network: "
+                   "birdnet, hf:ID or a model file (as for embed); each file embedded once (cached), the head trained in seconds")
+    t.add_argument('--hidden', type=int, default=0, metavar='N', help="with --embedder: units in the head's hidden layer (default 0: a linear head)")
+    t.add_argument('--head', choices=('linear', 'prototype'), default='linear',
+                   help="with --embedder: a head trained with fastai (linear, default), or each class's mean vector (prototype: for a few clips per class)")
+
+def _recipe_options(t):
+    "The recipe's settings, each defaulting to the recipe of the data's kind of sound."
+    t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
+    t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
+    t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
+                   help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
+    t.add_argument('--spec', default='mel', help="what the model sees: mel, stft, complex, mfcc or wave (recipes.spec_kinds; default mel)")
+    t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
+    t.add_argument('--no-augment', dest='augment', action='store_false', help="no augmentation: none of the recipe's noise, time shifts, SpecAugment or mixup")
+    t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
+                   'WavLM: waveforms in, no --spec), SpecCNN or WaveCNN (default resnet18)')
+    t.add_argument('--no-pretrained', dest='pretrained', action='store_false',
+                   help='train from random weights (default: pretrained weights, downloaded once when online)')
+    t.add_argument('--epochs', type=int, default=None, help="epochs (default: the recipe of the data's kind of sound, recipes.recipes; train prints it)")
+    t.add_argument('--tta', action='store_true', help='also report the validation accuracy with test-time augmentation (learn.tta: four augmented passes and the plain one)')
+    t.add_argument('--lr', default=None, help="learning rate, or 'auto' for lr_find's suggestion (default: the recipe's; recipes.synth_lr after --synth-pretrain)")
+    t.add_argument('--mixup', type=float, default=None, metavar='ALPHA', help="mixup's alpha, 0 for none (default: the recipe's)")
+    t.add_argument('--label-smoothing', type=float, default=None, metavar='EPS', help="label smoothing, 0 for none (default: the recipe's)")
+    t.add_argument('--average', type=float, default=None, metavar='SPAN',
+                   help="validate and export a moving average of the weights over about this fraction of the steps "
+                        "(WeightAverage), 0 for none (default: the recipe's)")
+    t.add_argument('--balance', choices=('auto', 'loss', 'sampler', 'none'), default=None,
+                   help="balance imbalanced classes in training: weight the loss, sample evenly, or not (default: the recipe's, 'auto': "
+                        "recipes.auto_balance when the largest class has over 3 times the clips of the smallest)")
+    t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
+                   help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
+    t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
+                   help='spoken words: first pretrain on the labels said by VOICES eSpeak NG voices (e.g. 300; default 0: off)')
+    t.add_argument('--synth-words', help="what eSpeak says for each label, 'label=word,...' (default: the label itself)")
+
+def _embed_command(sub):
+    "`embed`."
     em = sub.add_parser('embed', help="embed audio files with a pretrained model: a row per file (or per window) with its vector, in a Parquet table")
     em.add_argument('model', help="birdnet (BirdNET v2.4: the embed extra; its model's license is CC BY-NC-SA 4.0), hf:ID (a Hugging Face "
                     "audio model, the hf extra), or a model file: model.safetensors, model.onnx (its embedding output) or a model.pkl you trust")
@@ -250,6 +248,9 @@ def _parser():
                     help='embed every file again (default: vectors kept by file content and embedder in ~/.cache/fastaudio_lite/embeddings, '
                          'so a second run, or one resumed after a stop, embeds only what is new)')
     em.add_argument('--force', action='store_true', help='let --out replace an existing file of another kind')
+
+def _index_commands(sub):
+    "`index`, `search`, `classify` and `label`: an archive."
     x = sub.add_parser('index', help="embed every window of an archive's recordings once into an index (usearch and SQLite): resumable, and new recordings add to it")
     x.add_argument('archive', nargs='+', help='audio files or folders')
     x.add_argument('--out', required=True, metavar='IDX', help='the index folder (new, or an index to add to)')
@@ -279,6 +280,9 @@ def _parser():
     for q in (s, c):
         q.add_argument('--out', metavar='PATH', help='the table to write (default: standard output)')
         q.add_argument('--force', action='store_true', help='let --out replace an existing file of another kind')
+
+def _predict_command(sub):
+    "`predict`."
     r = sub.add_parser('predict', help='predict files with an exported model')
     r.add_argument('model', help='model.safetensors or model.pkl (train; a pickle runs code: load only yours) or model.onnx (export; predicted without torch)')
     r.add_argument('files', nargs='+')
@@ -294,6 +298,9 @@ def _parser():
     _event_options(r)
     r.add_argument('--bs', type=int, default=64, help='files (or windows) predicted at a time (default 64)')
     r.add_argument('--force', action='store_true', help='let --csv replace an existing file of another kind (never a model, an input or a file being read)')
+
+def _evaluate_command(sub):
+    "`evaluate-events`."
     v = sub.add_parser('evaluate-events', help='score predicted events against annotated ones: event-based and segment-based F1, per class')
     v.add_argument('pred', help='the predicted events: a table of predict --events (CSV, Raven or Audacity), or a folder of tables')
     v.add_argument('ref', help='the annotations: a Raven selection table, an Audacity label track or an events CSV, or a folder of them')
@@ -304,6 +311,9 @@ def _parser():
                    "from there (default: paths are compared as written, and paths that end alike are one recording)")
     v.add_argument('--json', metavar='PATH', help='also write every figure to this JSON file')
     v.add_argument('--force', action='store_true', help='let --json replace an existing file of another kind (never a table being read)')
+
+def _page_commands(sub):
+    "`serve` and `space`."
     s = sub.add_parser('serve', help='a web page of a model: upload or record a sound; its top labels, the spectrogram it heard, the events of a long one (the serve extra)')
     s.add_argument('model', help='model.safetensors, model.onnx (served without torch) or model.pkl (yours only: a pickle runs code)')
     s.add_argument('--host', default='127.0.0.1', help='the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: anyone who can reach '
@@ -317,12 +327,14 @@ def _parser():
     sp.add_argument('model', help='model.onnx (a Space without torch) or model.safetensors')
     sp.add_argument('dir', help='the folder to write: new or empty')
     p_max(sp)
+
+def _export_command(sub):
+    "`export`."
     x = sub.add_parser('export', help='write a model as one ONNX file (waveforms in, probabilities out; the onnx extra) or a model.safetensors that loads without pickle')
     x.add_argument('model', help='model.pkl or model.safetensors written by train (or learn.export, learn.export_safe)')
     x.add_argument('out', help='the file to write: model.onnx or model.safetensors')
     x.add_argument('--quantize', action='store_true', help="int8 weights (onnxruntime's dynamic quantisation); a warning when they change the model's answers on the check clips")
     x.add_argument('--force', action='store_true', help='replace an existing file')
-    return p
 
 def _synth_words(spec):
     "--synth-words 'label=word,...' as a dict."
@@ -367,11 +379,12 @@ def _dls(a, lr, valid_fold=None, draw=None, recipe=True):
     """`build_dls` of the command's options (`valid_fold`: cv's fold in place of the options' split; `draw`: cv's draw of
     `--shots` clips of each class); `recipe`: print the recipe's line."""
     from fastaudio_lite.core import say
-    dls = build_dls(a.data, a.label, a.valid_pct, a.valid_re, a.split, a.sr, a.duration, a.spec, a.coord, a.bs, a.seed, augment=a.augment,
+    dls = build_dls(a.data, a.label, a.split, a.labels, _cols(a), a.valid_re, a.allow_outside, valid_pct=a.valid_pct, sr=a.sr,
+                    duration=a.duration, spec=a.spec, coord=a.coord, bs=a.bs, seed=a.seed, augment=a.augment,
                     strict=a.strict, kind=a.kind, cache=a.cache, arch=a.arch, pretrained=a.pretrained, epochs=a.epochs, lr=lr,
                     mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average, balance=a.balance,
-                    labels=a.labels, cols=_cols(a), valid_fold=a.valid_fold if valid_fold is None else valid_fold,
-                    group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5), allow_outside=a.allow_outside,
+                    valid_fold=a.valid_fold if valid_fold is None else valid_fold,
+                    group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5),
                     shots=getattr(a, 'shots', None), shots_seed=draw or 0)
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     if recipe: say(dls.recipe.but(bs=dls.bs).summary(a.augment, dls))
@@ -627,78 +640,105 @@ def _cmd_embed(a):
           f"{len(cached)} from the cache)")
     return 1 if n_bad else 0
 
-def _cmd_predict(a):
-    from fastaudio_lite.decode import ArgumentError, AudioError, atomic_write, check_output
-    from fastaudio_lite.events import SafeWriter
-    model = Path(a.model)   # its bytes are read once the arguments have been checked (`_predictor`)
+def _check_predict(a):
+    "`predict`'s options that need no model: the seconds, the options of --windows and --events, the sizes; the files to predict."
     for name in ('window', 'hop', 'min_dur', 'merge_gap'):
         v = getattr(a, name)
         if v is not None and not (math.isfinite(v) and v > 0 or v == 0 and name in ('min_dur', 'merge_gap')):
             raise UserError(f"--{name.replace('_', '-')} must be a {'' if name in ('window', 'hop') else 'non-negative '}number of seconds{' > 0' if name in ('window', 'hop') else ''}, got {v}")
-    long = a.windows or a.events
-    if not long and (a.window is not None or a.hop is not None): raise UserError("--window and --hop are for --windows or --events")
+    if not (a.windows or a.events) and (a.window is not None or a.hop is not None): raise UserError("--window and --hop are for --windows or --events")
     given = [f"--{n.replace('_', '-')}" for n in ('threshold', 'median', 'min_dur', 'merge_gap', 'background') if getattr(a, n) is not None]
     if not a.events and (given or a.format != 'csv'): raise UserError(f"{(given or ['--format'])[0]} is for --events")
     if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     if a.topk < 1: raise UserError(f"--topk must be >= 1, got {a.topk}")
     files = _audio_files(a.files)
-    if a.csv:
-        kinds = {'csv': ('.csv',), 'raven': ('.txt', '.tsv'), 'audacity': ('.txt',)}[a.format]
-        protect = [(model, 'the model file')] + [(f, 'one of the files to predict') for f in files]
-        try: check_output(a.csv, '--csv', kinds, protect, a.force)
-        except ArgumentError as e: raise UserError(str(e)) from None
     if a.events and a.format == 'audacity' and len(files) > 1:
         raise UserError(f"--format audacity: an Audacity label track holds one recording's events, and there are {len(files)} files; predict one file, or use raven or csv")
+    return files
+
+def _predict_csv(a, model, files):
+    """--csv, checked before the model is read and claimed (a second run onto it is refused before it truncates it):
+    the open file, written beside the CSV and renamed onto it at the end, also when stopped (it then holds every row
+    printed); UTF-8, a name's undecodable bytes as Python shows them (\\udcff). None without --csv."""
+    from fastaudio_lite.decode import ArgumentError, check_output
+    if not a.csv: return None
+    kinds = {'csv': ('.csv',), 'raven': ('.txt', '.tsv'), 'audacity': ('.txt',)}[a.format]
+    protect = [(model, 'the model file')] + [(f, 'one of the files to predict') for f in files]
+    try: check_output(a.csv, '--csv', kinds, protect, a.force)
+    except ArgumentError as e: raise UserError(str(e)) from None
+    return lambda: _claimed_csv(a)
+
+def _claimed_csv(a):
+    from fastaudio_lite.decode import Busy, atomic_write, claim
+    try: a.claim.enter_context(claim(a.csv))
+    except Busy as e: raise UserError(f"--csv {e}") from None
+    return a.claim.enter_context(atomic_write(a.csv, keep_partial=True, newline='', encoding='utf-8', errors='backslashreplace'))
+
+def _cmd_predict(a):
+    from fastaudio_lite.decode import ArgumentError
+    model = Path(a.model)   # its bytes are read once the arguments have been checked (`_predictor`)
+    files = _check_predict(a)
+    open_csv = _predict_csv(a, model, files)
     m = _predictor(model)
-    if long:   # the windows' settings, checked against the model's clip before any file is read
+    if a.windows or a.events:   # the windows' settings, checked against the model's clip before any file is read
         from fastaudio_lite.runtime import window_samples
         if m.clip_s is None: raise UserError(f"{model}: a model of clips of any length has no windows (its data has no duration)")
         try: window_samples(m.sr, m.clip_s, a.hop, a.window)
         except ArgumentError as e: raise UserError(str(e).replace('window_s', '--window').replace('hop_s', '--hop')) from None
     settings = _event_settings(a, m.labels) if a.events else {}
-    if a.csv:   # one writer at a time: a second run onto this CSV is refused before it truncates it
-        from fastaudio_lite.decode import Busy, claim
-        try: a.claim.enter_context(claim(a.csv))
-        except Busy as e: raise UserError(f"--csv {e}") from None
-    # UTF-8, a name's undecodable bytes as Python shows them (\udcff); cells a spreadsheet would run, quoted. Written
-    # beside the CSV and renamed onto it at the end, also when stopped (it then holds every row printed)
-    fh = a.claim.enter_context(atomic_write(a.csv, keep_partial=True, newline='', encoding='utf-8', errors='backslashreplace')) if a.csv else None
-    out = SafeWriter(fh) if fh and not a.events else None
-    n_bad = 0
-    def bad(f, reason):
-        nonlocal n_bad
-        n_bad += 1
-        print(f"{f}\terror: {reason}", file=sys.stderr, flush=True)
-    if a.events:
-        from fastaudio_lite.events import EventWriter
-        table = EventWriter(fh or sys.stdout, a.format, m.sr / 2)
-        for f in files:
-            try:
-                for ev in m.events(f, a.hop, a.bs, a.window, **settings):
-                    table.write(ev)
-                    if fh: fh.flush(); print(f"{ev.file}\t{ev.label}\t{ev.onset:.3f}\t{ev.offset:.3f}\t{ev.peak:.4f}", flush=True)
-                    else: sys.stdout.flush()
-            except AudioError as e: bad(f, e.reason)
-    elif not a.windows:
-        if out: out.writerow(['file', 'pred', 'prob'])
-        for p in m.predict(files, a.topk, a.bs):
-            if p.error is not None:
-                bad(p.file, p.error)
-                continue
-            if out: out.writerow([p.file, p.label, f"{p.prob:.6f}"]); fh.flush()   # in the file before it is printed
-            print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
-    else:
-        if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
-        for f in files:
-            try:
-                for starts, ends, probs in m.windows(f, a.hop, a.bs, a.window):
-                    for s, e, p in zip(starts, ends, np.asarray(probs)):
-                        label, prob = m.labels[int(np.argmax(p))], float(np.max(p))
-                        if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
-                        print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
-                    if fh: fh.flush()
-            except AudioError as e: bad(f, e.reason)
+    fh = open_csv() if open_csv else None
+    write = _predict_events if a.events else _predict_windows if a.windows else _predict_clips
+    n_bad = write(a, m, files, fh, settings)
     return 1 if n_bad else 0
+
+def _bad(f, reason):
+    "A file that could not be predicted, named on stderr with the reason."
+    print(f"{f}\terror: {reason}", file=sys.stderr, flush=True)
+    return 1
+
+def _predict_events(a, m, files, fh, settings):
+    "Each file's events, to the table (--csv, or standard output) as they come; returns how many files failed."
+    from fastaudio_lite.decode import AudioError
+    from fastaudio_lite.events import EventWriter
+    table, n_bad = EventWriter(fh or sys.stdout, a.format, m.sr / 2), 0
+    for f in files:
+        try:
+            for ev in m.events(f, a.hop, a.bs, a.window, **settings):
+                table.write(ev)
+                if fh: fh.flush(); print(f"{ev.file}\t{ev.label}\t{ev.onset:.3f}\t{ev.offset:.3f}\t{ev.peak:.4f}", flush=True)
+                else: sys.stdout.flush()
+        except AudioError as e: n_bad += _bad(f, e.reason)
+    return n_bad
+
+def _predict_clips(a, m, files, fh, settings):
+    "Each file's top labels, printed, and its best in the CSV (cells a spreadsheet would run, quoted); returns how many files failed."
+    from fastaudio_lite.events import SafeWriter
+    out, n_bad = SafeWriter(fh) if fh else None, 0
+    if out: out.writerow(['file', 'pred', 'prob'])
+    for p in m.predict(files, a.topk, a.bs):
+        if p.error is not None:
+            n_bad += _bad(p.file, p.error)
+            continue
+        if out: out.writerow([p.file, p.label, f"{p.prob:.6f}"]); fh.flush()   # in the file before it is printed
+        print(f"{p.file}\t{p.label}\t{p.prob:.4f}\t" + ' '.join(f"{l}:{q:.3f}" for l, q in p.top), flush=True)
+    return n_bad
+
+def _predict_windows(a, m, files, fh, settings):
+    "Each window's best label, printed and in the CSV; returns how many files failed."
+    from fastaudio_lite.decode import AudioError
+    from fastaudio_lite.events import SafeWriter
+    out, n_bad = SafeWriter(fh) if fh else None, 0
+    if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
+    for f in files:
+        try:
+            for starts, ends, probs in m.windows(f, a.hop, a.bs, a.window):
+                for s, e, p in zip(starts, ends, np.asarray(probs)):
+                    label, prob = m.labels[int(np.argmax(p))], float(np.max(p))
+                    if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
+                    print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
+                if fh: fh.flush()
+        except AudioError as e: n_bad += _bad(f, e.reason)
+    return n_bad
 
 def _cmd_export(a):
     from fastaudio_lite.decode import ArgumentError, check_output
@@ -706,6 +746,13 @@ def _cmd_export(a):
     if dest.suffix.lower() not in ('.onnx', '.safetensors'): raise UserError(f"{dest}: name it .onnx (ONNX) or .safetensors (the safe model file)")
     try: check_output(dest, 'OUT', (dest.suffix.lower(),), [(model, 'the model file')], a.force, writes_model=True)
     except ArgumentError as e: raise UserError(str(e)) from None
+    if _model_file(model)[1] == 'safetensors' and dest.suffix.lower() == '.onnx':
+        from fastaudio_lite.heads import export_head_onnx, is_head_file
+        if is_head_file(model):   # a head and its embedder, one ONNX file
+            try: export_head_onnx(model, dest)
+            except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
+            print(f"wrote {dest} ({dest.stat().st_size / 2**20:.1f} MB): the head and its embedder, checked against the head; predict with: fastaudio-lite predict {dest} FILES...")
+            return 0
     learn = _load_learner(model)
     from fastaudio_lite.export import ExportError
     from fastaudio_lite.safe import SafeModelError

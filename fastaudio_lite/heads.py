@@ -32,7 +32,7 @@ from .recipes import DataError, claim_out, imbalance_ratio
 # %% auto #0
 __all__ = ['head_format', 'head_defaults', 'head_kinds', 'EmbeddingHead', 'PrototypeHead', 'make_head', 'head_dataloaders',
            'vector_dataloaders', 'head_learner', 'head_description', 'train_head', 'fit_head', 'is_head_file',
-           'HeadModel']
+           'HeadModel', 'export_head_onnx']
 
 # %% ../nbs/09a_heads.ipynb #a6533375
 head_format = 'fastaudio_lite.head/1'
@@ -306,3 +306,55 @@ class HeadModel:
                **settings):    # `events.find_events`' threshold, median, min_dur, merge_gap, background
         "The events (`events.Event`) of `fn`, from its windows (`events.find_events`)."
         return find_events(self.windows(fn, hop_s, bs, window_s), self.labels, str(fn), multi_label=self.multi_label, **settings)
+
+# %% ../nbs/09a_heads.ipynb #9dde7d2d
+class _Probabilities(nn.Module):
+    "A head and its output function: softmax, or a sigmoid for each label."
+    def __init__(self, head, multi_label): super().__init__(); self.head, self.multi_label = head, multi_label
+    def forward(self, x): return torch.sigmoid(self.head(x)) if self.multi_label else torch.softmax(self.head(x), -1)
+
+def export_head_onnx(path,       # a head's model.safetensors
+                     dest,       # the ONNX file to write
+                     atol=1e-4): # the largest difference from the head's probabilities allowed on the check's clips
+    "Write the head of `path` and its embedder as one ONNX file at `dest` (see above), checked against the head; returns `dest`."
+    try: import onnx
+    except ImportError: raise ImportError("ONNX export needs onnx and onnxruntime: pip install 'fastaudio_lite[onnx]'") from None
+    from onnx import compose
+    from fastaudio_lite.embed import LearnerEmbedder, OnnxEmbedder
+    from fastaudio_lite.export import export_onnx
+    from fastaudio_lite.runtime import OnnxModel
+    hm, dest = HeadModel(path, cache=False), Path(dest)
+    emb = hm.emb
+    if not isinstance(emb, (OnnxEmbedder, LearnerEmbedder)) or getattr(emb, 'output', 'embedding') != 'embedding':
+        raise ArgumentError(f"{path}: its embedder {emb.name} has no fastaudio ONNX graph (BirdNET is TFLite, a transformers model is not exported): keep its head as safetensors")
+    tmps = [temp_path(dest.with_name(dest.name + s)) for s in ('.emb', '.head', '')]
+    try:
+        if isinstance(emb, LearnerEmbedder): export_onnx(emb.learn, tmps[0])
+        src = onnx.load(str(tmps[0] if isinstance(emb, LearnerEmbedder) else emb.file))
+        meta = {p.key: p.value for p in src.metadata_props}
+        if 'fastaudio_lite' not in meta: raise ArgumentError(f"{emb.file}: not a fastaudio export: its clip and rate are unknown to an ONNX model")
+        opset = next(o.version for o in src.opset_import if o.domain in ('', 'ai.onnx'))
+        kwargs = {'dynamo': False} if 'dynamo' in torch.onnx.export.__code__.co_varnames else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(_Probabilities(hm.head, hm.multi_label).eval(), (torch.zeros(2, int(emb.dim)),), str(tmps[1]), input_names=['vectors'],
+                              output_names=['head_probabilities'], dynamic_axes={'vectors': {0: 'batch'}, 'head_probabilities': {0: 'batch'}},
+                              opset_version=opset, **kwargs)
+        head = compose.add_prefix(onnx.load(str(tmps[1])), 'head/')
+        head.ir_version = src.ir_version
+        merged = compose.merge_models(src, head, io_map=[('embedding', 'head/vectors')], outputs=['head/head_probabilities', 'embedding'])
+        outs = sorted(merged.graph.output, key=lambda o: o.name != 'head/head_probabilities')   # the probabilities first, as in any export
+        del merged.graph.output[:]
+        merged.graph.output.extend(outs)
+        del merged.metadata_props[:]
+        for k, v in dict(meta, labels=json.dumps(hm.labels), multi_label=str(hm.multi_label).lower()).items():
+            p = merged.metadata_props.add(); p.key, p.value = k, v
+        onnx.save(merged, str(tmps[2]))
+        m = OnnxModel(tmps[2])
+        clips = np.random.default_rng(0).normal(0, 0.1, (4, m.channels, m.n_samples)).astype(np.float32)
+        err = float(np.abs(m(list(clips)) - hm.probs(emb(clips))).max())
+        if err > atol: raise ArgumentError(f"{dest}: the ONNX file's probabilities differ from the head's by {err:.2e} (more than {atol:g}): not written")
+        publish(tmps[2], dest)
+    finally:
+        for t in tmps: t.unlink(missing_ok=True)
+    return dest

@@ -123,6 +123,8 @@ def test_a_head_on_birdnet_embeddings_trains_predicts_finds_events_and_cross_val
     rows = [l.split(',') for l in r.stdout.splitlines()[1:]]
     assert r.returncode == 0 and [row[1] for row in rows] == ['low'], (r.stdout, r.stderr[-2000:])
     assert abs(float(rows[0][2]) - 6) <= 1.5 and abs(float(rows[0][3]) - 12) <= 1.5, rows
+    r = cli('export', model, tmp_path / 'birdnet_head.onnx')   # BirdNET is TFLite: its head stays safetensors
+    assert r.returncode == 2 and 'TFLite' in r.stderr and r.stderr.count('\n') == 1, r.stderr
     # cross-validation on groups (the clip's index), each fold a prototype head: the embeddings come from the cache
     (tmp_path / 't.csv').write_text('file,label,group\n' + ''.join(
         f"{lab}/{lab}_{i}.wav,{lab},g{i % 3}\n" for lab in ('low', 'high', 'noise') for i in range(12)))
@@ -187,6 +189,13 @@ def test_a_head_serves_and_its_space_carries_its_embedder(tones, tmp_path, monke
     again, _, _, _ = classify_recording(Served(space / 'model.safetensors'), data / 'low' / 'low_0.wav')
     first, _, _, _ = classify_recording(m, data / 'low' / 'low_0.wav')
     assert all(abs(again[k] - first[k]) < 1e-5 for k in first), (again, first)
+    # the head and its embedder as one ONNX file: predicted without torch, as the head predicts
+    r = cli('export', space / 'model.safetensors', tmp_path / 'head.onnx')
+    assert r.returncode == 0 and 'the head and its embedder' in r.stdout, r.stderr[-2000:]
+    from fastaudio_lite.runtime import OnnxModel
+    assert OnnxModel(tmp_path / 'head.onnx').labels == ['high', 'low', 'noise']
+    r = cli('predict', tmp_path / 'head.onnx', data / 'low' / 'low_0.wav', data / 'high' / 'high_0.wav')
+    assert r.returncode == 0 and [l.split('\t')[1] for l in r.stdout.splitlines()] == ['low', 'high'], r.stdout + r.stderr[-2000:]
 
 
 def test_cv_shots_trains_on_k_clips_of_each_class_in_each_draw(tones, tmp_path):

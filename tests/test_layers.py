@@ -67,3 +67,10 @@ def test_no_module_reads_another_s_private_names(mod):
     found += [f"{n.value.id}.{n.attr}" for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
               and n.value.id in aliases and n.attr.startswith('_') and not n.attr.startswith('__')]
     assert not found, f"fastaudio_lite.{mod} reads private names of other modules: {', '.join(found)}"
+
+
+def test_the_command_s_functions_are_short():
+    "cli.py parses arguments and calls the library: each of its functions under 40 lines (the rules live in the library)."
+    tree = ast.parse((PKG / 'cli.py').read_text())
+    long = sorted((n.end_lineno - n.lineno + 1, n.name) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno + 1 >= 40)
+    assert not long, f"cli.py functions of 40 lines or more: {long}"
