@@ -5,6 +5,7 @@ ESC-10's five folds. Results are kept in bench/out/embeddings_pooling.json as th
 """
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,43 @@ def main():
             res[key] = [float(np.mean([head_run(vec, *split(files, k, True), label, head, seed)['accuracy'] for k in range(1, 6)])) for seed in (42, 43)]
             store.write_text(json.dumps(res, indent=1))
             print(key, res[key], flush=True)
+    for key in ('None/mean/linear', '0.5/meanmax/linear'):   # two more seeds for the default and the best of the first two
+        if f"{key}/more" in res: continue
+        hop, how, head = key.split('/')
+        rows = {}
+        for e in embed_files(emb, files, windows=True, hop_s=None if hop == 'None' else float(hop), cache=True):
+            rows.setdefault(e.file, []).append(e.vector)
+        vec = {f: pool(v, how).astype(np.float32) for f, v in rows.items()}
+        res[f"{key}/more"] = [float(np.mean([head_run(vec, *split(files, k, True), label, head, seed)['accuracy'] for k in range(1, 6)])) for seed in (44, 45)]
+        store.write_text(json.dumps(res, indent=1))
+    if 'wall' not in res:   # from the audio files, with an empty cache: every window embedded, then the five folds' heads
+        import tempfile, shutil
+        tmp = Path(tempfile.mkdtemp())
+        try:
+            t = time.time()
+            rows = {}
+            for e in embed_files(emb, files, windows=True, hop_s=0.5, cache=tmp):
+                rows.setdefault(e.file, []).append(e.vector)
+            embed_s = time.time() - t
+            vec = {f: pool(v, 'meanmax').astype(np.float32) for f, v in rows.items()}
+            acc = float(np.mean([head_run(vec, *split(files, k, True), label, 'linear', 42)['accuracy'] for k in range(1, 6)]))
+            res['wall'] = dict(embed_seconds=round(embed_s, 1), total_seconds=round(time.time() - t, 1), accuracy=acc)
+        finally: shutil.rmtree(tmp, ignore_errors=True)
+        store.write_text(json.dumps(res, indent=1))
     table = [[f"{'3 (default)' if hop is None else hop}", res[f"{hop}/windows"], how, head, ' / '.join(f"{a:.4f}" for a in res[f"{hop}/{how}/{head}"]),
               f"{np.mean(res[f'{hop}/{how}/{head}']):.4f}"] for hop in HOPS for how in POOLS for head in HEADS if f"{hop}/{how}/{head}" in res]
-    best = max((r for r in table), key=lambda r: float(r[-1]))
-    notes = (f"The best two-seed mean is {best[-1]} (windows {best[0]} s apart, {best[2]} pooling, {best[3]} head): no setting reaches "
-             "the aim of 0.95 on both seeds; every row lies within 0.0125 (5 clips of 400) of the others, the spread of two seeds. "
-             "The library keeps the default (non-overlapping windows, the mean; `embed_files(pool='max')` and `--pool max` offer "
-             "the maximum). " + __doc__.split('\n\n', 1)[0])
+    four = {k: res[k] + res[f"{k}/more"] for k in ('None/mean/linear', '0.5/meanmax/linear')}
+    w = res['wall']
+    notes = (f"Four seeds (42-45): the default (windows 3 s apart, their mean, a linear head) {np.mean(four['None/mean/linear']):.4f} "
+             f"({', '.join(f'{a:.4f}' for a in four['None/mean/linear'])}); windows 0.5 s apart, their mean and maximum side by side, a linear "
+             f"head {np.mean(four['0.5/meanmax/linear']):.4f} ({', '.join(f'{a:.4f}' for a in four['0.5/meanmax/linear'])}): the issue's aim of "
+             f"0.95 {'met' if np.mean(four['0.5/meanmax/linear']) >= 0.95 else 'not met'} by the second. It was chosen as the best of the 18 "
+             "settings above, whose two-seed rows lie within 0.0125 of each other (5 clips of 400); on the two further seeds it stayed above the "
+             "default by 7 and 4 clips of 400: a small gain, the same on four seeds, from a choice made on the first two. From the audio "
+             f"files with an empty cache, that setting took {w['total_seconds']:.0f} s ({w['embed_seconds']:.0f} s embedding 2,400 windows, "
+             f"then five heads; accuracy {w['accuracy']:.4f}, seed 42) while another benchmark shared the two cores: the aim of under 3 "
+             "minutes is not shown alone. The command: `fastaudio-lite cv ESC10 --embedder "
+             "birdnet --pool meanmax --embed-hop 0.5`; the default stays the mean of windows a window apart. " + ' '.join(__doc__.split('\n\n', 1)[0].split()))
     write_result('embeddings_pooling', 'Heads on frozen embeddings: windows and pooling (ESC-10, BirdNET v2.4, CPU)',
                  md_table(['seconds between windows', 'windows per clip', 'pooling', 'head', 'accuracy (seeds 42 / 43)', 'mean'], table), notes=notes)
 

@@ -200,6 +200,9 @@ def _head_options(t):
     t.add_argument('--embedder', metavar='MODEL', help="train a small head on a pretrained model's embeddings instead of a whole network: "
                    "birdnet, hf:ID or a model file (as for embed); each file embedded once (cached), the head trained in seconds")
     t.add_argument('--hidden', type=int, default=0, metavar='N', help="with --embedder: units in the head's hidden layer (default 0: a linear head)")
+    t.add_argument('--pool', choices=('mean', 'max', 'meanmax'), default='mean',
+                   help="with --embedder: a file's vector from its windows': their mean, maximum, or both side by side (default mean)")
+    t.add_argument('--embed-hop', type=float, metavar='S', help="with --embedder: seconds between a file's windows (default: a window, no overlap)")
     t.add_argument('--head', choices=('linear', 'prototype'), default='linear',
                    help="with --embedder: a head trained with fastai (linear, default), or each class's mean vector (prototype: for a few clips per class)")
 
@@ -242,7 +245,7 @@ def _embed_command(sub):
     em.add_argument('--out', required=True, metavar='PATH', help='the Parquet table to write: file, start_s, end_s, embedding')
     em.add_argument('--windows', action='store_true', help="a row per window of each file (the embedder's windows) instead of one per file")
     em.add_argument('--hop', type=float, metavar='S', help='with --windows: seconds between windows (default: a window, no overlap)')
-    em.add_argument('--pool', choices=('mean', 'max'), default='mean', help="a file's vector from its windows' (default mean)")
+    em.add_argument('--pool', choices=('mean', 'max', 'meanmax'), default='mean', help="a file's vector from its windows': mean, maximum, or both (default mean)")
     em.add_argument('--bs', type=int, default=32, help='windows embedded at a time (default 32)')
     em.add_argument('--no-cache', dest='cache', action='store_false',
                     help='embed every file again (default: vectors kept by file content and embedder in ~/.cache/fastaudio_lite/embeddings, '
@@ -261,7 +264,8 @@ def _index_commands(sub):
     s.add_argument('index', help='the index folder')
     s.add_argument('queries', nargs='+', help='recordings of the sound wanted (their own windows are left out)')
     s.add_argument('--top', type=int, default=100, help='windows wanted (default 100)')
-    s.add_argument('--format', choices=('csv', 'raven', 'audacity'), default='csv',
+    from fastaudio_lite.events import event_formats
+    s.add_argument('--format', choices=event_formats, default='csv',
                    help="the table: CSV, a Raven Pro selection table, or an Audacity label track (the query's name as the label, the similarity as the peak)")
     c = sub.add_parser('classify', help="score every window of an index with a head trained on its embedder, from the stored vectors")
     c.add_argument('index', help='the index folder')
@@ -410,7 +414,6 @@ def _cmd_train(a):
 
 def _train_head(a, lr):
     "`train --embedder`: the data and split as for any training, then a head on the embedder's vectors (`heads.train_head`)."
-    if a.hidden < 0: raise UserError(f"--hidden must be a number of units >= 0, got {a.hidden}")
     from fastaudio_lite.core import say
     from fastaudio_lite.heads import head_defaults, train_head
     from fastaudio_lite.recipes import DataError
@@ -419,14 +422,21 @@ def _train_head(a, lr):
     dls = _dls(a, lr, recipe=False)
     epochs, lr = a.epochs or head_defaults['epochs'], head_defaults['lr'] if lr in (None, 'auto') else lr
     how = 'a prototype head (each class\'s mean vector)' if a.head == 'prototype' else 'a linear head' if not a.hidden else f'a head of {a.hidden} hidden units'
-    say(f"{how} on {emb.name}'s {emb.dim}-value embeddings ({emb.window_s:g} s windows at {emb.sr} Hz, a file's averaged)"
+    pooled = {'mean': "a file's averaged", 'max': "a file's maximum", 'meanmax': "a file's mean and maximum"}[a.pool]
+    say(f"{how} on {emb.name}'s {emb.dim}-value embeddings ({emb.window_s:g} s windows at {emb.sr} Hz{f', {a.embed_hop:g} s apart' if a.embed_hop else ''}, {pooled})"
         + ('' if a.head == 'prototype' else f": {epochs} epochs of one cycle at {lr:g}"))
     try: learn, metrics = train_head(dls, emb, out=a.out, epochs=epochs, lr=lr, hidden=a.hidden, kind=a.head, seed=a.seed, spec=a.embedder,
-                                     progress=_progress(f"embedding with {emb.name}"))
+                                     progress=_progress(f"embedding with {emb.name}"), **_head_settings(a))
     except DataError as e: raise UserError(str(e)) from None
     say(f"validation accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} (embedding {metrics['embed_seconds']:g} s, "
         f"training {metrics['train_seconds']:g} s); wrote {', '.join(metrics['outputs'])} and metrics.json to {a.out}")
     return 0
+
+def _head_settings(a):
+    "`--hidden`, `--pool` and `--embed-hop` checked; the last two as `train_head` takes them."
+    if a.hidden < 0: raise UserError(f"--hidden must be a number of units >= 0, got {a.hidden}")
+    if a.embed_hop is not None and not (math.isfinite(a.embed_hop) and a.embed_hop > 0): raise UserError(f"--embed-hop must be a number of seconds > 0, got {a.embed_hop}")
+    return dict(pool=a.pool, hop_s=a.embed_hop)
 
 def _cv_folds(a):
     "The folds `cv` holds out: --folds, else the table's fold column, ESC-style names' folds, or 1..--k made from groups."
@@ -472,7 +482,7 @@ def _cmd_cv(a):
             res = cross_validate(lambda k, d=None: _dls(a, lr, valid_fold=k, draw=d, recipe=False), folds, a.out, settings=settings,
                                  draws=a.draws if a.shots else None, fit=train_head, emb=emb,
                                  spec=a.embedder, epochs=a.epochs or head_defaults['epochs'], hidden=a.hidden, kind=a.head, seed=a.seed,
-                                 lr=head_defaults['lr'] if lr in (None, 'auto') else lr, progress=_progress(f"embedding with {emb.name}"))
+                                 lr=head_defaults['lr'] if lr in (None, 'auto') else lr, progress=_progress(f"embedding with {emb.name}"), **_head_settings(a))
         else: res = cross_validate(lambda k, d=None: _dls(a, lr, valid_fold=k, draw=d), folds, a.out, settings=settings,
                                    draws=a.draws if a.shots else None, seed=a.seed,
                                    synth_voices=a.synth_pretrain, synth_words=words, tta=a.tta)

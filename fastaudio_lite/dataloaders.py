@@ -94,7 +94,9 @@ class AudioDataLoaders(DataLoaders):
         if group_re is not None: groups = groups_from_re(items, group_re)
         splitter, kind = cls._split(items, label_func, splitter, valid_pct, seed, valid_fold, folds, groups, n_folds, kind)
         if groups is not None and not allow_leak: check_leak(items, splitter(items), groups)
-        if shots is not None: splitter = FewShotSplitter(splitter, label_func, shots, shots_seed)
+        if shots is not None:
+            splitter = FewShotSplitter(splitter, label_func, shots, shots_seed)
+            splitter(items)   # a class with too few training clips is named here, before the recipe is chosen
         if sr is not None and duration is not None: r = recipe(kind or 'speech', sr=sr, duration=duration, **changes)
         else:
             r = recipe_for(items, kind, sr=sr, duration=duration, **changes)

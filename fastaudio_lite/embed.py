@@ -23,8 +23,8 @@ from .models import feature_layer
 
 # %% auto #0
 __all__ = ['birdnet_license', 'birdnet_file', 'pools', 'digest', 'weights_digest', 'Embedder', 'birdnet_model', 'BirdNetEmbedder',
-           'LearnerEmbedder', 'OnnxEmbedder', 'HFEmbedder', 'Embedding', 'default_embedding_cache', 'EmbeddingCache',
-           'embed_files', 'embedder']
+           'LearnerEmbedder', 'OnnxEmbedder', 'HFEmbedder', 'pooled', 'Embedding', 'default_embedding_cache',
+           'EmbeddingCache', 'embed_files', 'embedder']
 
 # %% ../nbs/04f_embed.ipynb #e5ffd6db
 def digest(path,          # a file
@@ -184,7 +184,12 @@ class HFEmbedder(Embedder):
         with torch.no_grad(): return self.model(**inputs).last_hidden_state.mean(1).float().numpy()
 
 # %% ../nbs/04f_embed.ipynb #84acd522
-pools = ('mean', 'max')
+pools = ('mean', 'max', 'meanmax')   # meanmax: the mean and the maximum side by side (twice the embedder's size)
+
+def pooled(v,      # a file's window vectors `(windows, dim)`
+           pool):  # one of `pools`
+    "A file's vector from its windows' (see `pools`)."
+    return v.mean(0) if pool == 'mean' else v.max(0) if pool == 'max' else np.concatenate([v.mean(0), v.max(0)])
 
 class Embedding(NamedTuple):
     "One file's (or window's) vector, from `start_s` to `end_s`; `error` says why a file has none (`vector` None)."
@@ -240,7 +245,7 @@ def embed_files(emb,            # an `Embedder`
                 files,          # audio files
                 windows=False,  # a row per window (else one per file, its windows pooled)
                 hop_s=None,     # seconds between windows (None: a window, no overlap)
-                pool='mean',    # how a file's windows make its vector: 'mean' or 'max'
+                pool='mean',    # how a file's windows make its vector: one of `pools`
                 bs=32,          # windows embedded at a time
                 cache=True,     # an `EmbeddingCache`, a folder, True (the default folder) or False (none)
                 progress=None): # called with `(files done, files, seconds of audio embedded)` as files finish
@@ -270,7 +275,7 @@ def embed_files(emb,            # an `Embedder`
                 if p.entry is not None: store.put(p.entry, s, e, v)
                 kept = store is not None and p.entry is None
                 if windows: out += [Embedding(p.file, a / emb.sr, b / emb.sr, x, None, kept) for a, b, x in zip(s, e, v)]
-                else: out.append(Embedding(p.file, 0., float(e[-1]) / emb.sr, v.mean(0) if pool == 'mean' else v.max(0), None, kept))
+                else: out.append(Embedding(p.file, 0., float(e[-1]) / emb.sr, pooled(v, pool), None, kept))
                 audio_s += float(e[-1]) / emb.sr
             count += 1
             if progress: progress(count, len(files), audio_s)
@@ -302,7 +307,7 @@ def embed_files(emb,            # an `Embedder`
 @patch
 def embed(self: Learner,
           files,       # audio files
-          pool='mean', # how a file's windows make its vector: 'mean' or 'max'
+          pool='mean', # how a file's windows make its vector: one of `pools`
           bs=32,       # windows embedded at a time
           cache=False):# an `EmbeddingCache`, a folder, True (the default folder) or False (none)
     "The `(len(files), dim)` embeddings of `files` by this learner (`LearnerEmbedder`); an `AudioError` names a file that cannot be read."

@@ -26,7 +26,7 @@ from .data import is_multi_label
 from .callbacks import class_metrics, class_report, multi_label_metrics, multi_label_report
 from .events import find_events
 from .runtime import predict_clips
-from .embed import birdnet_file, embed_files, embedder
+from .embed import birdnet_file, embed_files, embedder, pools
 from .recipes import DataError, claim_out, imbalance_ratio
 
 # %% auto #0
@@ -80,9 +80,9 @@ def _labels(ds):
     "The targets of a dataset's items through its label pipeline alone (fastai's `tls[1]`): class indices, or one-hot rows."
     return torch.stack([torch.as_tensor(ds.tls[1][i]) for i in range(len(ds))]) if len(ds) else torch.zeros(0, dtype=torch.long)
 
-def _vectors(emb, files, cache, progress, what):
+def _vectors(emb, files, cache, progress, what, pool='mean', hop_s=None):
     out = []
-    for e in embed_files(emb, files, cache=cache, progress=progress):
+    for e in embed_files(emb, files, hop_s=hop_s, pool=pool, cache=cache, progress=progress):
         if e.error is not None: raise DataError(f"{e.file}: {e.error} (a {what} file the embedder cannot read)")
         out.append(e.vector)
     return torch.from_numpy(np.stack(out)) if out else torch.zeros(0, emb.dim)
@@ -91,11 +91,15 @@ def head_dataloaders(dls,           # audio `DataLoaders` (`Recipe.dataloaders`,
                      emb,           # an `Embedder`, or what `embed.embedder` takes ('birdnet', 'hf:ID', a model file)
                      bs=64,         # vectors in a batch (training: at most an eighth of the clips)
                      cache=True,    # the embedding cache (`embed_files`)
-                     progress=None):# `embed_files`' progress callback
-    "`DataLoaders` of `(vector, target)` for `dls`'s split, with `vocab`, `multi_label` and the `embedder` set on them."
+                     progress=None, # `embed_files`' progress callback
+                     pool='mean',   # how a file's windows make its vector (`embed.pools`)
+                     hop_s=None):   # seconds between a file's windows (None: a window, no overlap)
+    "`DataLoaders` of `(vector, target)` for `dls`'s split, with `vocab`, `multi_label`, the `embedder`, `pool` and `hop_s` set on them."
     emb = embedder(emb)
-    x = [_vectors(emb, [str(f) for f in ds.items], cache, progress, what) for ds, what in ((dls.train_ds, 'training'), (dls.valid_ds, 'validation'))]
-    return vector_dataloaders(x[0], _labels(dls.train_ds), x[1], _labels(dls.valid_ds), dls.vocab, emb, is_multi_label(dls), bs)
+    x = [_vectors(emb, [str(f) for f in ds.items], cache, progress, what, pool, hop_s) for ds, what in ((dls.train_ds, 'training'), (dls.valid_ds, 'validation'))]
+    hd = vector_dataloaders(x[0], _labels(dls.train_ds), x[1], _labels(dls.valid_ds), dls.vocab, emb, is_multi_label(dls), bs)
+    hd.pool, hd.hop_s = pool, hop_s
+    return hd
 
 def vector_dataloaders(x_train,     # training vectors `(n, dim)`
                        y_train,     # their targets: class indices, or one-hot rows (multi-label)
@@ -158,7 +162,8 @@ def head_description(hd,     # `head_dataloaders`
     "The JSON a head's model file holds: its format, labels, the embedder (`spec`, as `embed.embedder` takes it, and its key) and the head's kind and shape."
     emb = hd.embedder
     return dict(format=head_format, labels=[str(v) for v in hd.vocab], multi_label=bool(hd.multi_label), kind=kind, hidden=int(hidden), p=float(p),
-                embedder=dict(spec=str(spec), key=emb.key, name=emb.name, sr=emb.sr, window_s=emb.window_s, dim=emb.dim, args=emb.args))
+                embedder=dict(spec=str(spec), key=emb.key, name=emb.name, sr=emb.sr, window_s=emb.window_s, dim=emb.dim, args=emb.args),
+                pool=getattr(hd, 'pool', 'mean'), hop_s=getattr(hd, 'hop_s', None))
 
 def train_head(dls,            # audio `DataLoaders`: the files, labels and split
                emb,            # the embedder: an `Embedder`, or 'birdnet', 'hf:ID', a model file (see `embed.embedder`)
@@ -172,11 +177,13 @@ def train_head(dls,            # audio `DataLoaders`: the files, labels and spli
                cache=True,     # the embedding cache
                progress=None,  # `embed_files`' progress callback
                extra_metrics=None, # a dict added to metrics.json
-               spec=None):     # how the model file names the embedder (default: `emb` when it is a name or a path)
+               spec=None,      # how the model file names the embedder (default: `emb` when it is a name or a path)
+               pool='mean',    # how a file's windows make its vector (`embed.pools`)
+               hop_s=None):    # seconds between a file's windows (None: a window, no overlap)
     "Embed `dls`'s files, train a head, and write confusion.png (or classes.png), model.safetensors and metrics.json to `out`; returns `(learn, metrics)`."
     spec = spec or (str(emb) if isinstance(emb, (str, Path)) else emb.name)
     t = time.time()
-    hd = head_dataloaders(dls, emb, bs, cache, progress)
+    hd = head_dataloaders(dls, emb, bs, cache, progress, pool, hop_s)
     return fit_head(hd, spec, out, epochs, lr, hidden, kind, seed, dict(embed_seconds=round(time.time() - t, 1), **(extra_metrics or {})))
 
 def fit_head(hd,             # `head_dataloaders` or `vector_dataloaders`
@@ -258,7 +265,9 @@ class HeadModel:
             self.multi_label = bool(d['multi_label'])
             if emb is None: emb = _head_embedder(path, e)
             if emb.key != e['key']: raise ArgumentError(f"the embedder {emb.name} is not the one the head was trained on (weights {emb.key}, not {e['key']})")
-            head = make_head(d.get('kind', 'linear'), int(e['dim']), len(self.labels), int(d['hidden']), float(d['p']))
+            self.pool, self.hop_s = d.get('pool', 'mean'), d.get('hop_s')
+            if self.pool not in pools: raise ArgumentError(f"pool {self.pool!r} is not one of {pools}")
+            head = make_head(d.get('kind', 'linear'), int(e['dim']) * (2 if self.pool == 'meanmax' else 1), len(self.labels), int(d['hidden']), float(d['p']))
             bad = next((k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()), None)
             if bad: raise ArgumentError(f"the tensor {bad} holds NaN or infinite values")
             head.load_state_dict(tensors, strict=True)
@@ -272,13 +281,17 @@ class HeadModel:
         "Every label's probability of each vector."
         with torch.no_grad(): y = self.head(torch.as_tensor(np.asarray(vectors, np.float32)))
         return (torch.sigmoid(y) if self.multi_label else torch.softmax(y, -1)).numpy()
+    def window_probs(self, vectors): # `(n, dim)` embeddings of single windows
+        "Every label's probability of each window, its vector pooled as a file of one window is (`embed.pooled`)."
+        v = np.asarray(vectors, np.float32)
+        return self.probs(np.concatenate([v, v], 1) if self.pool == 'meanmax' else v)
     def predict(self,
                 files,  # audio files
                 topk=3, # how many (label, probability) pairs each `Prediction` keeps
                 bs=64): # files whose vectors go through the head at a time
         "A `Prediction` per file, in order (`runtime.predict_clips`): each file's windows embedded and pooled, then the head."
         def read(f):
-            e = next(embed_files(self.emb, [f], cache=self.cache))
+            e = next(embed_files(self.emb, [f], hop_s=self.hop_s, pool=self.pool, cache=self.cache))
             if e.error is not None: raise AudioError(f, e.error)
             return e.vector[None]
         return predict_clips(lambda vs: self.probs(np.concatenate(vs)), read, files, self.labels, topk, bs, self.multi_label, 1)
@@ -295,9 +308,9 @@ class HeadModel:
             if e.error is not None: raise AudioError(fn, e.error)
             rows.append(e)
             if len(rows) == bs:
-                yield np.array([r.start_s for r in rows]), np.array([r.end_s for r in rows]), self.probs(np.stack([r.vector for r in rows]))
+                yield np.array([r.start_s for r in rows]), np.array([r.end_s for r in rows]), self.window_probs(np.stack([r.vector for r in rows]))
                 rows = []
-        if rows: yield np.array([r.start_s for r in rows]), np.array([r.end_s for r in rows]), self.probs(np.stack([r.vector for r in rows]))
+        if rows: yield np.array([r.start_s for r in rows]), np.array([r.end_s for r in rows]), self.window_probs(np.stack([r.vector for r in rows]))
     def events(self,
                fn,             # an audio file of any length
                hop_s=None,     # seconds between windows (None: half a window)
@@ -327,6 +340,7 @@ def export_head_onnx(path,       # a head's model.safetensors
     emb = hm.emb
     if not isinstance(emb, (OnnxEmbedder, LearnerEmbedder)) or getattr(emb, 'output', 'embedding') != 'embedding':
         raise ArgumentError(f"{path}: its embedder {emb.name} has no fastaudio ONNX graph (BirdNET is TFLite, a transformers model is not exported): keep its head as safetensors")
+    if hm.pool == 'meanmax': raise ArgumentError(f"{path}: a head on the mean and maximum of windows takes twice the embedding: its ONNX file would classify one window; keep it as safetensors")
     tmps = [temp_path(dest.with_name(dest.name + s)) for s in ('.emb', '.head', '')]
     try:
         if isinstance(emb, LearnerEmbedder): export_onnx(emb.learn, tmps[0])

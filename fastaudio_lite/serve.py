@@ -52,7 +52,7 @@ class Served:
         self.mono, self.channels = emb.channels == 1, emb.channels
         # the centred window; a shorter clip padded at its end, as the embedder's windows are (`predict` gives the same)
         self.clip = lambda path: fix_length(read_clip(path, emb.sr, emb.channels == 1, emb.n_samples, 0.5), emb.n_samples, 0., 'zeros')
-        self.probs = lambda clips: m.probs(emb(np.stack(clips)))
+        self.probs = lambda clips: m.window_probs(emb(np.stack(clips)))
         self.windows = lambda path: m.windows(path)
         self.head = m
     def _learner(self, learn):

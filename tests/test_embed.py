@@ -225,3 +225,24 @@ def test_a_head_takes_several_labels_per_clip(tones, tmp_path):
             '--topk', 2, cache=tmp_path / 'c')
     rows = [l.split('\t') for l in r.stdout.splitlines()]
     assert r.returncode == 0 and sorted(rows[0][1].split(';')) == ['low', 'tone'] and rows[1][1] == 'noise', r.stdout + r.stderr[-2000:]
+
+
+def test_a_head_on_the_mean_and_maximum_of_overlapping_windows(tones, tmp_path):
+    from fastaudio_lite.heads import HeadModel
+    from fastaudio_lite.serve import Served, classify_recording
+    data = tones / 'data'
+    r = cli('train', data, '--embedder', tones / 'model.onnx', '--pool', 'meanmax', '--embed-hop', 0.25, '--valid-re', r'_1[01]\.wav$',
+            '--out', tmp_path / 'h', cache=tmp_path / 'c')
+    assert r.returncode == 0 and "0.25 s apart, a file's mean and maximum" in r.stdout, r.stdout + r.stderr[-2000:]
+    model = tmp_path / 'h' / 'model.safetensors'
+    hm = HeadModel(model)
+    assert (hm.pool, hm.hop_s, hm.head.net[-1].in_features) == ('meanmax', 0.25, 1024)   # twice the embedding's 512
+    assert json.loads((tmp_path / 'h' / 'metrics.json').read_text())['accuracy'] >= 0.8
+    r = cli('predict', model, data / 'low' / 'low_0.wav', data / 'high' / 'high_0.wav', cache=tmp_path / 'c')
+    assert r.returncode == 0 and [l.split('\t')[1] for l in r.stdout.splitlines()] == ['low', 'high'], r.stdout + r.stderr[-2000:]
+    probs, _, _, _ = classify_recording(Served(model), data / 'low' / 'low_1.wav')   # the page: a window as a file of one window
+    assert max(probs, key=probs.get) == 'low', probs
+    r = cli('export', model, tmp_path / 'h.onnx')
+    assert r.returncode == 2 and 'twice the embedding' in r.stderr and r.stderr.count('\n') == 1, r.stderr
+    r = cli('train', data, '--embedder', tones / 'model.onnx', '--embed-hop', -1, '--out', tmp_path / 'x')
+    assert r.returncode == 2 and '--embed-hop must be a number of seconds > 0' in r.stderr, r.stderr
