@@ -20,8 +20,13 @@ CODE = 'import sys; from fastaudio_lite.cli import main; sys.exit(main())'
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, '-c', CODE, *map(str, args)], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, 'XDG_CACHE_HOME': os.environ.get('XDG_CACHE_HOME', '/tmp')})
+    return subprocess.run([sys.executable, '-c', CODE, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    "Each test's embedding cache (the queries' vectors) in its own folder, never a shared one."
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
 
 
 @pytest.fixture(scope='module')
