@@ -27,7 +27,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     python_requires='>=' + cfg['min_python'],
     install_requires=cfg['requirements'].split(),
-    extras_require={name: cfg[f'{name}_requirements'].split() for name in ('dev', 'demo', 'dist', 'hf', 'onnx', 'serve', 'embed', 'index', 'docs')},
+    extras_require={name: cfg[f'{name}_requirements'].split() for name in ('dev', 'demo', 'dist', 'hf', 'onnx', 'serve', 'embed', 'index', 'cluster', 'docs')},
     entry_points={'console_scripts': cfg['console_scripts'].split()},
     include_package_data=True,
     zip_safe=False,

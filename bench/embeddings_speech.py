@@ -38,12 +38,13 @@ def splits(name, files):
     return [('speakers', [files[i] for i in tr], [files[i] for i in va])]
 
 
-def model_on(name, epochs, out):
-    "A fastaudio model (the speech recipe, resnet18, random weights) trained on data set `name`, and the seconds it took."
+def model_on(name, epochs, out, export=False):
+    """A fastaudio model (the speech recipe, resnet18, random weights) trained on data set `name`, and the seconds it took;
+    with `export`, its model.pkl is written to `out` as well."""
     t = time.time()
     if name == 'fsdd': dls = AudioDataLoaders.from_name_re(DATA / 'fsdd', None, r'^(\d)_', seed=42)
     else: dls = AudioDataLoaders.from_folder(DATA / 'speech_commands12', seed=42)
-    learn, _ = train(dls, 'resnet18', epochs, None, out, 42, pretrained=False, export=False)
+    learn, _ = train(dls, 'resnet18', epochs, None, out, 42, pretrained=False, export=export)
     return learn, time.time() - t
 
 

@@ -247,6 +247,7 @@ def _embed_command(sub):
     em.add_argument('--hop', type=float, metavar='S', help='with --windows: seconds between windows (default: a window, no overlap)')
     em.add_argument('--pool', choices=('mean', 'max', 'meanmax'), default='mean', help="a file's vector from its windows': mean, maximum, or both (default mean)")
     em.add_argument('--bs', type=int, default=32, help='windows embedded at a time (default 32)')
+    _device_option(em)
     em.add_argument('--no-cache', dest='cache', action='store_false',
                     help='embed every file again (default: vectors kept by file content and embedder in ~/.cache/fastaudio_lite/embeddings, '
                          'so a second run, or one resumed after a stop, embeds only what is new)')
@@ -260,6 +261,8 @@ def _index_commands(sub):
     x.add_argument('--embedder', metavar='MODEL', help="a new index's embedder: birdnet, hf:ID or a model file (as for embed)")
     x.add_argument('--hop', type=float, metavar='S', help="a new index's seconds between windows (default: half the embedder's window)")
     x.add_argument('--bs', type=int, default=32, help='windows embedded at a time (default 32)')
+    x.add_argument('--cluster', metavar='ADDRESS', help="embed on a Dask cluster's workers (the distributed extra): its scheduler's "
+                   "address (tcp://host:8786), or local:N for N worker processes on this machine; this process writes the index")
     s = sub.add_parser('search', help='the windows of an index nearest to example recordings (cosine similarity), one per neighbourhood')
     s.add_argument('index', help='the index folder')
     s.add_argument('queries', nargs='+', help='recordings of the sound wanted (their own windows are left out)')
@@ -284,6 +287,7 @@ def _index_commands(sub):
     for q in (s, c):
         q.add_argument('--out', metavar='PATH', help='the table to write (default: standard output)')
         q.add_argument('--force', action='store_true', help='let --out replace an existing file of another kind')
+    for q in (x, s, c): _device_option(q)
 
 def _predict_command(sub):
     "`predict`."
@@ -301,7 +305,14 @@ def _predict_command(sub):
     r.add_argument('--hop', type=float, metavar='S', help='seconds between window starts (default: half a window)')
     _event_options(r)
     r.add_argument('--bs', type=int, default=64, help='files (or windows) predicted at a time (default 64)')
+    _device_option(r)
     r.add_argument('--force', action='store_true', help='let --csv replace an existing file of another kind (never a model, an input or a file being read)')
+
+def _device_option(p):
+    "--device: where the model runs."
+    from fastaudio_lite.runtime import devices
+    p.add_argument('--device', choices=devices, default='auto', help="where the model runs: auto (a CUDA GPU when torch, or onnxruntime-gpu "
+                   "for an ONNX model, sees one; else the CPU), cpu, or cuda (refused without one). BirdNET runs on the CPU (default auto)")
 
 def _evaluate_command(sub):
     "`evaluate-events`."
@@ -497,9 +508,22 @@ def _model_file(model):
     try: return Path(model), model_format(model)
     except ArgumentError as e: raise UserError(str(e)) from None
 
-def _load_learner(model):
+def _load_learner(model, device='cpu'):
     """The learner in a safetensors file (`safe.load_audio_learner`, no pickle) or a .pkl pickle (fastai's
-    `load_learner`, after a one-line warning that a pickle runs code), on the CPU; a `UserError` says why it cannot be loaded."""
+    `load_learner`, after a one-line warning that a pickle runs code), on `device` (`core.torch_device`); a `UserError`
+    says why it cannot be loaded."""
+    learn = _read_learner(model)
+    from fastaudio_lite.learner import torch_device
+    from fastaudio_lite.decode import ArgumentError
+    try: d = torch_device(device)
+    except ArgumentError as e: raise UserError(str(e)) from None
+    if d.type != 'cpu':
+        learn.model.to(d)
+        learn.dls.to(d)
+    return learn
+
+def _read_learner(model):
+    "The learner of `_load_learner`, on the CPU."
     model, fmt = _model_file(model)
     if fmt == 'onnx': raise UserError(f"{model}: an ONNX file, exported already: it holds no learner (give model.pkl or model.safetensors)")
     try:
@@ -523,7 +547,7 @@ def _load_learner(model):
     except (ArgumentError, AttributeError): raise UserError(f"{model}: a fastai learner, but not of audio files (its data was not built with AudioBlock)") from None
     return learn
 
-def _predictor(model):
+def _predictor(model, device='auto'):
     """The model's `labels` and `sr`, and its `predict(files, topk, bs)`, `windows(file, hop_s, bs, window_s)` and
     `events(file, hop_s, bs, window_s, **settings)`: of model.onnx (`runtime.OnnxModel`, without torch or fastai), or of
     model.safetensors or model.pkl (the learner, `inference`)."""
@@ -534,18 +558,18 @@ def _predictor(model):
         try: from fastaudio_lite.heads import HeadModel, is_head_file
         except ImportError as e: raise UserError(f"{model}: a {fmt} model needs torch and fastai ({e.name} is missing): pip install fastaudio_lite") from None
         if is_head_file(model):   # a head on an embedder's vectors
-            try: m = HeadModel(model)
+            try: m = HeadModel(model, device=device)
             except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
             if m.emb.license: warnings.warn(m.emb.license)
             return SimpleNamespace(labels=m.labels, sr=m.sr, clip_s=m.clip_s, predict=m.predict, windows=m.windows, events=m.events)
     if fmt == 'onnx':
         from fastaudio_lite.decode import ArgumentError
         from fastaudio_lite.runtime import OnnxModel
-        try: m = OnnxModel(model)
+        try: m = OnnxModel(model, device=device)
         except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
         return SimpleNamespace(labels=list(map(str, m.labels)), sr=m.sr, clip_s=m.duration, predict=m.predict, windows=m.predict_windows,
                                events=m.predict_events)
-    learn = _load_learner(model)   # model.pkl or model.safetensors
+    learn = _load_learner(model, device)   # model.pkl or model.safetensors
     from fastaudio_lite.inference import audio_loader, clip_length, predict_events, predict_files, predict_windows
     la, fl = audio_loader(learn.dls), clip_length(learn.dls)
     return SimpleNamespace(labels=list(map(str, learn.dls.vocab)), sr=la.sr, clip_s=None if fl is None else fl.n_samples(la.sr) / la.sr,
@@ -588,14 +612,14 @@ def _audio_files(paths):
         files += found
     return files
 
-def _embedder(spec):
-    """The `embed.Embedder` of the command's MODEL or --embedder: birdnet, hf:ID, or a model file (a .pkl after the
+def _embedder(spec, device='auto'):
+    """The `embed.Embedder` of the command's MODEL or --embedder on `device`: birdnet, hf:ID, or a model file (a .pkl after the
     one-line warning that a pickle runs code); its license, if it has one the user must hear of, in a warning."""
     from fastaudio_lite.decode import ArgumentError
     from fastaudio_lite.embed import LearnerEmbedder, embedder
     try:
-        emb = LearnerEmbedder(_load_learner(spec)) if spec not in ('birdnet',) and not spec.startswith('hf:') and _model_file(spec)[1] == 'pickle' \
-            else embedder(spec)
+        emb = LearnerEmbedder(_load_learner(spec, device)) if spec not in ('birdnet',) and not spec.startswith('hf:') and _model_file(spec)[1] == 'pickle' \
+            else embedder(spec, device)
     except (ArgumentError, ImportError) as e: raise UserError(f"{spec}: {e}" if str(spec) not in str(e) else str(e)) from None
     if emb.license: warnings.warn(emb.license)
     return emb
@@ -621,7 +645,7 @@ def _cmd_embed(a):
     except ArgumentError as e: raise UserError(str(e)) from None
     try: import pyarrow as pa, pyarrow.parquet as pq
     except ImportError: raise UserError("embed writes Parquet: pip install 'fastaudio_lite[embed]'") from None
-    emb = _embedder(a.model)
+    emb = _embedder(a.model, a.device)
     from fastaudio_lite.decode import publish, temp_path
     from fastaudio_lite.embed import embed_files
     schema = pa.schema([('file', pa.string()), ('start_s', pa.float64()), ('end_s', pa.float64()), ('embedding', pa.list_(pa.float32(), emb.dim))],
@@ -689,7 +713,7 @@ def _cmd_predict(a):
     model = Path(a.model)   # its bytes are read once the arguments have been checked (`_predictor`)
     files = _check_predict(a)
     open_csv = _predict_csv(a, model, files)
-    m = _predictor(model)
+    m = _predictor(model, a.device)
     if a.windows or a.events:   # the windows' settings, checked against the model's clip before any file is read
         from fastaudio_lite.runtime import window_samples
         if m.clip_s is None: raise UserError(f"{model}: a model of clips of any length has no windows (its data has no duration)")
@@ -935,12 +959,12 @@ def main(argv=None):
     finally: warnings.formatwarning = fmt
 
 # %% ../nbs/06_cli.ipynb #98c121aa
-def _open_index(path, emb=None, hop=None):
-    "`index.AudioIndex` of `path` (made with `emb` when new); a `UserError` says why it cannot be opened."
+def _open_index(path, emb=None, hop=None, device='auto'):
+    "`index.AudioIndex` of `path` (made with `emb` when new), its embedder on `device`; a `UserError` says why it cannot be opened."
     from fastaudio_lite.decode import ArgumentError
     try: from fastaudio_lite.index import AudioIndex
     except ImportError as e: raise UserError(f"an index needs torch, fastai and usearch ({e.name} is missing): pip install 'fastaudio_lite[index]'") from None
-    try: return AudioIndex(path, emb, hop)
+    try: return AudioIndex(path, emb, hop, device=device)
     except ImportError as e: raise UserError(str(e)) from None
     except ArgumentError as e: raise UserError(_options(e)) from None
 
@@ -950,11 +974,12 @@ def _cmd_index(a):
     if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
     if not is_index(a.out) and not a.embedder: raise UserError(f"--out {a.out}: a new index needs --embedder")
     files = _audio_files(a.archive)
-    idx = _open_index(a.out, _embedder(a.embedder) if a.embedder else None, a.hop)
+    idx = _open_index(a.out, _embedder(a.embedder, 'cpu' if a.cluster else a.device) if a.embedder else None, a.hop, a.device)
     before, t = idx.seconds, time.time()
     from fastaudio_lite.decode import ArgumentError
-    try: done, failed = idx.add(files, a.bs, _index_progress(idx))
-    except ArgumentError as e: raise UserError(str(e)) from None
+    try: done, failed = idx.add(files, a.bs, _index_progress(idx), a.cluster)
+    except ArgumentError as e: raise UserError(f"--{e}" if str(e).startswith('cluster ') else str(e)) from None
+    except ImportError as e: raise UserError(str(e)) from None
     hours, mins = (idx.seconds - before) / 3600, (time.time() - t) / 60
     print(f"{a.out}: {done} file(s) added ({hours:.2f} h of audio, {hours / max(mins, 1e-9):.2f} h per minute), {failed} could not be read; "
           f"{idx.n_files} files, {len(idx)} windows of {idx.meta['window_s']:g} s every {idx.meta['hop_s']:g} s by {idx.meta['name']}")
@@ -998,7 +1023,7 @@ def _cmd_search(a):
     from fastaudio_lite.events import Event
     if a.top < 1: raise UserError(f"--top must be 1 or more, got {a.top}")
     out = _event_out(a, 'search')
-    idx = _open_index(a.index)
+    idx = _open_index(a.index, device=a.device)
     queries = _audio_files(a.queries)
     try: hits = idx.search(queries, a.top)
     except ArgumentError as e: raise UserError(str(e)) from None
@@ -1017,9 +1042,9 @@ def _cmd_classify(a):
     try: labels = HeadModel(model, emb=idx.stored_embedder).labels
     except ArgumentError as e: raise UserError(str(e)) from None
     settings = _event_settings(a, labels)
-    if a.events: found = classify_index(idx, model, True, **settings)
+    if a.events: found = classify_index(idx, model, True, a.device, **settings)
     else:   # each window's best label, as events of one window
-        found = (Event(f, labels[int(p.argmax())], float(s), float(e), float(p.max())) for f, ss, es, ps in classify_index(idx, model, False)
+        found = (Event(f, labels[int(p.argmax())], float(s), float(e), float(p.max())) for f, ss, es, ps in classify_index(idx, model, False, a.device)
                  for s, e, p in zip(ss, es, ps))
     n = _write_events(found, out, a.format, idx.meta['sr'])
     print(f"{n} {'event' if a.events else 'window'}(s) of {idx.n_files} files" + (f": {out}" if out else ''), file=sys.stderr)

@@ -18,13 +18,14 @@ from fastai.learner import Learner
 from fastcore.basics import patch
 
 from .decode import ArgumentError, AudioError, audio_windows, check_regular, fix_length, model_format, publish, temp_path
-from .runtime import OnnxModel, onnx_session
+from .learner import torch_device
+from .runtime import OnnxModel, check_device, onnx_session
 from .models import feature_layer
 
 # %% auto #0
 __all__ = ['birdnet_license', 'birdnet_file', 'pools', 'digest', 'weights_digest', 'Embedder', 'birdnet_model', 'BirdNetEmbedder',
            'LearnerEmbedder', 'OnnxEmbedder', 'HFEmbedder', 'pooled', 'Embedding', 'default_embedding_cache',
-           'EmbeddingCache', 'embed_files', 'embedder']
+           'EmbeddingCache', 'read_threads', 'embed_files', 'embedder']
 
 # %% ../nbs/04f_embed.ipynb #e5ffd6db
 def digest(path,          # a file
@@ -85,7 +86,9 @@ class BirdNetEmbedder(Embedder):
     name, sr, window_s, channels, dim, license, max_batch = 'birdnet', 48000, 3.0, 1, 1024, birdnet_license, 4
     def __init__(self,
                  path=None,     # the .tflite (None: `birdnet_model()`)
-                 threads=None): # the interpreter's threads
+                 threads=None,  # the interpreter's threads
+                 device='auto'):# one of `runtime.devices`: the CPU always (LiteRT has no CUDA); 'cuda' is refused
+        if check_device(device) == 'cuda': raise ArgumentError("device cuda: BirdNET v2.4 runs on the CPU (LiteRT has no CUDA delegate): --device cpu or auto")
         try: from ai_edge_litert.interpreter import Interpreter
         except ImportError: raise ImportError("BirdNET needs ai-edge-litert: pip install 'fastaudio_lite[birdnet]'") from None
         self.path = self.file = birdnet_model(path)
@@ -111,11 +114,16 @@ class BirdNetEmbedder(Embedder):
 class LearnerEmbedder(Embedder):
     "A fastaudio learner's embedding (`feature_layer`'s input) of clips of its own length, rate and channels."
     def __init__(self,
-                 learn,     # a learner whose data has a clip length (`AudioBlock(duration=...)`)
-                 name=None):# how it is named (default: fastaudio:ARCH)
+                 learn,       # a learner whose data has a clip length (`AudioBlock(duration=...)`)
+                 name=None,   # how it is named (default: fastaudio:ARCH)
+                 device=None):# where the learner runs: one of `runtime.devices` (it is moved there), or None: where it is
         from fastaudio_lite.inference import audio_loader, clip_length
         la, fl = audio_loader(learn.dls), clip_length(learn.dls)
         if fl is None: raise ArgumentError("an embedder needs a learner whose data has a clip length (AudioBlock(duration=...))")
+        if device is not None:
+            d = torch_device(device)
+            learn.model.to(d)
+            learn.dls.to(d)
         self.learn, self.sr = learn, la.sr
         self.window_s, self.channels = fl.n_samples(la.sr) / la.sr, getattr(la, 'channels', None) or 1
         self.layer = feature_layer(learn.model)
@@ -142,8 +150,9 @@ class OnnxEmbedder(Embedder):
                  output='embedding', # the output that holds the vectors
                  sr=None,            # its rate, Hz (a fastaudio export's: from its metadata)
                  window_s=None,      # seconds in a window (likewise)
-                 threads=None):      # onnxruntime's intra-op threads
-        self.session = onnx_session(path, threads)
+                 threads=None,       # onnxruntime's intra-op threads
+                 device='auto'):     # one of `runtime.devices` (`runtime.onnx_providers`)
+        self.session = onnx_session(path, threads, device)
         meta = self.session.get_modelmeta().custom_metadata_map
         if 'fastaudio_lite' in meta:
             m = OnnxModel(path, session=self.session)
@@ -168,20 +177,22 @@ class HFEmbedder(Embedder):
     "A transformers audio model's last hidden state averaged over time (the hf extra): wav2vec2, HuBERT, WavLM, AST..., by Hub id or folder."
     def __init__(self,
                  name_or_path,  # a Hub id or a saved folder
-                 window_s=5.0): # seconds in a window
+                 window_s=5.0,  # seconds in a window
+                 device='auto'):# one of `runtime.devices`
         try: from transformers import AutoFeatureExtractor, AutoModel
         except ImportError: raise ImportError("Hugging Face models need transformers: pip install 'fastaudio_lite[hf]'") from None
+        self.device = torch_device(device)
         try:
             self.features = AutoFeatureExtractor.from_pretrained(str(name_or_path))
-            self.model = AutoModel.from_pretrained(str(name_or_path)).eval()
+            self.model = AutoModel.from_pretrained(str(name_or_path)).eval().to(self.device)
         except OSError as e: raise ArgumentError(f"{name_or_path}: not a Hugging Face audio model here ({str(e).splitlines()[0][:200]})") from None
         self.sr, self.window_s, self.channels = int(self.features.sampling_rate), float(window_s), 1
         self.dim, self.name, self.args = int(self.model.config.hidden_size), f"hf:{name_or_path}", dict(window_s=self.window_s)
         self.key = f"hf-{weights_digest(self.model)}"
     def embed_windows(self, x):
         import torch
-        inputs = self.features(list(x[:, 0]), sampling_rate=self.sr, return_tensors='pt')
-        with torch.no_grad(): return self.model(**inputs).last_hidden_state.mean(1).float().numpy()
+        inputs = self.features(list(x[:, 0]), sampling_rate=self.sr, return_tensors='pt').to(self.device)
+        with torch.no_grad(): return self.model(**inputs).last_hidden_state.mean(1).float().cpu().numpy()
 
 # %% ../nbs/04f_embed.ipynb #84acd522
 pools = ('mean', 'max', 'meanmax')   # meanmax: the mean and the maximum side by side (twice the embedder's size)
@@ -229,12 +240,61 @@ class EmbeddingCache:
         with open(tmp, 'wb') as f: np.savez(f, starts=starts, ends=ends, vectors=vectors)
         publish(tmp, entry)
 
+def read_threads():
+    "Threads that decode files ahead of the embedder by default: `$FASTAUDIO_READ_THREADS`, else the cores, at most 4."
+    return int(os.environ.get('FASTAUDIO_READ_THREADS') or min(4, os.cpu_count() or 1))
+
 def _file_windows(fn, emb, hop):
     "`(start, end, window)` at the embedder's rate for the windows of `fn` (see above); `AudioError` for a file that cannot be read."
     n = emb.n_samples
     for s, w in audio_windows(fn, emb.sr, n, hop, emb.channels == 1):
         if w.shape[0] != emb.channels: raise AudioError(fn, f"{w.shape[0]} channel(s), and {emb.name} takes {emb.channels}")
         yield s, s + w.shape[-1], fix_length(w, n, 0., 'zeros')
+
+def _read_ahead(items, work, workers, depth=32):
+    """`(item, rows)` for each of `items` in order, `rows` iterating what `work(item)` yields (raising its exception
+    there); with `workers` threads, the items after the one being consumed are read meanwhile, each at most `depth`
+    rows ahead (memory stays bounded). Closing the generator stops the threads."""
+    if workers < 1:
+        for it in items: yield it, work(it)
+        return
+    import queue, threading
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    stop, todo, ahead = threading.Event(), iter(items), deque()
+    def put(q, x):
+        while not stop.is_set():
+            try: q.put(x, timeout=0.1); return True
+            except queue.Full: pass
+        return False
+    def fill(item, q):
+        try:
+            for r in work(item):
+                if not put(q, (0, r)): return
+            put(q, (1, None))
+        except BaseException as e: put(q, (2, e))
+    def rows(q):
+        while True:
+            kind, x = q.get()
+            if kind == 1: return
+            if kind == 2: raise x
+            yield x
+    ex = ThreadPoolExecutor(workers, thread_name_prefix='fastaudio-read')
+    def submit():
+        for item in todo:
+            q = queue.Queue(depth)
+            ex.submit(fill, item, q)
+            ahead.append((item, q))
+            return
+    try:
+        for _ in range(workers + 1): submit()
+        while ahead:
+            item, q = ahead.popleft()
+            submit()
+            yield item, rows(q)
+    finally:
+        stop.set()
+        ex.shutdown(wait=True, cancel_futures=True)
 
 class _Pending:
     "A file being embedded: its windows' starts, ends and vectors so far, how many wait in the batch, whether it is still read."
@@ -248,9 +308,10 @@ def embed_files(emb,            # an `Embedder`
                 pool='mean',    # how a file's windows make its vector: one of `pools`
                 bs=32,          # windows embedded at a time
                 cache=True,     # an `EmbeddingCache`, a folder, True (the default folder) or False (none)
-                progress=None): # called with `(files done, files, seconds of audio embedded)` as files finish
+                progress=None,  # called with `(files done, files, seconds of audio embedded)` as files finish
+                read_workers=None): # threads that read and decode the next files meanwhile (None: `read_threads`; 0: none)
     """Yield an `Embedding` per file (or per window, `windows`) of `files` in order, embedding windows of several files
-    in each batch; a file that cannot be read is yielded with its `error`."""
+    in each batch while threads decode the next files; a file that cannot be read is yielded with its `error`."""
     if pool not in pools: raise ArgumentError(f"pool must be one of {pools}, got {pool!r}")
     if bs < 1: raise ArgumentError(f"bs must be >= 1, got {bs}")
     hop = emb.n_samples if hop_s is None else int(round(hop_s * emb.sr))
@@ -280,18 +341,24 @@ def embed_files(emb,            # an `Embedder`
             count += 1
             if progress: progress(count, len(files), audio_s)
         return out
-    for f in files:
+    def work(f):
+        "A file's cache entry (or its vectors kept in the cache), then its windows: what a reading thread does."
+        check_regular(f)   # before its digest reads it: a FIFO would never end
+        if store is not None:
+            entry = store.entry(emb, f, hop)
+            kept = store.get(entry)
+            if kept is not None: yield 'kept', kept; return
+            yield 'entry', entry
+        yield from _file_windows(f, emb, hop)
+    for f, rows in _read_ahead(files, work, read_threads() if read_workers is None else read_workers, bs):
         p = _Pending(f)
         pending.append(p)
         try:
-            check_regular(f)   # before its digest reads it: a FIFO would never end
-            if store is not None:
-                entry = store.entry(emb, f, hop)
-                kept = store.get(entry)
-                if kept is not None: p.starts, p.ends, p.vectors = list(kept[0]), list(kept[1]), list(kept[2])
-                else: p.entry = entry
-            if p.entry is not None or store is None:
-                for s, e, w in _file_windows(f, emb, hop):
+            for r in rows:
+                if r[0] == 'kept': p.starts, p.ends, p.vectors = list(r[1][0]), list(r[1][1]), list(r[1][2])
+                elif r[0] == 'entry': p.entry = r[1]
+                else:
+                    s, e, w = r
                     p.starts.append(s); p.ends.append(e); p.queued += 1
                     batch.append((p, w))
                     if len(batch) >= bs: yield from finished(True)
@@ -317,22 +384,23 @@ def embed(self: Learner,
         out.append(e.vector)
     return np.stack(out)
 
-def embedder(spec,      # 'birdnet', 'hf:ID', a model file, or an `Embedder`
-             **kwargs): # the embedder's own arguments (threads, window_s, output, ...)
+def embedder(spec,          # 'birdnet', 'hf:ID', a model file, or an `Embedder`
+             device='auto', # where it runs: one of `runtime.devices` (an `Embedder` given stays where it is)
+             **kwargs):     # the embedder's own arguments (threads, window_s, output, ...)
     """An `Embedder` from `spec`: 'birdnet', 'hf:ID' (a Hub id or a folder), the path of a model file (model.safetensors
     or a .pkl you trust: the learner's embedding; model.onnx: its `embedding` output, or `output=`), or an `Embedder`."""
     if isinstance(spec, Embedder): return spec
     s = str(spec)
-    if s == 'birdnet': return BirdNetEmbedder(**kwargs)
-    if s.startswith('hf:'): return HFEmbedder(s[3:], **kwargs)
+    if s == 'birdnet': return BirdNetEmbedder(device=device, **kwargs)
+    if s.startswith('hf:'): return HFEmbedder(s[3:], device=device, **kwargs)
     fmt = model_format(s)   # by its bytes: a pickle under another name is refused unread
-    if fmt == 'onnx': return OnnxEmbedder(s, **kwargs)
+    if fmt == 'onnx': return OnnxEmbedder(s, device=device, **kwargs)
     if fmt == 'safetensors':
         from fastaudio_lite.safe import SafeModelError, load_audio_learner
-        try: e = LearnerEmbedder(load_audio_learner(s), **kwargs)
+        try: e = LearnerEmbedder(load_audio_learner(s), device=device, **kwargs)
         except SafeModelError as err: raise ArgumentError(str(err)) from None
     else:
         from fastai.learner import load_learner
-        e = LearnerEmbedder(load_learner(s, cpu=True), **kwargs)
+        e = LearnerEmbedder(load_learner(s, cpu=True), device=device, **kwargs)
     e.file = Path(s)
     return e

@@ -25,6 +25,7 @@ from .decode import ArgumentError, AudioError, atomic_write, check_labels, model
 from .data import is_multi_label
 from .callbacks import class_metrics, class_report, multi_label_metrics, multi_label_report
 from .events import find_events
+from .learner import torch_device
 from .runtime import predict_clips
 from .embed import birdnet_file, embed_files, embedder, pools
 from .recipes import DataError, claim_out, imbalance_ratio
@@ -229,14 +230,14 @@ def fit_head(hd,             # `head_dataloaders` or `vector_dataloaders`
     return learn, metrics
 
 # %% ../nbs/09a_heads.ipynb #346a2926
-def _head_embedder(path, e):
-    """The embedder a head's description `e` names, with its arguments: its file where it was, else the file of that
+def _head_embedder(path, e, device='auto'):
+    """The embedder a head's description `e` names, with its arguments, on `device`: its file where it was, else the file of that
     name beside the head (a copied folder, a Space); BirdNET's .tflite beside the head before the installed one."""
     spec, args, here = e['spec'], e.get('args') or {}, Path(path).parent
-    if spec == 'birdnet': return embedder('birdnet', path=here / birdnet_file if (here / birdnet_file).is_file() else None)
-    if spec.startswith('hf:'): return embedder(spec, **args)
+    if spec == 'birdnet': return embedder('birdnet', device, path=here / birdnet_file if (here / birdnet_file).is_file() else None)
+    if spec.startswith('hf:'): return embedder(spec, device, **args)
     beside = here / Path(spec).name
-    return embedder(spec if Path(spec).exists() or not beside.exists() else beside, **args)
+    return embedder(spec if Path(spec).exists() or not beside.exists() else beside, device, **args)
 
 def is_head_file(path): # a model file
     "Whether `path` is a safetensors file holding a head on embeddings (its header names `fastaudio_lite_head`)."
@@ -250,7 +251,8 @@ class HeadModel:
     def __init__(self,
                  path,          # model.safetensors written by `train_head`
                  emb=None,      # the embedder (None: the one the file names)
-                 cache=True):   # the embedding cache
+                 cache=True,    # the embedding cache
+                 device='auto'):# where the head and the embedder it makes run: one of `runtime.devices`
         from safetensors import SafetensorError, safe_open
         try:
             with safe_open(str(path), framework='pt') as f:
@@ -263,7 +265,7 @@ class HeadModel:
             e = d['embedder']
             self.labels = [str(l) for l in check_labels(d['labels'])]
             self.multi_label = bool(d['multi_label'])
-            if emb is None: emb = _head_embedder(path, e)
+            if emb is None: emb = _head_embedder(path, e, device)
             if emb.key != e['key']: raise ArgumentError(f"the embedder {emb.name} is not the one the head was trained on (weights {emb.key}, not {e['key']})")
             self.pool, self.hop_s = d.get('pool', 'mean'), d.get('hop_s')
             if self.pool not in pools: raise ArgumentError(f"pool {self.pool!r} is not one of {pools}")
@@ -274,13 +276,14 @@ class HeadModel:
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise ArgumentError(f"{path}: the description is incomplete or wrong ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
         except ArgumentError as err: raise ArgumentError(f"{path}: {err}") from None
-        self.path, self.emb, self.head, self.cache = str(path), emb, head.eval(), cache
+        self.device = torch_device(device)
+        self.path, self.emb, self.head, self.cache = str(path), emb, head.eval().to(self.device), cache
         self.sr, self.clip_s = emb.sr, emb.window_s
     def __repr__(self): return f"HeadModel({self.path!r}, {len(self.labels)} labels, on {self.emb.name})"
     def probs(self, vectors): # `(n, dim)` embeddings
         "Every label's probability of each vector."
-        with torch.no_grad(): y = self.head(torch.as_tensor(np.asarray(vectors, np.float32)))
-        return (torch.sigmoid(y) if self.multi_label else torch.softmax(y, -1)).numpy()
+        with torch.no_grad(): y = self.head(torch.as_tensor(np.asarray(vectors, np.float32), device=self.device))
+        return (torch.sigmoid(y) if self.multi_label else torch.softmax(y, -1)).cpu().numpy()
     def window_probs(self, vectors): # `(n, dim)` embeddings of single windows
         "Every label's probability of each window, its vector pooled as a file of one window is (`embed.pooled`)."
         v = np.asarray(vectors, np.float32)
@@ -336,7 +339,7 @@ def export_head_onnx(path,       # a head's model.safetensors
     from fastaudio_lite.embed import LearnerEmbedder, OnnxEmbedder
     from fastaudio_lite.export import export_onnx
     from fastaudio_lite.runtime import OnnxModel
-    hm, dest = HeadModel(path, cache=False), Path(dest)
+    hm, dest = HeadModel(path, cache=False, device='cpu'), Path(dest)
     emb = hm.emb
     if not isinstance(emb, (OnnxEmbedder, LearnerEmbedder)) or getattr(emb, 'output', 'embedding') != 'embedding':
         raise ArgumentError(f"{path}: its embedder {emb.name} has no fastaudio ONNX graph (BirdNET is TFLite, a transformers model is not exported): keep its head as safetensors")

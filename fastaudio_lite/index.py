@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,7 +23,8 @@ from .decode import ArgumentError, find_audio, publish, temp_path
 from .embed import embed_files, embedder
 
 # %% auto #0
-__all__ = ['index_format', 'label_columns', 'Hit', 'is_index', 'AudioIndex', 'train_index_head', 'classify_index']
+__all__ = ['index_format', 'label_columns', 'Hit', 'is_index', 'AudioIndex', 'dask_client', 'cluster_rows', 'train_index_head',
+           'classify_index']
 
 # %% ../nbs/09c_index.ipynb #ed671020
 index_format = 'fastaudio_lite.index/1'
@@ -53,15 +55,16 @@ class AudioIndex:
                  path,            # the index's folder (made when `emb` is given and it does not exist)
                  emb=None,        # the embedder of a new index ('birdnet', a model file, 'hf:ID', an `Embedder`); an existing one's must match
                  hop_s=None,      # seconds between windows (None: half the embedder's window)
-                 checkpoint_s=60):# seconds between checkpoints while adding
+                 checkpoint_s=60, # seconds between checkpoints while adding
+                 device='auto'):  # where the embedder it makes runs: one of `runtime.devices`
         try: from usearch.index import Index
         except ImportError: raise ImportError("an index needs usearch: pip install 'fastaudio_lite[index]'") from None
-        self.path, self.checkpoint_s = Path(path), checkpoint_s
+        self.path, self.checkpoint_s, self.device = Path(path), checkpoint_s, device
         new = not is_index(self.path)
         if new and emb is None: raise ArgumentError(f"{self.path}: not an index (give an embedder to make one)")
         if new and self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise ArgumentError(f"{self.path}: exists and is not an index: choose a new folder")
-        self._emb = None if emb is None else embedder(emb)
+        self._emb = None if emb is None else embedder(emb, device)
         self.path.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path / 'windows.sqlite', isolation_level='DEFERRED')
         self.db.execute('pragma journal_mode=wal')
@@ -101,7 +104,7 @@ class AudioIndex:
     def emb(self):
         "The embedder (made from the index's description when first needed)."
         if self._emb is None:
-            self._emb = embedder(self.meta['spec'], **(self.meta.get('args') or {}))
+            self._emb = embedder(self.meta['spec'], self.device, **(self.meta.get('args') or {}))
             if self._emb.key != self.meta['key']: raise ArgumentError(f"{self.meta['spec']}: not the weights this index was made with ({self.meta['key']})")
         return self._emb
     def __len__(self): return len(self.vectors)
@@ -124,7 +127,8 @@ def _stamp(f):
 def add(self: AudioIndex,
         files,          # audio files or folders of them
         bs=32,          # windows embedded at a time
-        progress=None): # called with `(files done, files to do, seconds so far)` after each file
+        progress=None,  # called with `(files done, files to do, seconds so far)` after each file
+        cluster=None):  # embed on a Dask cluster's workers: a `distributed.Client`, a scheduler's address, or 'local:N' (`cluster_rows`)
     "Embed the windows of `files` not indexed yet; returns `(files embedded, files that failed)`."
     paths = []
     for f in files: paths += find_audio(f) if Path(f).is_dir() else [str(f)]
@@ -153,8 +157,10 @@ def add(self: AudioIndex,
         self.vectors.add(keys, np.stack([r.vector for r in rows]))
         next_key += len(rows)
         done += 1
+    rows_in_order = embed_files(self.emb, todo, windows=True, hop_s=self.meta['hop_s'], bs=bs, cache=False) if cluster is None \
+        else cluster_rows(cluster, self.meta, todo, bs, self.device)
     try:
-        for e in embed_files(self.emb, todo, windows=True, hop_s=self.meta['hop_s'], bs=bs, cache=False):
+        for e in rows_in_order:
             if rows and rows[-1].file != e.file:
                 finish(rows[0].file, rows)
                 rows = []
@@ -181,6 +187,54 @@ def checkpoint(self: AudioIndex):
     self.vectors.save(str(tmp))
     publish(tmp, self.path / 'vectors.usearch')
     self.db.commit()
+
+# %% ../nbs/09c_index.ipynb #2f552381
+_worker_embedders = {}
+
+def _embed_on_worker(meta, device, file, bs):
+    "A worker's task: the rows of `embed_files(windows=True)` for one file, by the index's embedder (made once per worker process, its weights checked)."
+    k = (meta['spec'], meta['key'], device)
+    if k not in _worker_embedders:
+        e = embedder(meta['spec'], device, **(meta.get('args') or {}))
+        if e.key != meta['key']: raise ArgumentError(f"{meta['spec']}: on this worker, not the weights the index was made with ({meta['key']})")
+        _worker_embedders[k] = e
+    return list(embed_files(_worker_embedders[k], [file], windows=True, hop_s=meta['hop_s'], bs=bs, cache=False))
+
+@contextmanager
+def dask_client(cluster): # a `distributed.Client`, a scheduler's address (tcp://host:8786), or 'local:N'
+    "A Dask client of `cluster`; 'local:N' starts N single-threaded worker processes on 127.0.0.1, stopped on leaving."
+    try: from distributed import Client, LocalCluster
+    except ImportError: raise ImportError("a cluster needs Dask's distributed: pip install 'fastaudio_lite[cluster]'") from None
+    if not isinstance(cluster, str): yield cluster; return
+    if cluster.startswith('local:'):
+        try: n = int(cluster[6:])
+        except ValueError: n = 0
+        if n < 1: raise ArgumentError(f"cluster {cluster!r}: local:N needs a number of workers >= 1")
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host='127.0.0.1', dashboard_address=None) as lc, Client(lc) as c: yield c
+        return
+    try: c = Client(cluster, timeout=30)
+    except OSError as e: raise ArgumentError(f"cluster {cluster!r}: no Dask scheduler answers there ({e})") from None
+    with c: yield c
+
+def cluster_rows(cluster,       # a `distributed.Client`, a scheduler's address, or 'local:N' (`dask_client`)
+                 meta,          # the index's description (`AudioIndex.meta`): embedder, windows
+                 files,         # audio files, at the same paths on every worker
+                 bs=32,         # windows embedded at a time on a worker
+                 device='auto', # each worker's device: one of `runtime.devices`
+                 ahead=None):   # files in flight at once (None: twice the workers)
+    "`embed_files(windows=True)`'s rows of `files`, in order, each file embedded by a task on the cluster's workers."
+    from collections import deque
+    with dask_client(cluster) as client:
+        ahead = ahead or 2 * max(1, len(client.scheduler_info()['workers']))
+        todo, running = iter(files), deque()
+        for f in todo:
+            running.append(client.submit(_embed_on_worker, meta, device, f, bs, pure=False))
+            if len(running) >= ahead: break
+        while running:
+            rows = running.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None: running.append(client.submit(_embed_on_worker, meta, device, nxt, bs, pure=False))
+            yield from rows
 
 # %% ../nbs/09c_index.ipynb #841a6479
 @patch
@@ -299,11 +353,12 @@ def train_index_head(idx,          # an `AudioIndex`
 def classify_index(idx,        # an `AudioIndex`
                    model,      # a head's model.safetensors (`heads.train_head`, `train_index_head`) on the index's embedder
                    events=True,# yield each file's events (else `(file, starts_s, ends_s, probs)` per file)
+                   device='auto',# where the head runs: one of `runtime.devices`
                    **settings):# `events.find_events`' threshold, median, min_dur, merge_gap, background
     "Score every window of the index with `model` from the stored vectors, file by file: its events (`events.Event`), or its windows' probabilities."
     from fastaudio_lite.events import find_events
     from fastaudio_lite.heads import HeadModel
-    head = HeadModel(model, emb=idx.stored_embedder)   # refused unless trained on the index's embedder
+    head = HeadModel(model, emb=idx.stored_embedder, device=device)   # refused unless trained on the index's embedder
     for f in idx.files:
         keys, _, starts, ends = idx.windows(f)
         probs = head.probs(idx.vectors_of(keys))

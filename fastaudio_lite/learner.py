@@ -13,14 +13,16 @@ from fastai.data.transforms import get_c
 from fastai.torch_core import TensorCategory
 from plum import dispatch
 
+import torch
 from .decode import ArgumentError
 from .core import AudioTensor, audio_grid
+from .runtime import check_device
 from .models import create_audio_model
 from .nets import reference_models
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
-__all__ = ['AudioLearner', 'audio_learner', 'show_results', 'plot_top_losses']
+__all__ = ['AudioLearner', 'audio_learner', 'show_results', 'plot_top_losses', 'torch_device']
 
 # %% ../nbs/04_learner.ipynb #116e2304
 def _batch_input(dls):
@@ -88,3 +90,11 @@ def plot_top_losses(x: AudioSpectrogram | AudioTensor, y: TensorCategory, sample
     for ax, s, o, r, l in zip(axs, samples, outs, raws, losses):
         s[0].show(ctx=ax, **kwargs)
         ax.set_title(f"{o[0]}/{s[1]} / {l.item():.2f} / {r.max().item():.2f}")
+
+# %% ../nbs/04_learner.ipynb #3311d112
+def torch_device(device='auto'): # one of `runtime.devices`, or a `torch.device`
+    "The `torch.device` of `device`: CUDA where torch sees a GPU for 'auto'; an `ArgumentError` for 'cuda' without one."
+    if isinstance(device, torch.device): return device
+    check_device(device)
+    if device == 'cuda' and not torch.cuda.is_available(): raise ArgumentError("device cuda: torch sees no CUDA GPU here (--device cpu, or auto)")
+    return torch.device('cuda' if device != 'cpu' and torch.cuda.is_available() else 'cpu')

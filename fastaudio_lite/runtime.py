@@ -16,7 +16,8 @@ from .decode import (ArgumentError, AudioError, audio_windows, check_clip, check
 from .events import find_events
 
 # %% auto #0
-__all__ = ['Prediction', 'predict_clips', 'window_samples', 'predict_windows_of', 'onnx_session', 'OnnxModel']
+__all__ = ['devices', 'Prediction', 'predict_clips', 'window_samples', 'predict_windows_of', 'check_device', 'onnx_providers',
+           'onnx_session', 'OnnxModel']
 
 # %% ../nbs/00b_runtime.ipynb #e16a346b
 class Prediction(NamedTuple):
@@ -105,26 +106,49 @@ def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabil
     if wins: yield np.array(starts) / sr, np.array(ends) / sr, probs_of(wins)
 
 # %% ../nbs/00b_runtime.ipynb #61c12cd6
+devices = ('auto', 'cpu', 'cuda')   # where models run: a CUDA GPU when there is one (auto), the CPU, or the GPU
+
+def check_device(device): # one of `devices`
+    "`device`, or an `ArgumentError` naming the choices."
+    if device not in devices: raise ArgumentError(f"device must be one of {', '.join(devices)}, got {device!r}")
+    return device
+
+def onnx_providers(device='auto', # one of `devices`
+                   available=None):# onnxruntime's available providers (None: `onnxruntime.get_available_providers()`)
+    """onnxruntime's providers for `device`: CUDA then the CPU where onnxruntime has CUDA (onnxruntime-gpu) and `device`
+    is 'auto' or 'cuda'; the CPU alone for 'cpu' or without it; an `ArgumentError` for 'cuda' without it."""
+    check_device(device)
+    if available is None:
+        import onnxruntime as ort
+        available = ort.get_available_providers()
+    cuda = 'CUDAExecutionProvider' in available
+    if device == 'cuda' and not cuda:
+        raise ArgumentError("device cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu, with CUDA and cuDNN)")
+    return ['CUDAExecutionProvider', 'CPUExecutionProvider'] if cuda and device != 'cpu' else ['CPUExecutionProvider']
+
 def onnx_session(path,          # an ONNX file
-                 threads=None): # onnxruntime's intra-op threads (None: its default)
-    "An onnxruntime session of `path` on the CPU, the file checked by its bytes first; an `ArgumentError` says why it cannot be had."
+                 threads=None,  # onnxruntime's intra-op threads (None: its default)
+                 device='auto'):# one of `devices` (`onnx_providers`)
+    "An onnxruntime session of `path` on `device`, the file checked by its bytes first; an `ArgumentError` says why it cannot be had."
     try: import onnxruntime as ort
     except ImportError: raise ImportError("ONNX models need onnxruntime: pip install 'fastaudio_lite[onnx]'") from None
     if model_format(path) != 'onnx': raise ArgumentError(f"{path}: not an ONNX file (it holds a {model_format(path)} model)")
+    providers = onnx_providers(device)
     opts = ort.SessionOptions()
     if threads: opts.intra_op_num_threads = int(threads)
-    try: return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+    try: return ort.InferenceSession(str(path), opts, providers=providers)
     except Exception as e: raise ArgumentError(f"{path}: cannot be loaded as an ONNX model ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from None
 
 class OnnxModel:
     """An ONNX file written by `export_onnx`: its labels and audio settings, read from the file's metadata and checked
     (`check_labels`, `check_clip`), and an onnxruntime session (`threads`: intra-op threads, onnxruntime's choice if
-    None). Call it on a list of clips. An `ArgumentError` says in one line why a file cannot be used."""
+    None; `device`: one of `devices`). Call it on a list of clips. An `ArgumentError` says in one line why a file cannot be used."""
     def __init__(self,
                  path,          # a model.onnx written by `export_onnx`
                  threads=None,  # onnxruntime's intra-op threads (None: its default)
-                 session=None): # the file's `onnx_session`, when it is open already
-        self.session = session or onnx_session(path, threads)
+                 session=None,  # the file's `onnx_session`, when it is open already
+                 device='auto'):# one of `devices`
+        self.session = session or onnx_session(path, threads, device)
         meta = self.session.get_modelmeta().custom_metadata_map
         if 'fastaudio_lite' not in meta: raise ArgumentError(f"{path}: an ONNX file without fastaudio_lite's metadata (labels, rate, clip length): write it with export_onnx")
         self.path, self.version, self.input = str(path), meta['fastaudio_lite'], self.session.get_inputs()[0].name

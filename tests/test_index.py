@@ -123,3 +123,38 @@ def test_the_label_page_saves_each_answer_at_once(archive, tmp_path):
     rows = list(csv.DictReader(table.read_text().splitlines()))
     assert [(os.path.basename(r['file']), float(r['start_s']), r['label']) for r in rows][:1] == [('rec3.wav', 2.0, 'high')], rows
     assert len(rows) == 2 and rows[1]['label'] == 'none', rows
+
+
+def _index_rows(idx):
+    "Each window of an index (file name, start, end) with its vector, in key order."
+    import sqlite3
+    from usearch.index import Index
+    db = sqlite3.connect(idx / 'windows.sqlite')
+    rows = db.execute('select w.key, f.path, w.start_s, w.end_s from windows w join files f on f.id = w.file order by w.key').fetchall()
+    v = Index(ndim=512, metric='cos', dtype='f32')
+    v.load(str(idx / 'vectors.usearch'))
+    return [(k, os.path.basename(p), s, e) for k, p, s, e in rows], np.stack([v.get(k) for k, *_ in rows])
+
+
+def test_a_two_worker_cluster_writes_the_index_one_process_writes(archive, tmp_path):
+    pytest.importorskip('distributed')
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    r = cli('index', archive / 'rec', '--embedder', archive / 'emb.onnx', '--out', one, '--device', 'cpu')
+    assert r.returncode == 0 and '8 file(s) added' in r.stdout, r.stdout + r.stderr[-2000:]
+    r = cli('index', archive / 'rec', '--embedder', archive / 'emb.onnx', '--out', two, '--cluster', 'local:2')
+    assert r.returncode == 0 and '8 file(s) added' in r.stdout and '184 windows' in r.stdout, r.stdout + r.stderr[-2000:]
+    (rows1, v1), (rows2, v2) = _index_rows(one), _index_rows(two)
+    assert rows1 == rows2 and len(rows1) == 184
+    np.testing.assert_allclose(v1, v2, atol=1e-5)
+    r = cli('index', archive / 'rec', '--out', two, '--cluster', 'local:0')
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].endswith("--cluster 'local:0': local:N needs a number of workers >= 1"), r.stderr[-2000:]
+
+
+def test_device_cuda_without_a_gpu_is_refused_in_one_line(archive, tmp_path):
+    import torch
+    if torch.cuda.is_available(): pytest.skip('this machine has a CUDA GPU')
+    r = cli('embed', archive / 'emb.onnx', archive / 'query.wav', '--out', tmp_path / 'e.parquet', '--device', 'cuda')
+    assert r.returncode == 2 and 'device cuda: this onnxruntime has no CUDA provider' in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+    r = cli('index', archive / 'rec', '--embedder', 'birdnet', '--out', tmp_path / 'idx', '--device', 'cuda')
+    assert r.returncode == 2 and 'BirdNET v2.4 runs on the CPU' in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+    assert not (tmp_path / 'idx').exists() and not (tmp_path / 'e.parquet').exists()
