@@ -60,7 +60,8 @@ def candidates(idx,           # an `index.AudioIndex`
     "Up to `n` candidates (`Candidate`, see above)."
     if n < 1: raise ArgumentError(f"n must be 1 or more, got {n}")
     if bool(queries) == (model is not None): raise ArgumentError("candidates come from queries or from a model: give one of them")
-    done = {(os.path.abspath(r['file']), round(float(r['start_s']), 3)) for r in (read_labels_table(table) if table else [])}
+    labelled = read_labels_table(table) if table else []
+    done = {(os.path.abspath(r['file']), round(float(r['start_s']), 3)) for r in labelled}
     fresh = lambda f, s: (os.path.abspath(f), round(float(s), 3)) not in done
     if queries:
         hits = idx.search(list(queries), top=n + len(done))
@@ -71,13 +72,26 @@ def candidates(idx,           # an `index.AudioIndex`
     rows = []
     for f, starts, ends, probs in classify_index(idx, model, events=False):
         top2 = np.sort(probs, axis=1)[:, -2:] if probs.shape[1] > 1 else np.concatenate([1 - probs, probs], 1)
-        named = probs[:, [i for i, l in enumerate(labels) if l != none_label]].max(1) if len(labels) > 1 else probs[:, 0]
-        rows += [(f, s, e, m, h) for s, e, m, h in zip(starts, ends, top2[:, 1] - top2[:, 0], named) if fresh(f, s)]
-    unsure = sorted(rows, key=lambda r: r[3])[:n - n // 2]
-    chosen = {(r[0], r[1]) for r in unsure}
-    sure = [r for r in sorted(rows, key=lambda r: -r[4]) if (r[0], r[1]) not in chosen][:n // 2]
+        rows += [(os.path.abspath(f), s, e, m, p) for s, e, m, p in zip(starts, ends, top2[:, 1] - top2[:, 0], probs) if fresh(f, s)]
+    window, taken = float(idx.meta['window_s']), {}
+    for r in labelled: taken.setdefault(os.path.abspath(r['file']), []).append(float(r['start_s']))
+    free = lambda r: all(abs(r[1] - s) >= window for s in taken.get(r[0], ()))   # one window per neighbourhood, none beside an answer
+    def take(r): taken.setdefault(r[0], []).append(r[1]); return r
+    unsure = []
+    for r in sorted(rows, key=lambda r: r[3]):
+        if len(unsure) == n - n // 2: break
+        if free(r): unsure.append(take(r))
+    named = [i for i, l in enumerate(labels) if l != none_label] or [0]
+    by_class = {c: iter(sorted(rows, key=lambda r: -r[4][c])) for c in named}   # each label's highest scoring, in turn
+    sure = []
+    while len(sure) < n // 2 and by_class:
+        for c in list(by_class):
+            r = next((r for r in by_class[c] if free(r)), None)
+            if r is None: del by_class[c]; continue
+            sure.append((take(r), c))
+            if len(sure) == n // 2: break
     return ([Candidate(f, s, e, 1 - m, 'the head is least sure of it') for f, s, e, m, _ in unsure]
-            + [Candidate(f, s, e, h, 'the head scores it highest') for f, s, e, _, h in sure])
+            + [Candidate(r[0], r[1], r[2], float(r[4][c]), f"the head scores it highest for {labels[c]}") for r, c in sure])
 
 # %% ../nbs/09d_label.ipynb #af13fafc
 _keys = """() => { document.addEventListener('keydown', (e) => {
