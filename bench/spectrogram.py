@@ -16,12 +16,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import FSDD, bare_mel, best_of, md_table, write_result
 from fastaudio_lite.augment import AddNoise, Gain, SpecAugment, TimeShift
 from fastaudio_lite.core import AudioTensor, load_audio
-from fastaudio_lite.data import fix_length
+from fastaudio_lite.data import fix_audio_length
 from fastaudio_lite.spectrogram import MelSpectrogram, ToDB
 
 N, SR = 256, 16000
 files = sorted(FSDD.glob('*.wav'))[::len(list(FSDD.glob('*.wav'))) // N][:N]
-batch = AudioTensor(torch.stack([fix_length(load_audio(f, sr=SR), SR) for f in files]), sr=SR)
+batch = AudioTensor(torch.stack([fix_audio_length(load_audio(f, sr=SR), SR) for f in files]), sr=SR)
 kw = dict(n_fft=512, hop_length=160, n_mels=64)
 
 

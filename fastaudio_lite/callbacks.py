@@ -27,6 +27,7 @@ from fastcore.foundation import L
 from fastprogress.fastprogress import IN_NOTEBOOK
 
 from .decode import ArgumentError
+from .events import score_threshold
 
 from .core import plain_tensor
 from .augment import AudioAugment
@@ -176,7 +177,7 @@ def _mean_ap(y_true, y_score):         # likewise: average precision is undefine
     present = y_true.sum(0) > 0
     return average_precision_score(y_true[:, present], y_score[:, present], average='macro')
 
-def multi_label_metrics(thresh=0.5):   # a score at or above it says the label
+def multi_label_metrics(thresh=score_threshold):   # a score at or above it says the label
     """fastai metrics for several labels per clip: accuracy over every (clip, label) decision (`accuracy_multi`),
     macro-F1 at `thresh` and the mean average precision (mAP, threshold-free), both over the labels the validation
     set has."""
@@ -248,7 +249,7 @@ def class_report(cm,       # confusion matrix `(actual, predicted)`, as fastai's
 def multi_label_report(probs,       # `(clips, labels)` scores in 0-1 (the sigmoid outputs `get_preds` gives)
                        targets,     # `(clips, labels)` 0/1 targets
                        labels,      # the label names, in the columns' order
-                       thresh=0.5): # a score at or above it says the label
+                       thresh=score_threshold): # a score at or above it says the label
     """`dict(accuracy, macro_f1, micro_f1, mean_ap, per_class, useless)` of a multi-label model: accuracy over every
     (clip, label) decision (as `accuracy_multi`), F1 at `thresh` averaged over the labels the validation set has
     (macro) and over all decisions (micro), the mean average precision over those labels (threshold-free); per label

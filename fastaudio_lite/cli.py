@@ -127,8 +127,9 @@ def train(dls,         # from `build_dls`
     `out`; the mistakes a user can cause become a `UserError` and a loss that turns NaN a `TrainingError`."""
     from fastaudio_lite.callbacks import NonFiniteLoss
     from fastaudio_lite.decode import ArgumentError
-    from fastaudio_lite.recipes import OutputError, train as _train
-    try: return _train(dls, arch, epochs, lr, out, seed, **kwargs)
+    from fastaudio_lite import recipes
+    from fastaudio_lite.recipes import OutputError
+    try: return recipes.train(dls, arch, epochs, lr, out, seed, **kwargs)
     except NonFiniteLoss as e:   # fastai puts the callback's name on a line before the message
         raise TrainingError(f"training stopped: {str(e).strip().splitlines()[-1].strip()}; nothing was written to {out}") from None
     except (ArgumentError, OutputError) as e: raise UserError(str(e)) from None
@@ -334,8 +335,10 @@ def _page_commands(sub):
     s.add_argument('--host', default='127.0.0.1', help='the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: anyone who can reach '
                    'this machine on any of its networks can use the page)')
     s.add_argument('--port', type=int, default=7860, help='the port (default 7860)')
-    p_max = lambda q: (q.add_argument('--max-mb', type=float, default=20, help='the largest upload, MB (default 20)'),
-                       q.add_argument('--max-seconds', type=float, default=600, help='the longest recording, seconds (default 600)'))
+    from fastaudio_lite.serve import page_limits
+    mb, secs = page_limits['max_mb'], page_limits['max_s']
+    p_max = lambda q: (q.add_argument('--max-mb', type=float, default=mb, help=f'the largest upload, MB (default {mb:g})'),
+                       q.add_argument('--max-seconds', type=float, default=secs, help=f'the longest recording, seconds (default {secs:g})'))
     p_max(s)
     s.add_argument('--background', metavar='LABEL,...', help='labels never shown as events of a long recording')
     sp = sub.add_parser('space', help='write a Hugging Face Space of a model: app.py, requirements.txt, README.md and the model')
@@ -375,7 +378,7 @@ def _check_train(a):
     try: check_sr(a.sr, '--sr', optional=True)
     except ArgumentError as e: raise UserError(str(e)) from None
     if a.duration is not None and not a.duration > 0: raise UserError(f"--duration must be a positive number of seconds, got {a.duration:g}")
-    if a.bs is not None and a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
+    _check_bs(a)
     if a.average is not None and not 0 <= a.average <= 1:
         raise UserError(f"--average must be a fraction of the steps in [0, 1] (0: off), got {a.average:g}")
     from fastai.torch_core import num_distrib
@@ -534,7 +537,7 @@ def _read_learner(model):
         try: return load_audio_learner(model)
         except SafeModelError as e: raise UserError(str(e)) from None
     from fastaudio_lite.decode import ArgumentError
-    from fastaudio_lite.inference import audio_loader
+    from fastaudio_lite.inference import load_audio_of
     warnings.warn(f"{model} is a pickle: loading it runs any code it names, so load only files you trust "
                   "(model.safetensors and model.onnx hold no code: fastaudio-lite export)")
     with warnings.catch_warnings():
@@ -543,7 +546,7 @@ def _read_learner(model):
         except Exception as e:
             why = (str(e).strip().splitlines() or [''])[0][:200]
             raise UserError(f"{model}: cannot be loaded as a model ({type(e).__name__}{': ' + why if why else ''})") from None
-    try: audio_loader(learn.dls)
+    try: load_audio_of(learn.dls)
     except (ArgumentError, AttributeError): raise UserError(f"{model}: a fastai learner, but not of audio files (its data was not built with AudioBlock)") from None
     return learn
 
@@ -570,12 +573,16 @@ def _predictor(model, device='auto'):
         return SimpleNamespace(labels=list(map(str, m.labels)), sr=m.sr, clip_s=m.duration, predict=m.predict, windows=m.predict_windows,
                                events=m.predict_events)
     learn = _load_learner(model, device)   # model.pkl or model.safetensors
-    from fastaudio_lite.inference import audio_loader, clip_length, predict_events, predict_files, predict_windows
-    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+    from fastaudio_lite.inference import load_audio_of, fix_length_of, predict_events, predict_files, predict_windows
+    la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
     return SimpleNamespace(labels=list(map(str, learn.dls.vocab)), sr=la.sr, clip_s=None if fl is None else fl.n_samples(la.sr) / la.sr,
                            predict=lambda files, topk, bs: predict_files(learn, files, topk, bs),
                            windows=lambda f, *args: predict_windows(learn, f, *args),
                            events=lambda f, *args, **settings: predict_events(learn, f, *args, **settings))
+
+def _check_bs(a):
+    "--bs, where given: a whole number >= 1."
+    if a.bs is not None and a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
 
 def _as_option(e):
     "A library message that starts with a setting's name (`min_dur must be ...`) as the option's (`--min-dur must be ...`)."
@@ -636,7 +643,7 @@ def _progress(what):
 
 def _cmd_embed(a):
     from fastaudio_lite.decode import ArgumentError, check_output
-    if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
+    _check_bs(a)
     if a.hop is not None and not (math.isfinite(a.hop) and a.hop > 0): raise UserError(f"--hop must be a number of seconds > 0, got {a.hop}")
     if a.hop is not None and not a.windows: raise UserError("--hop is for --windows")
     files = _audio_files(a.files)
@@ -683,7 +690,7 @@ def _check_predict(a):
     if not (a.windows or a.events) and (a.window is not None or a.hop is not None): raise UserError("--window and --hop are for --windows or --events")
     given = [f"--{n.replace('_', '-')}" for n in ('threshold', 'median', 'min_dur', 'merge_gap', 'background') if getattr(a, n) is not None]
     if not a.events and (given or a.format != 'csv'): raise UserError(f"{(given or ['--format'])[0]} is for --events")
-    if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
+    _check_bs(a)
     if a.topk < 1: raise UserError(f"--topk must be >= 1, got {a.topk}")
     files = _audio_files(a.files)
     if a.events and a.format == 'audacity' and len(files) > 1:
@@ -971,7 +978,7 @@ def _open_index(path, emb=None, hop=None, device='auto'):
 def _cmd_index(a):
     from fastaudio_lite.index import is_index
     if a.hop is not None and not (math.isfinite(a.hop) and a.hop > 0): raise UserError(f"--hop must be a number of seconds > 0, got {a.hop}")
-    if a.bs < 1: raise UserError(f"--bs must be >= 1, got {a.bs}")
+    _check_bs(a)
     if not is_index(a.out) and not a.embedder: raise UserError(f"--out {a.out}: a new index needs --embedder")
     files = _audio_files(a.archive)
     idx = _open_index(a.out, _embedder(a.embedder, 'cpu' if a.cluster else a.device) if a.embedder else None, a.hop, a.device)

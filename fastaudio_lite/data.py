@@ -26,8 +26,8 @@ from .decode import ArgumentError, AudioError, check_pad, check_sr, downmix, rea
 from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, show_labelled
 
 # %% auto #0
-__all__ = ['crop_modes', 'LoadAudio', 'fix_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock', 'clip_settings',
-           'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller', 'labels_of',
+__all__ = ['crop_modes', 'LoadAudio', 'fix_audio_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
+           'clip_settings', 'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller', 'labels_of',
            'is_multi_label']
 
 # %% ../nbs/01_data.ipynb #cd132858
@@ -85,10 +85,10 @@ class LoadAudio(Transform):
         return downmix(x) if self.mono else x
 
 # %% ../nbs/01_data.ipynb #b2a07724
-def fix_length(x,            # audio `(..., samples)`
-               n,            # samples wanted
-               pos=0.5,      # fraction of the slack before the kept or padded part
-               pad='zeros'): # one of `pad_modes`
+def fix_audio_length(x,            # audio `(..., samples)`
+                     n,            # samples wanted
+                     pos=0.5,      # fraction of the slack before the kept or padded part
+                     pad='zeros'): # one of `pad_modes`
     "`decode.fix_length` for tensors and `AudioTensor` too: crop or pad `x` `(..., samples)` to `n` samples at fraction `pos` of the slack."
     out = decode.fix_length(x if isinstance(x, np.ndarray) else plain_tensor(x), n, pos, pad)
     return AudioTensor(out, sr=x.sr) if isinstance(x, AudioTensor) else out
@@ -113,7 +113,7 @@ class FixLength(RandTransform):
         return random.random() if split_idx == 0 and self.crop == 'random' else 0.5
     def n_samples(self, sr): return int(round(self.duration * sr))
     def before_call(self, b, split_idx): self.pos = self.position(split_idx)
-    def encodes(self, x: AudioTensor): return fix_length(x, self.n_samples(x.sr), self.pos, self.pad)
+    def encodes(self, x: AudioTensor): return fix_audio_length(x, self.n_samples(x.sr), self.pos, self.pad)
 
 # %% ../nbs/01_data.ipynb #14dbfc5a
 class PadBatch:
@@ -122,7 +122,7 @@ class PadBatch:
         self.pad = check_pad(pad)
     def __call__(self, samples):
         n = max(s[0].shape[-1] for s in samples)
-        return [(fix_length(s[0], n, pos=0., pad=self.pad), *s[1:]) for s in samples]
+        return [(fix_audio_length(s[0], n, pos=0., pad=self.pad), *s[1:]) for s in samples]
 
 # %% ../nbs/01_data.ipynb #a8b9c0d1
 def _fast_plan(dl):
@@ -157,7 +157,7 @@ class AudioDataLoader(TfmdDL):
         if fl is None: return (la.read(items[i]), *ys[i])
         # read the split each time, as FixLength does: `learn.tta` sets the validation set's split to training's
         pos = fl.position(getattr(self.dataset, 'split_idx', None))
-        return (fix_length(la.read(items[i], n, pos), n, pos, fl.pad), *ys[i])
+        return (fix_audio_length(la.read(items[i], n, pos), n, pos, fl.pad), *ys[i])
     def create_batch(self, b):
         plan = self._plan()
         if plan is None: return super().create_batch(b)

@@ -117,8 +117,8 @@ class LearnerEmbedder(Embedder):
                  learn,       # a learner whose data has a clip length (`AudioBlock(duration=...)`)
                  name=None,   # how it is named (default: fastaudio:ARCH)
                  device=None):# where the learner runs: one of `runtime.devices` (it is moved there), or None: where it is
-        from fastaudio_lite.inference import audio_loader, clip_length
-        la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+        from fastaudio_lite.inference import load_audio_of, fix_length_of
+        la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
         if fl is None: raise ArgumentError("an embedder needs a learner whose data has a clip length (AudioBlock(duration=...))")
         if device is not None:
             d = torch_device(device)

@@ -21,8 +21,8 @@ import numpy as np
 from .decode import ArgumentError
 
 # %% auto #0
-__all__ = ['event_formats', 'Event', 'event_settings', 'find_events', 'SafeWriter', 'EventWriter', 'write_events', 'recording_of',
-           'recording_keys', 'read_events', 'evaluate_events']
+__all__ = ['score_threshold', 'event_formats', 'Event', 'event_settings', 'find_events', 'SafeWriter', 'EventWriter',
+           'write_events', 'recording_of', 'recording_keys', 'read_events', 'evaluate_events']
 
 # %% ../nbs/00c_events.ipynb #7e77589e
 class Event(NamedTuple):
@@ -51,8 +51,10 @@ def _labels_of(names, labels, what):
         if str(n) not in labels: raise ArgumentError(f"{what}: {n!r} is not one of the model's labels ({', '.join(labels[:12])}{', ...' if len(labels) > 12 else ''})")
     return [labels.index(str(n)) for n in names]
 
+score_threshold = 0.5   # the score at or above which a label is said, unless told: events, multi-label predictions, metrics
+
 def event_settings(labels,          # the model's class names, in the order of its scores
-                   threshold=0.5,   # one threshold for all classes, or a dict of label -> threshold (others: 0.5)
+                   threshold=score_threshold, # one threshold for all classes, or a dict of label -> threshold (others: `score_threshold`)
                    median=3,        # windows in the median filter over each class's scores (odd; 1: none)
                    min_dur=0.,      # seconds: shorter events are dropped
                    merge_gap=0.,    # seconds: two events of a class closer than this become one
@@ -60,7 +62,7 @@ def event_settings(labels,          # the model's class names, in the order of i
     "The checked settings of `find_events`: `(thresholds, reported)` arrays over the labels; an `ArgumentError` names a bad one."
     labels = [str(l) for l in labels]
     if isinstance(threshold, dict):
-        thr = np.full(len(labels), 0.5)
+        thr = np.full(len(labels), score_threshold)
         for k, v in threshold.items(): thr[_labels_of(k, labels, 'threshold')[0]] = _number(v, f'threshold of {k!r}', 0., 1., True)
     else: thr = np.full(len(labels), _number(threshold, 'threshold', 0., 1., True))
     if isinstance(median, bool) or not isinstance(median, (int, np.integer)) or median < 1 or median % 2 == 0:
@@ -95,7 +97,7 @@ def _median_filtered(wins, h):
 def find_events(windows,           # batches of `(starts_s, ends_s, probs)`, as `predict_windows` yields them
                 labels,            # the model's class names, in the order of its scores
                 file='',           # the recording's name, kept in each `Event`
-                threshold=0.5,     # one threshold for all classes, or a dict of label -> threshold (others: 0.5)
+                threshold=score_threshold, # one threshold for all classes, or a dict of label -> threshold (others: `score_threshold`)
                 median=3,          # windows in the median filter over each class's scores (odd; 1: none)
                 min_dur=0.,        # seconds: shorter events are dropped
                 merge_gap=0.,      # seconds: two events of a class closer than this become one

@@ -24,7 +24,7 @@ from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectr
                                         get_window, power_to_db)
 from .augment import AudioAugment
 from .data import is_multi_label
-from .inference import audio_loader, clip_length, clip_probs
+from .inference import load_audio_of, fix_length_of, clip_probs
 from .models import feature_layer
 from .runtime import OnnxModel
 
@@ -129,7 +129,7 @@ class NormFront(nn.Module):
         super().__init__()
         if t.mean is None: raise ExportError("SpecNormalize has no statistics: the learner's data never set them up")
         self.register_buffer('mean', t.mean.reshape(-1, 1, 1).clone())
-        self.register_buffer('std', t.std.reshape(-1, 1, 1).clone())
+        self.register_buffer('std', t.std.reshape(-1, 1, 1).clamp(min=1e-8).clone())   # as SpecNormalize clamps it
     def forward(self, S): return (S - self.mean) / self.std
 
 def front_end(tfms, # the validation set's batch transforms
@@ -193,7 +193,7 @@ def _quantize(src, dst):
 def _reference(learn, n_clips=8):
     """Clips `(channels, n)` to check the file on: up to `n_clips` validation files as the loader reads them (an exported
     learner has none), and as many generated ones (tones in noise at several levels); and the learner's probabilities."""
-    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+    la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
     if fl is None: raise ExportError("the learner's data keeps each file's length (AudioBlock without duration): the ONNX file needs a clip length")
     n = fl.n_samples(la.sr)
     clips = [fix_length(la.read(f, n, 0.5), n, 0.5, fl.pad) for f in list(learn.dls.valid_ds.items)[:n_clips]]

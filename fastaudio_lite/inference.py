@@ -15,16 +15,16 @@ from .events import find_events
 from .runtime import Prediction, predict_clips, predict_windows_of, window_samples
 
 # %% auto #0
-__all__ = ['audio_loader', 'clip_length', 'clip_probs', 'predict_files', 'predict_windows', 'predict_events', 'predict_long']
+__all__ = ['load_audio_of', 'fix_length_of', 'clip_probs', 'predict_files', 'predict_windows', 'predict_events', 'predict_long']
 
 # %% ../nbs/04c_inference.ipynb #803568fc
-def audio_loader(dls):
+def load_audio_of(dls):
     "The `LoadAudio` type transform of `dls` (decodes and resamples files as the learner was trained)."
     la = next((t for tl in dls.valid_ds.tls for t in tl.tfms.fs if isinstance(t, LoadAudio)), None)
     if la is None: raise ArgumentError("the learner's data was not built with AudioBlock: no LoadAudio transform")
     return la
 
-def clip_length(dls):
+def fix_length_of(dls):
     "The `FixLength` of `dls`'s input pipeline, or None when clips keep their own length."
     return next((t for t in dls.valid.after_item.fs if isinstance(t, FixLength)), None)  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
 
@@ -42,7 +42,7 @@ def predict_files(learn,    # a learner of audio files (`audio_learner`, `load_l
                   topk=3,   # how many (label, probability) pairs each `Prediction` keeps
                   bs=64):   # files predicted at a time
     "Predict `files` as they are read, `bs` at a time: yield a `Prediction` per file, in order (`runtime.predict_clips`)."
-    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+    la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
     n = None if fl is None else fl.n_samples(la.sr)
     return predict_clips(lambda waves: clip_probs(learn, waves, la.sr).numpy(), lambda f: la.read(f, n, 0.5), files, learn.dls.vocab,
                          topk, bs, is_multi_label(learn.dls), getattr(la, 'channels', None))   # None: the first file read decides
@@ -53,7 +53,7 @@ def predict_windows(learn,        # a learner whose data has a clip length (`Aud
                     bs=64,        # windows predicted at a time
                     window_s=None): # seconds in a window, centred in (or cropped to) the clip (None: the clip)
     "Classify `fn` window by window as it is read (`hop_s` apart, half a window by default): yield `(starts_s, ends_s, probs)` per batch."
-    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+    la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
     if fl is None: raise ArgumentError("windows need a learner whose data was built with AudioBlock(duration=...)")
     n = fl.n_samples(la.sr)
     win, hop = window_samples(la.sr, n / la.sr, hop_s, window_s)

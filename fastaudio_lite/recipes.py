@@ -28,6 +28,7 @@ from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
 from .decode import ArgumentError, Busy, claim, publish, temp_path
 from .core import audio_errors, audio_info, get_audio_files, say
+from .events import score_threshold
 from .data import AudioBlock, clip_settings, is_multi_label, labels_of
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
@@ -35,7 +36,7 @@ from .callbacks import (ClassBalance, NonFiniteLoss, StopOnNonFinite, balance_mo
                                       class_metrics, class_report, imbalance, multi_label_metrics, multi_label_report, plain_logs,
                                       recipe_callbacks)
 from .learner import audio_learner
-from .inference import audio_loader, clip_length
+from .inference import load_audio_of, fix_length_of
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
 from .safe import SafeModelError, describe
 
@@ -436,7 +437,7 @@ def _train(dls, r, out, seed, extra_metrics, synth_voices, synth_words, export, 
     multi = is_multi_label(dls)
     if tta:
         with learn.no_bar(), learn.no_logging(): pt, yt = learn.tta(n=4)
-        pre['tta_accuracy'] = float(((pt >= 0.5) == yt.bool()).float().mean() if multi else (pt.argmax(1) == yt).float().mean())
+        pre['tta_accuracy'] = float(((pt >= score_threshold) == yt.bool()).float().mean() if multi else (pt.argmax(1) == yt).float().mean())
     if rank_distrib() != 0:
         plt.close('all')
         return learn, None
@@ -571,8 +572,8 @@ def synth_pretrain(dls,               # the real data (labels, audio settings, t
     if bad: raise ArgumentError(f"words: eSpeak NG can only say plain words here, not {bad}; map the labels to words with words={{label: 'word', ...}}")
     if len(set(texts)) != len(texts): raise ArgumentError(f"words: two labels are said the same way: {texts}")
     if isinstance(arch, torch.nn.Module): raise ArgumentError("arch: give a timm name, a model function or an nn.Module class, not a model instance (it would be trained in place)")
-    la = audio_loader(dls)
-    fl = clip_length(dls)
+    la = load_audio_of(dls)
+    fl = fix_length_of(dls)
     duration, pad, crop = (fl.duration, fl.pad, fl.crop) if fl is not None else (1.0, 'zeros', 'random')
     tfms = [deepcopy(t) for t in dls.train.after_batch.fs]  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     for t in tfms:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .decode import (ArgumentError, AudioError, audio_windows, check_clip, check_labels, check_pad, fix_length, model_format,
                      read_clip)
-from .events import find_events
+from .events import find_events, score_threshold
 
 # %% auto #0
 __all__ = ['devices', 'Prediction', 'predict_clips', 'window_samples', 'predict_windows_of', 'check_device', 'onnx_providers',
@@ -62,7 +62,7 @@ def predict_clips(probs_of, # clips `(n, channels, samples)` -> probabilities `(
                 continue
             p = next(probs)
             order = np.argsort(-p, kind='stable')
-            label = ';'.join(labels[int(j)] for j in order if p[j] >= 0.5) if multi_label else labels[int(order[0])]
+            label = ';'.join(labels[int(j)] for j in order if p[j] >= score_threshold) if multi_label else labels[int(order[0])]
             yield Prediction(str(f), label, float(p[order[0]]), [(labels[int(j)], float(p[j])) for j in order[:topk]])
 
 def window_samples(sr,            # the model's rate, Hz

@@ -28,7 +28,7 @@ from .augment import AddNoise, Gain, SpecAugment, TimeShift
 from .models import create_audio_model
 from .nets import reference_models
 from .learner import AudioLearner
-from .inference import audio_loader, clip_length
+from .inference import load_audio_of, fix_length_of
 
 # %% auto #0
 __all__ = ['safe_format', 'safe_tfms', 'SafeModelError', 'describe', 'learner_from', 'check_description', 'export_safe',
@@ -91,7 +91,7 @@ def _channels(learn, la):
 
 def describe(learn):
     "`(description, tensors)` of `learn`: the JSON-able dict a safe file's header holds, and its tensors."
-    la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+    la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
     pb = next((t for t in learn.dls.valid.before_batch.fs if isinstance(t, PadBatch)), None)
     multi = is_multi_label(learn.dls)
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in learn.model.state_dict().items()}

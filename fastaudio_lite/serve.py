@@ -18,7 +18,8 @@ from .events import find_events
 from .runtime import OnnxModel
 
 # %% auto #0
-__all__ = ['Served', 'Refused', 'max_samples', 'check_recording', 'classify_recording', 'audio_demo', 'serve', 'write_space']
+__all__ = ['page_limits', 'Served', 'Refused', 'max_samples', 'check_recording', 'classify_recording', 'audio_demo', 'serve',
+           'write_space']
 
 # %% ../nbs/06a_serve.ipynb #341d7342
 class Served:
@@ -57,8 +58,8 @@ class Served:
         self.head = m
     def _learner(self, learn):
         from fastaudio_lite.data import is_multi_label
-        from fastaudio_lite.inference import audio_loader, clip_length, clip_probs, predict_windows
-        la, fl = audio_loader(learn.dls), clip_length(learn.dls)
+        from fastaudio_lite.inference import load_audio_of, fix_length_of, clip_probs, predict_windows
+        la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
         if fl is None: raise ArgumentError("the page needs a learner whose data has a clip length (AudioBlock(duration=...))")
         self.labels, self.sr, self.n = list(map(str, learn.dls.vocab)), la.sr, fl.n_samples(la.sr)
         self.multi_label, self.mono, self.source = is_multi_label(learn.dls), la.mono, 'fastai'
@@ -70,6 +71,8 @@ class Served:
     def duration(self): return self.n / self.sr
 
 # %% ../nbs/06a_serve.ipynb #ac949842
+page_limits = dict(max_mb=20, max_s=600)   # a page's largest upload (MB) and longest recording (s) unless told: the functions' and the command's defaults
+
 class Refused(ValueError):
     "A recording the page will not classify; the message says why, for the page."
 
@@ -82,8 +85,8 @@ def _private(msg, path):
     return str(msg).replace(os.fspath(path), Path(path).name).replace(str(Path(path).parent), '')
 
 def check_recording(path,          # the uploaded or recorded file
-                    max_mb=20,     # the largest file, MB
-                    max_s=600):    # the longest recording, seconds
+                    max_mb=page_limits['max_mb'], # the largest file, MB
+                    max_s=page_limits['max_s']):  # the longest recording, seconds
     """`(seconds, rate)` of a recording the page can classify, or `Refused` saying why not, read from its header before
     anything is decoded: its size, its length, and its samples (rate times channels times seconds, `max_samples`)."""
     import soundfile as sf
@@ -135,8 +138,8 @@ def _figure(m, wave, starts=None, probs=None, events=()):
 
 def classify_recording(m,           # a `Served` model
                        path,        # the recording
-                       max_mb=20,   # the largest file, MB
-                       max_s=600,   # the longest recording, seconds
+                       max_mb=page_limits['max_mb'], # the largest file, MB
+                       max_s=page_limits['max_s'], # the longest recording, seconds
                        **settings): # `find_events`' settings for long recordings
     """What the page shows of `path`: `(probabilities by label, figure, events table rows, summary)`; `Refused` when it
     cannot be classified. A recording longer than the clip is classified window by window."""
@@ -161,8 +164,8 @@ def classify_recording(m,           # a `Served` model
 
 # %% ../nbs/06a_serve.ipynb #1f124fd2
 def audio_demo(model,           # a Learner, or the path of model.onnx or model.safetensors
-               max_mb=20,       # the largest upload, MB
-               max_s=600,       # the longest recording, seconds
+               max_mb=page_limits['max_mb'], # the largest upload, MB
+               max_s=page_limits['max_s'], # the longest recording, seconds
                title=None,      # the page's title (default: from the labels)
                topk=5,          # labels shown
                **settings):     # `events.find_events`' settings for long recordings (threshold, background, ...)
@@ -202,8 +205,8 @@ def audio_demo(model,           # a Learner, or the path of model.onnx or model.
 def serve(model,             # a Learner, or the path of model.onnx or model.safetensors
           host='127.0.0.1',  # the address to listen on ('0.0.0.0': every network this machine is on)
           port=7860,         # the port
-          max_mb=20,         # the largest upload, MB
-          max_s=600,         # the longest recording, seconds
+          max_mb=page_limits['max_mb'], # the largest upload, MB
+          max_s=page_limits['max_s'], # the longest recording, seconds
           **settings):       # `events.find_events`' settings for long recordings
     "Serve `audio_demo(model)` at http://host:port until stopped; uploads over `max_mb` are refused by Gradio itself."
     demo = audio_demo(model, max_mb, max_s, **settings)
@@ -230,8 +233,8 @@ if __name__ == '__main__':   # Spaces set GRADIO_SERVER_NAME to 0.0.0.0; here it
 
 def write_space(model,         # model.onnx or model.safetensors
                 dest,          # the folder to write (new, or empty)
-                max_mb=20,     # the largest upload, MB
-                max_s=600):    # the longest recording, seconds
+                max_mb=page_limits['max_mb'], # the largest upload, MB
+                max_s=page_limits['max_s']):  # the longest recording, seconds
     """Write a Hugging Face Space for `model` into `dest`: app.py, requirements.txt, README.md, the model and the
     library's modules (the torch-free ones for ONNX, all for safetensors), with the versions of its requirements
     installed here pinned; a head on embeddings (`heads.HeadModel`) brings its embedder's file (BirdNET's .tflite, an

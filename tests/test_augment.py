@@ -8,7 +8,7 @@ from fastai.metrics import accuracy
 
 from fastaudio_lite.augment import AddNoise, Gain, SpecAugment, TimeShift, noise_colors
 from fastaudio_lite.core import AudioTensor, load_audio
-from fastaudio_lite.data import AudioBlock, NameLabeller, fix_length
+from fastaudio_lite.data import AudioBlock, NameLabeller, fix_audio_length
 from fastaudio_lite.nets import SpecCNN
 from fastaudio_lite.learner import audio_learner
 from fastaudio_lite.spectrogram import AudioSpectrogram, MelSpectrogram, ToDB
@@ -17,7 +17,7 @@ from fastaudio_lite.spectrogram import AudioSpectrogram, MelSpectrogram, ToDB
 @pytest.fixture(scope='module')
 def wave(fsdd):
     files = sorted(fsdd.glob('*_lucas_1*.wav'))[:16]
-    return AudioTensor(torch.stack([fix_length(load_audio(f, sr=16000), 16000) for f in files]), sr=16000)
+    return AudioTensor(torch.stack([fix_audio_length(load_audio(f, sr=16000), 16000) for f in files]), sr=16000)
 
 
 @pytest.fixture(scope='module')

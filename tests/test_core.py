@@ -9,7 +9,7 @@ from fastai.data.all import DataBlock, CategoryBlock, RandomSplitter, set_seed
 
 from fastaudio_lite.decode import AudioError
 from fastaudio_lite.core import AudioTensor, get_audio_files, load_audio, verify_audio
-from fastaudio_lite.data import AudioBlock, FixLength, NameLabeller, fix_length
+from fastaudio_lite.data import AudioBlock, FixLength, NameLabeller, fix_audio_length
 
 
 def dominant_freq(x, sr):
@@ -167,7 +167,7 @@ def test_training_crop_is_random_validation_centred():
 @pytest.mark.parametrize('pad', ['zeros', 'repeat', 'reflect'])
 def test_pad_modes_keep_the_clip(pad):
     x = torch.randn(2, 7)
-    y = fix_length(x, 30, pos=0.2, pad=pad)
+    y = fix_audio_length(x, 30, pos=0.2, pad=pad)
     left = round(0.2 * 23)
     assert y.shape == (2, 30) and torch.equal(y[:, left:left + 7], x)
 

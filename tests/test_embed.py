@@ -30,6 +30,12 @@ def read_parquet(path):
     return t.column('file').to_pylist(), np.array(t.column('embedding').to_pylist(), np.float32), t
 
 
+def embed_windows_of(f, emb):
+    "A file's windows as `embed_files` cuts them for `emb`: `(channels, samples)` each, the last padded."
+    from fastaudio_lite.decode import audio_windows, fix_length
+    return [fix_length(w, emb.n_samples, 0., 'zeros') for _, w in audio_windows(f, emb.sr, emb.n_samples, emb.n_samples, True)]
+
+
 def test_birdnet_embeds_real_recordings():
     emb = BirdNetEmbedder(threads=1)
     assert (emb.sr, emb.window_s, emb.dim) == (48000, 3.0, 1024) and 'CC BY-NC-SA 4.0' in emb.license
@@ -41,6 +47,15 @@ def test_birdnet_embeds_real_recordings():
     assert np.abs(again - x[:1]).max() < 1e-4   # alone or in a batch of other files' windows, the same
     d = np.linalg.norm(x[:, None] - x[None], axis=-1)
     assert d[np.triu_indices(len(x), 1)].min() > 1e-3   # different recordings, different vectors
+    # the same run's classifier output names what BirdNET hears: a dog in every dog recording, the chicken in a rooster's
+    from fastaudio_lite.embed import birdnet_file
+    names = (emb.path.parent / birdnet_file.replace('Model_FP32.tflite', 'Labels.txt')).read_text().splitlines()
+    def heard(f):
+        wins = np.stack(embed_windows_of(f, emb))
+        emb.embed_windows(wins)
+        return names[int(emb.interp.get_tensor(emb.interp.get_output_details()[0]['index']).max(0).argmax())]
+    assert [heard(f) for f in sorted((ESC10 / '001 - Dog bark').glob('*.ogg'))] == ['Dog_Dog'] * 4
+    assert 'Gallus gallus_Red Junglefowl' in [heard(f) for f in sorted((ESC10 / '009 - Rooster').glob('*.ogg'))]
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,7 @@ from fastai.data.all import DataBlock, CategoryBlock, RandomSplitter
 
 from conftest import DEVICES
 from fastaudio_lite.core import AudioTensor, get_audio_files, load_audio
-from fastaudio_lite.data import AudioBlock, NameLabeller, fix_length
+from fastaudio_lite.data import AudioBlock, NameLabeller, fix_audio_length
 from fastaudio_lite.spectrogram import (MFCC, AudioSpectrogram, CoordChannels, Deltas, ERBSpectrogram, MelSpectrogram,
                                         Spectrogram, SpecNormalize, ToDB, istft, spec_stats, spectrogram_preset)
 
@@ -16,7 +16,7 @@ from fastaudio_lite.spectrogram import (MFCC, AudioSpectrogram, CoordChannels, D
 @pytest.fixture(scope='module')
 def batch(fsdd):
     files = sorted(fsdd.glob('*_nicolas_1*.wav'))[:6]
-    return AudioTensor(torch.stack([fix_length(load_audio(f, sr=16000), 16000) for f in files]), sr=16000)
+    return AudioTensor(torch.stack([fix_audio_length(load_audio(f, sr=16000), 16000) for f in files]), sr=16000)
 
 
 def test_stft_magnitude_matches_librosa(batch):
