@@ -198,7 +198,7 @@ def _embed_on_worker(meta, device, file, bs):
         e = embedder(meta['spec'], device, **(meta.get('args') or {}))
         if e.key != meta['key']: raise ArgumentError(f"{meta['spec']}: on this worker, not the weights the index was made with ({meta['key']})")
         _worker_embedders[k] = e
-    return list(embed_files(_worker_embedders[k], [file], windows=True, hop_s=meta['hop_s'], bs=bs, cache=False))
+    return list(embed_files(_worker_embedders[k], [file], windows=True, hop_s=meta['hop_s'], bs=bs, cache=False, read_workers=0))   # one file: nothing to read ahead
 
 @contextmanager
 def dask_client(cluster): # a `distributed.Client`, a scheduler's address (tcp://host:8786), or 'local:N'
