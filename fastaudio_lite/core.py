@@ -27,9 +27,9 @@ from .decode import (ArgumentError, AudioError, audio_extensions, audio_windows,
 
 
 # %% auto #0
-__all__ = ['cache_dtypes', 'plain_tensor', 'say', 'KeepArgs', 'MetaTensor', 'AudioTensor', 'axes_for', 'audio_grid',
-           'show_labelled', 'sinc_resample_kernel', 'resample', 'load_audio', 'get_audio_files', 'audio_error',
-           'audio_errors', 'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
+__all__ = ['tfm_classes', 'cache_dtypes', 'plain_tensor', 'say', 'KeepArgs', 'MetaTensor', 'AudioTensor', 'axes_for',
+           'audio_grid', 'show_labelled', 'sinc_resample_kernel', 'resample', 'load_audio', 'get_audio_files',
+           'audio_error', 'audio_errors', 'verify_audio', 'audio_info', 'default_cache_dir', 'WaveCache']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 def plain_tensor(x):
@@ -42,11 +42,15 @@ def say(*args, **kwargs):
     if rank_distrib() == 0: print(*args, **kwargs)
 
 # %% ../nbs/00_core.ipynb #83585dd7
+tfm_classes = {}   # each public class that keeps its arguments, by name, as it is defined: what the safe format rebuilds
+
 class KeepArgs:
-    "Mixin: an instance keeps the arguments its class was called with as `init_args` (by name, defaults left out)."
+    """Mixin: an instance keeps the arguments its class was called with as `init_args` (by name, defaults left out),
+    and each public subclass (a name without a leading underscore) is registered in `tfm_classes` as it is defined."""
     init_args = {}   # a class without an `__init__` of its own takes none
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith('_'): tfm_classes[cls.__name__] = cls
         init = cls.__dict__.get('__init__')
         if init is None: return
         sig = inspect.signature(init)

@@ -6,7 +6,6 @@ class probabilities out, with the spectrogram front end, its normalisation and t
 # %% ../nbs/04d_export.ipynb #10076ba1
 from __future__ import annotations
 import json
-import math
 import os
 import warnings
 from pathlib import Path
@@ -14,14 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from fastai.learner import Learner
 
 import fastaudio_lite
 from .decode import ArgumentError, fix_length, publish, temp_path
-from .spectrogram import (ERBSpectrogram, MFCC, CoordChannels, Deltas, MelSpectrogram, MultiResolutionMel,
-                                        Spectrogram, SpecNormalize, ToDB, filterbank, apply_fbanks, coord_channels, deltas,
-                                        get_window, power_to_db)
+from .core import AudioTensor
+from .spectrogram import SpecTransform
 from .augment import AudioAugment
 from .data import is_multi_label
 from .inference import load_audio_of, fix_length_of, clip_probs
@@ -29,127 +26,29 @@ from .models import feature_layer
 from .runtime import OnnxModel
 
 # %% auto #0
-__all__ = ['ExportError', 'dft_basis', 'STFTParts', 'SpecFront', 'DBFront', 'DeltasFront', 'CoordFront', 'NormFront', 'front_end',
-           'AudioGraph', 'export_onnx']
+__all__ = ['ExportError', 'front_end', 'AudioGraph', 'export_onnx']
 
 # %% ../nbs/04d_export.ipynb #33878201
 class ExportError(ValueError):
     "A model or batch transform that cannot be written as ONNX; the message names it and says why. Nothing is written."
 
-def dft_basis(n_fft,          # FFT size in samples
-              win_length,     # window length in samples
-              window='hann'): # 'hann', 'hamming' or 'blackman'
-    "The windowed DFT as conv1d kernels `(2*(n_fft//2+1), 1, n_fft)`: real parts, then imaginary, as `torch.stft` computes them."
-    w = get_window(window, win_length, torch.device('cpu'), torch.float64)
-    left = (n_fft - win_length) // 2
-    w = F.pad(w, (left, n_fft - win_length - left))
-    n, k = torch.arange(n_fft, dtype=torch.float64), torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
-    angle = 2 * math.pi * k * n / n_fft
-    return torch.cat([torch.cos(angle) * w, -torch.sin(angle) * w])[:, None].float()
-
-class STFTParts(nn.Module):
-    "The STFT of `x` `(..., samples)` as (real, imaginary) `(..., freq, frames)`, by a strided conv1d over `dft_basis`."
-    def __init__(self,
-                 n_fft,              # FFT size in samples
-                 hop_length,         # samples between frames
-                 win_length,         # window length in samples
-                 window='hann',      # 'hann', 'hamming' or 'blackman'
-                 center=True,        # pad so that frames are centred
-                 pad_mode='reflect', # how `center` pads
-                 normalized=False):  # scale by 1/sqrt(n_fft)
-        super().__init__()
-        self.n_fft, self.hop_length, self.center, self.pad_mode = n_fft, hop_length, center, pad_mode
-        basis = dft_basis(n_fft, win_length, window)
-        if normalized: basis = basis / get_window(window, win_length, torch.device('cpu')).pow(2).sum().sqrt()
-        self.register_buffer('basis', basis)
-    def forward(self, x):
-        shape = x.shape
-        x = x.reshape(-1, 1, shape[-1])
-        if self.center: x = F.pad(x, (self.n_fft // 2, self.n_fft // 2), mode=self.pad_mode)
-        y = F.conv1d(x, self.basis, stride=self.hop_length)
-        f = self.n_fft // 2 + 1
-        return y[:, :f].reshape(*shape[:-1], f, -1), y[:, f:].reshape(*shape[:-1], f, -1)
-
 # %% ../nbs/04d_export.ipynb #adbae1c7
-class SpecFront(nn.Module):
-    "A spectrogram transform (`Spectrogram` and its filterbank, MFCC and multi-resolution kinds) at `sr` Hz on plain tensors."
-    def __init__(self,
-                 t,    # a `Spectrogram` (or a subclass) of the learner
-                 sr):  # sample rate in Hz
-        super().__init__()
-        wins = t.win_lengths if isinstance(t, MultiResolutionMel) else (t.win_length,)
-        self.stfts = nn.ModuleList(STFTParts(t.n_fft, t.hop_length, w, t.window, t.center, t.pad_mode, t.normalized) for w in wins)
-        self.power, self.mfcc = t.power, isinstance(t, MFCC)
-        fb = None
-        if isinstance(t, (MelSpectrogram, ERBSpectrogram)):
-            fb = filterbank(t.scale, t.n_fft // 2 + 1, t.f_min, t._fmax(sr), t.n_bands, sr, t.norm, t.mel_scale, torch.device('cpu')).clone()
-        self.register_buffer('fb', fb)
-        if self.mfcc:
-            self.top_db = t.top_db
-            self.register_buffer('dct', t._dct(torch.device('cpu')).clone())
-    def forward(self, x):
-        outs = []
-        for stft in self.stfts:
-            re, im = stft(x)
-            if self.power is None: outs.append(torch.stack([re, im], dim=-3).flatten(-4, -3))   # real, imaginary per channel
-            else:
-                P = re * re + im * im
-                if self.power != 2: P = P.pow(self.power / 2)
-                outs.append(P if self.fb is None else apply_fbanks(P, self.fb))
-        S = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-3)
-        if self.mfcc: S = apply_fbanks(power_to_db(S, 20. / self.power, ref=1., top_db=self.top_db), self.dct)
-        return S
-
-class DBFront(nn.Module):
-    "`ToDB` of a spectrogram of magnitudes raised to `power`."
-    def __init__(self,
-                 t,      # a `ToDB` of the learner
-                 power): # whether its input is a power spectrogram (else magnitude)
-        super().__init__()
-        self.multiplier, self.amin, self.ref, self.top_db = 20. / power, t.amin, t.ref, t.top_db
-    def forward(self, S): return power_to_db(S, self.multiplier, self.amin, self.ref, self.top_db)
-
-class DeltasFront(nn.Module):
-    "`Deltas`: the spectrogram and its time derivatives up to `order`, stacked as channels."
-    def __init__(self, t):
-        super().__init__()
-        self.n, self.win_length = t.n, t.win_length
-    def forward(self, S):
-        out = [S]
-        for _ in range(self.n): out.append(deltas(out[-1], self.win_length))
-        return torch.cat(out, dim=-3)
-
-class CoordFront(nn.Module):
-    "`CoordChannels`."
-    def forward(self, S): return coord_channels(S)
-
-class NormFront(nn.Module):
-    "`SpecNormalize` with its stored statistics."
-    def __init__(self, t):
-        super().__init__()
-        if t.mean is None: raise ExportError("SpecNormalize has no statistics: the learner's data never set them up")
-        self.register_buffer('mean', t.mean.reshape(-1, 1, 1).clone())
-        self.register_buffer('std', t.std.reshape(-1, 1, 1).clamp(min=1e-8).clone())   # as SpecNormalize clamps it
-    def forward(self, S): return (S - self.mean) / self.std
-
 def front_end(tfms, # the validation set's batch transforms
-              sr):  # sample rate in Hz
-    "The batch transforms `tfms` of a validation set, as modules (the augmentations, which run in training only, left out)."
-    steps, power = [], None
+              x):   # a waveform `AudioTensor` `(batch, channels, samples)` like the model's input
+    """The batch transforms `tfms` of a validation set as one module on plain tensors: each transform's own `module`
+    (with the STFT as the conv1d ONNX writes), built for what reaches it from `x`; the augmentations, which run in
+    training only, are left out."""
+    steps = []
     for t in tfms:
         if isinstance(t, AudioAugment): continue
-        if isinstance(t, Spectrogram): steps.append(SpecFront(t, sr)); power = 'db' if isinstance(t, MFCC) else t.power
-        elif isinstance(t, ToDB):
-            if power in (None, 'db'): raise ExportError(f"ToDB after a {'complex' if power is None else 'dB'} spectrogram")
-            steps.append(DBFront(t, power)); power = 'db'
-        elif isinstance(t, Deltas): steps.append(DeltasFront(t))
-        elif isinstance(t, CoordChannels): steps.append(CoordFront())
-        elif isinstance(t, SpecNormalize): steps.append(NormFront(t))
-        else: raise ExportError(f"{type(t).__name__}: a batch transform the ONNX export cannot write (it knows the spectrogram "
-                                f"transforms, ToDB, Deltas, CoordChannels and SpecNormalize; augmentations are left out)")
+        if not isinstance(t, SpecTransform):
+            raise ExportError(f"{type(t).__name__}: a batch transform the ONNX export cannot write (it writes the transforms "
+                              f"that compute through a module, SpecTransform's subclasses; augmentations are left out)")
+        steps.append(t.module(x, dft=True)); x = t(x)
     return nn.Sequential(*steps)
 
 class AudioGraph(nn.Module):
+
     """Waveforms `(batch, channels, samples)` through `front` and `model` to probabilities (softmax, or sigmoid when
     `multi_label`) and the embedding, the input of `layer` (the head's first linear layer: `embed.feature_layer`)."""
     def __init__(self,
@@ -221,8 +120,8 @@ def export_onnx(self: Learner,
     clips, want, la, fl, n = _reference(self)
     multi = is_multi_label(self.dls)
     model = self.model.eval().cpu()
-    graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, la.sr), model, feature_layer(model), multi).eval()  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     x = torch.from_numpy(clips[:2])
+    graph = AudioGraph(front_end(self.dls.valid.after_batch.fs, AudioTensor(x, sr=la.sr)), model, feature_layer(model), multi).eval()  # fastai reads its loaders' transforms as fastcore's `Pipeline.fs` too: there is no other public route
     tmp = temp_path(path)
     try:
         for dynamic in (True, False):   # a length fixed at the clip's when the model cannot take another

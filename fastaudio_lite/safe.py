@@ -20,24 +20,20 @@ from fasttransform.cast import explode_types
 
 import fastaudio_lite
 from .decode import ArgumentError, check_clip, check_labels, check_pad, model_format, publish, temp_path
-from .core import AudioTensor
+from .core import AudioTensor, tfm_classes
 from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch, crop_modes, is_multi_label
-from .spectrogram import (CoordChannels, Deltas, ERBSpectrogram, MFCC, MelSpectrogram, MultiResolutionMel,
-                                        SpecNormalize, Spectrogram, ToDB)
-from .augment import AddNoise, Gain, SpecAugment, TimeShift
+import fastaudio_lite.augment   # noqa: F401 (the augmentations join tfm_classes as they are defined)
 from .models import create_audio_model
 from .nets import reference_models
 from .learner import AudioLearner
 from .inference import load_audio_of, fix_length_of
 
 # %% auto #0
-__all__ = ['safe_format', 'safe_tfms', 'SafeModelError', 'describe', 'learner_from', 'check_description', 'export_safe',
-           'load_audio_learner']
+__all__ = ['safe_format', 'SafeModelError', 'describe', 'learner_from', 'check_description', 'export_safe', 'load_audio_learner']
 
 # %% ../nbs/04e_safe.ipynb #b1fad00a
 safe_format = 'fastaudio_lite.safe/1'
-safe_tfms = {c.__name__: c for c in (Spectrogram, MelSpectrogram, ERBSpectrogram, MFCC, MultiResolutionMel, ToDB, Deltas,
-                                     CoordChannels, SpecNormalize, AddNoise, TimeShift, Gain, SpecAugment)}
+
 _losses = {'CrossEntropyLoss': CrossEntropyLossFlat, 'LabelSmoothingCrossEntropy': LabelSmoothingCrossEntropyFlat,
            'BCEWithLogitsLoss': BCEWithLogitsLossFlat}
 
@@ -70,12 +66,11 @@ def _plain(v, key, tensors):
 
 def _tfm(t, i, tensors):
     name = type(t).__name__
-    if safe_tfms.get(name) is not type(t):
-        raise SafeModelError(f"the batch transform {name} is not one of this library's ({', '.join(safe_tfms)}): the safe "
-                             "format cannot rebuild it (share the model as ONNX, which leaves out training-only transforms)")
-    args = dict(t.init_args)
-    if isinstance(t, SpecNormalize): args.update(mean=t.mean, std=t.std)   # computed from the data, after __init__
-    return dict(type=name, args={k: _plain(v, f"tfms.{i}.{k}", tensors) for k, v in args.items()})
+    if tfm_classes.get(name) is not type(t):
+        raise SafeModelError(f"the batch transform {name} does not keep its arguments (core.KeepArgs, as this library's "
+                             "transforms do): the safe format cannot rebuild it (share the model as ONNX, which leaves "
+                             "out training-only transforms)")
+    return dict(type=name, args={k: _plain(v, f"tfms.{i}.{k}", tensors) for k, v in t.init_args.items()})
 
 def _loss(learn):
     f = getattr(learn.loss_func, 'func', learn.loss_func)
@@ -113,8 +108,8 @@ def _arg(v, tensors):
     return v
 
 def _build_tfm(e, tensors):
-    cls = safe_tfms.get(e.get('type')) if isinstance(e, dict) else None
-    if cls is None: raise SafeModelError(f"a batch transform that is not one of this library's: {e!r:.100}")
+    cls = tfm_classes.get(e.get('type')) if isinstance(e, dict) else None
+    if cls is None: raise SafeModelError(f"a batch transform that is not one of this library's nor defined in this session: {e!r:.100}")
     try: return cls(**{k: _arg(v, tensors) for k, v in e.get('args', {}).items()})
     except (TypeError, ValueError) as err: raise SafeModelError(f"the batch transform {e['type']} cannot be made from its arguments ({err})") from None
 

@@ -11,6 +11,8 @@ from itertools import islice
 
 import numpy as np
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 import math
 from fastcore.meta import delegates
 from fasttransform import Transform
@@ -22,9 +24,10 @@ from .core import AudioTensor, KeepArgs, MetaTensor, axes_for, plain_tensor, sho
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
            'channels_to_complex', 'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks',
-           'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'filterbank', 'apply_fbanks', 'SpecTransform', 'per_chunk',
-           'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram', 'dct_matrix', 'MFCC', 'MultiResolutionMel',
-           'ToDB', 'deltas', 'Deltas', 'coord_channels', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset',
+           'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'filterbank', 'apply_fbanks', 'dft_basis', 'STFT', 'STFTSpectrogram',
+           'BandMatrix', 'Decibels', 'deltas', 'DeltaChannels', 'coord_channels', 'Coords', 'Standardize',
+           'SpecTransform', 'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram', 'dct_matrix',
+           'MFCC', 'MultiResolutionMel', 'ToDB', 'Deltas', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset',
            'stft_args', 'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02_spectrogram.ipynb #6a36029b
@@ -103,20 +106,15 @@ def stft(x,                  # audio `(..., time)`
          n_fft=512,          # FFT size in samples
          hop_length=None,    # samples between frames (None: half the window)
          win_length=None,    # window length in samples (None: `n_fft`)
-         window='hann',      # 'hann', 'hamming', 'blackman' or a tensor
+         window='hann',      # 'hann', 'hamming' or 'blackman'
          center=True,        # pad so that frame t is centred on sample t*hop_length
          pad_mode='reflect', # how `center` pads
-         normalized=False):  # scale by 1/sqrt(n_fft)
-    "Complex STFT of `x` `(..., time)` -> `(..., freq, frames)`, computed in float32 whatever the input's dtype."
+         normalized=False):  # scale by the window's norm
+    "Complex STFT of `x` `(..., time)` -> `(..., freq, frames)`, computed in float32 whatever the input's dtype (the `STFT` module's)."
     win_length = win_length or n_fft
-    hop_length = hop_length or win_length // 2
-    x = plain_tensor(x).float()
-    shape = x.shape
-    w = get_window(window, win_length, x.device)
-    X = torch.stft(x.reshape(-1, shape[-1]), n_fft, hop_length, win_length, w, center=center, pad_mode=pad_mode,
-                   normalized=False, onesided=True, return_complex=True)
-    if normalized: X = X / w.pow(2).sum().sqrt()
-    return X.reshape(*shape[:-1], *X.shape[-2:])
+    x = plain_tensor(x)
+    re, im = STFT(n_fft, hop_length or win_length // 2, win_length, window, center, pad_mode, normalized, device=x.device)(x)
+    return torch.complex(re, im)
 
 def complex_to_channels(X):
     "Complex `(..., channels, freq, frames)` -> real `(..., 2*channels, freq, frames)`: real then imaginary per channel."
@@ -218,6 +216,135 @@ def apply_fbanks(S,   # spectrogram `(..., freq, frames)`
     "`S` `(..., freq, frames)` through filterbank `fb` `(freq, bands)` -> `(..., bands, frames)`."
     return torch.matmul(S.transpose(-1, -2), fb).transpose(-1, -2)
 
+# %% ../nbs/02_spectrogram.ipynb #4ec8476e
+def dft_basis(n_fft,          # FFT size in samples
+              win_length,     # window length in samples
+              window='hann'): # 'hann', 'hamming' or 'blackman'
+    "The windowed DFT as conv1d kernels `(2*(n_fft//2+1), 1, n_fft)`: real parts, then imaginary, as `torch.stft` computes them."
+    w = get_window(window, win_length, torch.device('cpu'), torch.float64)
+    left = (n_fft - win_length) // 2
+    w = F.pad(w, (left, n_fft - win_length - left))
+    n, k = torch.arange(n_fft, dtype=torch.float64), torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+    angle = 2 * math.pi * k * n / n_fft
+    return torch.cat([torch.cos(angle) * w, -torch.sin(angle) * w])[:, None].float()
+
+class STFT(nn.Module):
+    """The STFT of `x` `(..., samples)` as (real, imaginary) `(..., freq, frames)`: by `torch.stft`, or with `dft=True`
+    by a strided conv1d over `dft_basis` (the form ONNX writes)."""
+    def __init__(self,
+                 n_fft,              # FFT size in samples
+                 hop_length,         # samples between frames
+                 win_length,         # window length in samples
+                 window='hann',      # 'hann', 'hamming' or 'blackman'
+                 center=True,        # pad so that frames are centred
+                 pad_mode='reflect', # how `center` pads
+                 normalized=False,   # scale by the window's norm
+                 dft=False,          # the conv1d form (else `torch.stft`)
+                 device=None):       # where the buffers go (None: the CPU)
+        super().__init__()
+        self.n_fft, self.hop_length, self.win_length, self.center, self.pad_mode, self.dft = n_fft, hop_length, win_length, center, pad_mode, dft
+        device = device or torch.device('cpu')
+        w = get_window(window, win_length, device)
+        self.scale = float(w.pow(2).sum().sqrt()) if normalized else 1.
+        if dft: self.register_buffer('basis', (dft_basis(n_fft, win_length, window) / self.scale).to(device))
+        else: self.register_buffer('window', w)
+    def forward(self, x):
+        shape = x.shape
+        x = x.float().reshape(-1, shape[-1])
+        if self.dft:
+            if self.center: x = F.pad(x[:, None], (self.n_fft // 2, self.n_fft // 2), mode=self.pad_mode)[:, 0]
+            y = F.conv1d(x[:, None], self.basis, stride=self.hop_length)
+            f = self.n_fft // 2 + 1
+            re, im = y[:, :f], y[:, f:]
+        else:
+            X = torch.stft(x, self.n_fft, self.hop_length, self.win_length, self.window, center=self.center,
+                           pad_mode=self.pad_mode, normalized=False, onesided=True, return_complex=True)
+            if self.scale != 1.: X = X / self.scale
+            re, im = X.real, X.imag
+        return re.reshape(*shape[:-1], *re.shape[-2:]), im.reshape(*shape[:-1], *im.shape[-2:])
+
+class STFTSpectrogram(nn.Module):
+    """Waveforms `(..., channels, samples)` through each of `stfts` to `|X|**power` `(..., channels, freq, frames)`, or
+    (`power=None`) real and imaginary channels per channel; several STFTs stack their spectrograms as channels."""
+    def __init__(self,
+                 stfts, # `STFT` modules of one `n_fft`
+                 power): # 2: power, 1: magnitude, None: real and imaginary channels
+        super().__init__()
+        self.stfts, self.power = nn.ModuleList(stfts), power
+    def forward(self, x):
+        outs = []
+        for stft in self.stfts:
+            re, im = stft(x)
+            if self.power is None: outs.append(torch.stack([re, im], dim=-3).flatten(-4, -3))
+            else:
+                P = re * re + im * im
+                outs.append(P if self.power == 2 else P.pow(self.power / 2))
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-3)
+
+class BandMatrix(nn.Module):
+    "A spectrogram `(..., freq, frames)` through a `(freq, bands)` matrix on its frequency axis: a filterbank, or the DCT."
+    def __init__(self, m): # the `(freq, bands)` matrix
+        super().__init__()
+        self.register_buffer('m', m)
+    def forward(self, S): return apply_fbanks(S, self.m)
+
+class Decibels(nn.Module):
+    "`power_to_db` with fixed settings."
+    def __init__(self,
+                 multiplier=10., # 10 for power, 20 for magnitude
+                 amin=1e-10,     # floor before the log
+                 ref='max',      # 'max' (per example) or a number
+                 top_db=80.):    # dB kept below the peak (None: all)
+        super().__init__()
+        self.multiplier, self.amin, self.ref, self.top_db = multiplier, amin, ref, top_db
+    def forward(self, S): return power_to_db(S, self.multiplier, self.amin, self.ref, self.top_db)
+
+def deltas(S,             # spectrogram `(..., frames)`
+           win_length=5): # frames in the slope, odd, at least 3
+    "Time derivative of `S` `(..., frames)`: the least-squares slope over `win_length` frames, edges repeated (librosa's `delta`, mode 'nearest')."
+    n = (win_length - 1) // 2
+    S = plain_tensor(S)
+    shape = S.shape
+    x = F.pad(S.reshape(-1, 1, shape[-1]), (n, n), mode='replicate')[:, 0]
+    # a sum of shifted frames, not conv1d: on GPUs cuDNN's convolution may run in TF32 (8e-4 off on an H200)
+    d = sum(k * (x[:, n + k:n + k + shape[-1]] - x[:, n - k:n - k + shape[-1]]) for k in range(1, n + 1))
+    return (d / (n * (n + 1) * (2 * n + 1) / 3)).reshape(shape)
+
+class DeltaChannels(nn.Module):
+    "The spectrogram `(..., channels, freq, frames)` and its time derivatives up to order `n`, stacked as channels."
+    def __init__(self,
+                 n,          # derivatives stacked
+                 win_length): # frames in each slope
+        super().__init__()
+        self.n, self.win_length = n, win_length
+    def forward(self, S):
+        out = [S]
+        for _ in range(self.n): out.append(deltas(out[-1], self.win_length))
+        return torch.cat(out, dim=-3)
+
+def coord_channels(S):
+    "`S` `(..., channels, freq, frames)` with two channels appended: the frequency and the time coordinate, each from -1 to 1."
+    *lead, _, f, t = S.shape
+    fc = torch.linspace(-1, 1, f, device=S.device, dtype=S.dtype)[:, None].expand(f, t)
+    # the time axis from the frame index, not linspace(t): the same numbers, and it follows a length known only at run time (ONNX)
+    idx = torch.ones_like(S.reshape(-1, t)[0]).cumsum(-1) - 1
+    tc = (idx * 2 / idx.amax().clamp(min=1) - 1)[None].expand(f, t)
+    return torch.cat([S, torch.stack([fc, tc]).expand(*lead, 2, f, t)], dim=-3)
+
+class Coords(nn.Module):
+    "`coord_channels` as a module."
+    def forward(self, S): return coord_channels(S)
+
+class Standardize(nn.Module):
+    "Each channel of `S` `(..., channels, freq, frames)` less `mean`, over `std` (one value for all channels, or one per channel)."
+    def __init__(self,
+                 mean, # per-channel means, 1-d
+                 std): # per-channel standard deviations, 1-d
+        super().__init__()
+        self.register_buffer('mean', mean.reshape(-1, 1, 1))
+        self.register_buffer('std', std.reshape(-1, 1, 1))
+    def forward(self, S): return (S - self.mean) / self.std
+
 # %% ../nbs/02_spectrogram.ipynb #afd81e1b
 def _next_pow2(n): return 1 << (int(n) - 1).bit_length()
 
@@ -241,7 +368,15 @@ def _device_type(b):
     return 'cpu'
 
 class SpecTransform(KeepArgs, Transform):
-    "Base of the spectrogram transforms: they run in float32 with autocast off, also inside mixed-precision training, and keep their arguments (`KeepArgs`)."
+    """Base of the spectrogram transforms: they run in float32 with autocast off, also inside mixed-precision training,
+    and keep their arguments (`KeepArgs`, which also registers them by name for the safe format). Each computes through
+    `module(x)`, the plain-tensor module that the ONNX export chains too: a new transform defines `module` and an
+    `encodes` that runs it."""
+    def module(self,
+               x,          # an input like the ones the module will take: its sample rate, kind and device
+               dft=False): # the STFT as the conv1d that ONNX writes
+        "The `nn.Module` that computes this transform on plain tensors like `x`."
+        raise NotImplementedError(f"{type(self).__name__} has no module")
     def __call__(self, b, **kwargs):
         with torch.autocast(_device_type(b), enabled=False): return super().__call__(b, **kwargs)
     def decode(self, b, **kwargs):
@@ -292,20 +427,21 @@ class Spectrogram(SpecTransform):
         if not self.center and self.n_fft > x.shape[-1]:
             raise ArgumentError(f"n_fft ({self.n_fft}) is larger than the clip ({x.shape[-1]} samples) with center=False")
 
-    def _stft(self, x):
-        return stft(x, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.pad_mode, self.normalized)
+    def _stft(self, win_length, device, dft):
+        return STFT(self.n_fft, self.hop_length, win_length, self.window, self.center, self.pad_mode, self.normalized, dft, device)
 
-    def _compute(self, x, sr):
-        "Plain waveforms `(..., channels, samples)` at `sr` -> the plain spectrogram `(..., channels', freq, frames)`."
-        X = self._stft(x)
-        return X.abs().pow(self.power) if self.power is not None else complex_to_channels(X)
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "`STFTSpectrogram` of waveforms like `x`."
+        return STFTSpectrogram([self._stft(self.win_length, x.device, dft)], self.power)
 
     def _names(self, x):
         if self.power is None: return [f"{p} {i}" if x.shape[-2] > 1 else p for i in range(x.shape[-2]) for p in ('real', 'imag')]
 
     def encodes(self, x: AudioTensor):
         self._check(x)
-        S = per_chunk(lambda c: self._compute(c, x.sr), plain_tensor(x))
+        S = per_chunk(self.module(x), plain_tensor(x))
         return _spec(S, self._meta(x), channel_names=self._names(x))
     def encodes(self, x: AudioSpectrogram): _not_a_waveform(self, x)
 
@@ -351,10 +487,14 @@ class _FilterbankSpectrogram(Spectrogram):
         return {**super()._meta(x), 'scale': self.scale, 'f_min': self.f_min, 'f_max': self._fmax(x.sr),
                 'mel_scale': self.mel_scale if self.scale == 'mel' else None}
 
-    def _compute(self, x, sr):
-        P = self._stft(x).abs().pow(self.power)
-        fb = filterbank(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, P.device)
-        return apply_fbanks(P, fb)
+    def _bands(self, x):
+        return BandMatrix(filterbank(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(x.sr), self.n_bands, x.sr, self.norm, self.mel_scale, x.device))
+
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "The STFT's power or magnitude through the filterbank at `x`'s sample rate."
+        return nn.Sequential(super().module(x, dft), self._bands(x))
 
 class MelSpectrogram(_FilterbankSpectrogram):
     "Mel spectrogram `(..., channels, n_mels, frames)` of a waveform; arguments as torchaudio's."
@@ -408,12 +548,12 @@ class MFCC(MelSpectrogram):
         if n_mfcc > self.n_mels: raise ArgumentError(f"n_mfcc ({n_mfcc}) must be <= n_mels ({self.n_mels})")
         self.dct_norm, self.top_db = dct_norm, top_db
 
-    @lru_cache(maxsize=8)
-    def _dct(self, device): return dct_matrix(self.n_mfcc, self.n_mels, self.dct_norm).to(device)
-
-    def _compute(self, x, sr):
-        db = power_to_db(super()._compute(x, sr), 20. / self.power, ref=1., top_db=self.top_db)
-        return apply_fbanks(db, self._dct(db.device))
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "The mel spectrogram, in dB against 1 (floored `top_db` below the peak), through the DCT."
+        return nn.Sequential(*super().module(x, dft), Decibels(20. / self.power, ref=1., top_db=self.top_db),
+                             BandMatrix(dct_matrix(self.n_mfcc, self.n_mels, self.dct_norm).to(x.device)))
 
     def _meta(self, x): return {**super()._meta(x), 'scale': 'mfcc', 'db': True}
 
@@ -432,10 +572,11 @@ class MultiResolutionMel(MelSpectrogram):
         super().__init__(n_fft=_next_pow2(max(wins)), win_length=max(wins), hop_length=hop_length or min(wins) // 2, **kwargs)
         self.win_lengths = wins
 
-    def _compute(self, x, sr):
-        fb = filterbank(self.scale, self.n_fft // 2 + 1, self.f_min, self._fmax(sr), self.n_bands, sr, self.norm, self.mel_scale, x.device)
-        return torch.cat([apply_fbanks(stft(x, self.n_fft, self.hop_length, w, self.window, self.center, self.pad_mode,
-                                            self.normalized).abs().pow(self.power), fb) for w in self.win_lengths], dim=-3)
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "One STFT per window length, their spectrograms stacked as channels, through the filterbank."
+        return nn.Sequential(STFTSpectrogram([self._stft(w, x.device, dft) for w in self.win_lengths], self.power), self._bands(x))
 
     def _names(self, x):
         c = x.shape[-2]
@@ -454,21 +595,14 @@ class ToDB(SpecTransform):
         if top_db is not None and top_db <= 0: raise ArgumentError(f"top_db must be > 0 or None, got {top_db!r}")
         if ref != 'max' and (not np.isscalar(ref) or ref <= 0): raise ArgumentError(f"ref must be 'max' or a positive number, got {ref!r}")
         self.top_db, self.ref, self.amin = top_db, ref, amin
-    def encodes(self, x: AudioSpectrogram):
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "`Decibels` for `x`'s power or magnitude."
         if x.db: raise ArgumentError(f"ToDB: the spectrogram is already in dB (scale {x.scale!r})")
         if x.power is None: raise ArgumentError("ToDB: a complex spectrogram (power=None) has no decibels; use power=2. or 1.")
-        return _spec(power_to_db(x, 20. / x.power, self.amin, self.ref, self.top_db), x.meta, db=True)
-
-def deltas(S,             # spectrogram `(..., frames)`
-           win_length=5): # frames in the slope, odd, at least 3
-    "Time derivative of `S` `(..., frames)`: the least-squares slope over `win_length` frames, edges repeated (librosa's `delta`, mode 'nearest')."
-    n = (win_length - 1) // 2
-    S = plain_tensor(S)
-    shape = S.shape
-    x = torch.nn.functional.pad(S.reshape(-1, 1, shape[-1]), (n, n), mode='replicate')[:, 0]
-    # a sum of shifted frames, not conv1d: on GPUs cuDNN's convolution may run in TF32 (8e-4 off on an H200)
-    d = sum(k * (x[:, n + k:n + k + shape[-1]] - x[:, n - k:n - k + shape[-1]]) for k in range(1, n + 1))
-    return (d / (n * (n + 1) * (2 * n + 1) / 3)).reshape(shape)
+        return Decibels(20. / x.power, self.amin, self.ref, self.top_db)
+    def encodes(self, x: AudioSpectrogram): return _spec(self.module(x)(plain_tensor(x)), x.meta, db=True)
 
 class Deltas(SpecTransform):
     "Stack the time derivatives of each channel up to `order` as extra channels: `[S, dS, d2S]`."
@@ -480,29 +614,28 @@ class Deltas(SpecTransform):
         self.n = _check_pos_int(order, 'order')
         self.win_length = _check_pos_int(win_length, 'win_length')
         if win_length < 3: raise ArgumentError(f"win_length must be >= 3, got {win_length!r}")
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "`DeltaChannels` of this order."
+        return DeltaChannels(self.n, self.win_length)
     def encodes(self, x: AudioSpectrogram):
-        out = [plain_tensor(x)]
-        for _ in range(self.n): out.append(deltas(out[-1], self.win_length))
         base = x.channel_names or (['S'] if x.nchannels == 1 else [f'S{c}' for c in range(x.nchannels)])
         names = [nm if i == 0 else f"{nm} d{i}" for i in range(self.n + 1) for nm in base]
-        return _spec(torch.cat(out, dim=-3), x.meta, channel_names=names)
-
-def coord_channels(S):
-    "`S` `(..., channels, freq, frames)` with two channels appended: the frequency and the time coordinate, each from -1 to 1."
-    *lead, _, f, t = S.shape
-    fc = torch.linspace(-1, 1, f, device=S.device, dtype=S.dtype)[:, None].expand(f, t)
-    # the time axis from the frame index, not linspace(t): the same numbers, and it follows a length known only at run time (ONNX)
-    idx = torch.ones_like(S.reshape(-1, t)[0]).cumsum(-1) - 1
-    tc = (idx * 2 / idx.amax().clamp(min=1) - 1)[None].expand(f, t)
-    return torch.cat([S, torch.stack([fc, tc]).expand(*lead, 2, f, t)], dim=-3)
+        return _spec(self.module(x)(plain_tensor(x)), x.meta, channel_names=names)
 
 class CoordChannels(SpecTransform):
     "Append two channels holding the frequency and the time coordinate in [-1, 1] (CoordConv)."
     order = 60
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "`Coords`."
+        return Coords()
     def encodes(self, x: AudioSpectrogram):
         c = x.shape[-3]
         names = (x.channel_names or [f'channel {i}' if c > 1 else 'spectrogram' for i in range(c)]) + ['freq coord', 'time coord']
-        return _spec(coord_channels(plain_tensor(x)), x.meta, channel_names=names)
+        return _spec(self.module(x)(plain_tensor(x)), x.meta, channel_names=names)
 
 # %% ../nbs/02_spectrogram.ipynb #68caf14c
 def spec_stats(dls,           # audio `DataLoaders` with a spectrogram among their batch transforms
@@ -537,18 +670,20 @@ class SpecNormalize(SpecTransform):
         if self.std is not None and (self.std <= 0).any(): raise ArgumentError(f"std must be > 0, got {std!r}")
         self.n_batches = n_batches
     def setups(self, dl):
-        if self.mean is None or self.std is None: self.mean, self.std = spec_stats(dl, self.n_batches)
-    def _stats(self, x):
+        if self.mean is None or self.std is None:
+            self.mean, self.std = spec_stats(dl, self.n_batches)
+            self.init_args.update(mean=self.mean, std=self.std)   # what rebuilds it (the safe format) holds them too
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "`Standardize` with the statistics, the standard deviation floored at 1e-8."
         if self.mean is None: raise ArgumentError("SpecNormalize has no statistics: give mean and std, or use it in a DataLoader's batch_tfms")
         if len(self.mean) not in (1, x.shape[-3]): raise ArgumentError(f"SpecNormalize has statistics for {len(self.mean)} channels, the spectrogram has {x.shape[-3]}")
-        sh = (-1, 1, 1)
-        return self.mean.to(x.device).reshape(sh), self.std.to(x.device).clamp(min=1e-8).reshape(sh)
-    def encodes(self, x: AudioSpectrogram):
-        m, s = self._stats(x)
-        return _spec((plain_tensor(x) - m) / s, x.meta)
+        return Standardize(self.mean.to(x.device), self.std.to(x.device).clamp(min=1e-8))
+    def encodes(self, x: AudioSpectrogram): return _spec(self.module(x)(plain_tensor(x)), x.meta)
     def decodes(self, x: AudioSpectrogram):
-        m, s = self._stats(x)
-        return _spec(plain_tensor(x) * s + m, x.meta)
+        m = self.module(x)
+        return _spec(plain_tensor(x) * m.std + m.mean, x.meta)
 
 # %% ../nbs/02_spectrogram.ipynb #4a947a5f
 presets = {

@@ -1,6 +1,7 @@
 """ONNX export and the torch-free predictor: the ONNX file's probabilities match the learner's on the same files, for
 each front end and model kind; a file exported here is predicted in a process without torch; multi-label models,
-windows of a long file, refusals and the command."""
+windows of a long file, refusals and the command; a transform defined in this file alone trains, exports and
+round-trips the safe format."""
 import csv
 import json
 import subprocess
@@ -21,6 +22,8 @@ from fastaudio_lite.learner import audio_learner
 from fastaudio_lite.nets import SpecCNN, WaveCNN
 from fastaudio_lite.recipes import recipe
 from fastaudio_lite.runtime import OnnxModel
+from fastaudio_lite.safe import load_audio_learner
+from fastaudio_lite.spectrogram import AudioSpectrogram, MelSpectrogram, SpecNormalize, SpecTransform
 
 FILES = sorted(f for f in FSDD.glob('*.wav') if f.name[0] in '0123')
 VALID = r'_[0-2]\.wav$'
@@ -180,3 +183,42 @@ def test_int8(exported, tmp_path):
     assert (tmp_path / 'q.onnx').stat().st_size < 0.5 * (d / 'model.onnx').stat().st_size
     clips = [f.clip(x) for x in TEST]
     assert np.abs(q(clips) - f(clips)).max() < 0.2 and (q(clips).argmax(1) == f(clips).argmax(1)).mean() > 0.8
+
+
+class Compress(torch.nn.Module):
+    "The module of `PowerLaw`, on plain tensors."
+    def __init__(self, exponent):
+        super().__init__()
+        self.exponent = exponent
+    def forward(self, S): return S.clamp(min=1e-10).pow(self.exponent)
+
+
+class PowerLaw(SpecTransform):
+    "A transform defined in this file alone: the spectrogram to a power below 1 (a compression, as the log's)."
+    order = 22
+    def __init__(self, exponent=0.3):
+        super().__init__()
+        self.exponent = exponent
+    def module(self, x, dft=False): return Compress(self.exponent)
+    def encodes(self, x: AudioSpectrogram): return self.module(x)(x)
+
+
+@pytest.mark.slow
+def test_a_new_transform_trains_exports_and_round_trips(tmp_path):
+    "A transform is one class in one file: defined here, it trains, goes into the ONNX file and the safe format rebuilds it."
+    dls = DataBlock(blocks=(AudioBlock(sr=8000, duration=1.0), CategoryBlock), get_items=lambda _: FILES,
+                    get_y=NameLabeller(r'^(\d)_'), splitter=RegexSplitter(VALID),
+                    batch_tfms=[MelSpectrogram(n_fft=256, n_mels=32, hop_length=80), PowerLaw(0.25), SpecNormalize()]
+                    ).dataloaders('.', bs=16, num_workers=0)
+    x = dls.one_batch()[0]
+    assert isinstance(x, AudioSpectrogram) and x.n_fft == 256   # its output keeps the spectrogram's settings
+    learn = audio_learner(dls, SpecCNN, pretrained=False)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)
+    want = learner_probs(learn, TEST)
+    m = OnnxModel(learn.export_onnx(tmp_path / 'm.onnx'))
+    assert np.abs(m([m.clip(f) for f in TEST]) - want).max() < 1e-4
+    learn.export_safe(tmp_path / 'm.safetensors')
+    rebuilt = load_audio_learner(tmp_path / 'm.safetensors')
+    t = next(t for t in rebuilt.dls.valid.after_batch.fs if isinstance(t, PowerLaw))
+    assert t.exponent == 0.25
+    assert np.abs(learner_probs(rebuilt, TEST) - want).max() < 1e-5
