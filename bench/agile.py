@@ -42,7 +42,7 @@ def small_cnn_onnx(path):
     import soundfile as sf
     from fastai.data.all import CategoryBlock, DataBlock
     from fastaudio_lite.data import AudioBlock, RegexSplitter
-    from fastaudio_lite.export import export_onnx
+    import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
     from fastaudio_lite.learner import audio_learner
     from fastaudio_lite.nets import SpecCNN
     from fastaudio_lite.spectrogram import MelSpectrogram, SpecNormalize, ToDB
@@ -54,7 +54,7 @@ def small_cnn_onnx(path):
         files.append(f)
     dls = DataBlock(blocks=(AudioBlock(sr=16000, duration=1.0), CategoryBlock), get_items=lambda _: files, get_y=lambda f: f.name[0],
                     splitter=RegexSplitter(r'_[67]\.wav$'), batch_tfms=[MelSpectrogram(n_mels=64), ToDB(), SpecNormalize()]).dataloaders('.', bs=4)
-    export_onnx(audio_learner(dls, SpecCNN, pretrained=False), path)
+    audio_learner(dls, SpecCNN, pretrained=False).export_onnx(path)
     shutil.rmtree(d, ignore_errors=True)
     return path
 

@@ -164,8 +164,8 @@ def hour_run(model, hour):
 
 
 def run_seed(seed, epochs, work):
-    from fastaudio_lite.export import export_onnx
-    from fastaudio_lite.safe import export_safe
+    import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
+    import fastaudio_lite.safe  # noqa: F401 (learn.export_safe)
     rng = np.random.default_rng(seed)
     bg = background_clips(work / 'background', np.random.default_rng(0))
     train = fsdd(TRAIN_SPK, range(5, 50))
@@ -200,8 +200,8 @@ def run_seed(seed, epochs, work):
     hour = work / 'hour.wav'
     with sf.SoundFile(hour, 'w', SR, 1, 'PCM_16') as out:
         for p, _, _ in (test * 60)[:3 if QUICK else 60]: out.write(sf.read(p, dtype='float32')[0])
-    export_safe(learn, work / 'model.safetensors')
-    export_onnx(learn, work / 'model.onnx')
+    learn.export_safe(work / 'model.safetensors')
+    learn.export_onnx(work / 'model.onnx')
     res['hour'] = {m: hour_run(work / f'model.{m}', hour) for m in ('onnx', 'safetensors')}
     return res
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from fastai.learner import Learner
+from fastcore.basics import patch
 
 import fastaudio_lite
 from .decode import ArgumentError, fix_length, publish, temp_path
@@ -26,7 +27,7 @@ from .models import feature_layer
 from .runtime import OnnxModel
 
 # %% auto #0
-__all__ = ['ExportError', 'front_end', 'AudioGraph', 'export_onnx']
+__all__ = ['ExportError', 'front_end', 'AudioGraph']
 
 # %% ../nbs/04d_export.ipynb #33878201
 class ExportError(ValueError):
@@ -104,6 +105,7 @@ def _reference(learn, n_clips=8):
         clips.append(np.tile(tone + rng.normal(0, 10 ** rng.uniform(-4, -1), n), (c, 1)).astype(np.float32))
     return np.stack(clips), clip_probs(learn, clips, la.sr).numpy(), la, fl, n
 
+@patch
 def export_onnx(self: Learner,
                 path,             # the ONNX file to write
                 quantize=False,   # int8 weights for the model's layers (the front end stays float)
@@ -154,5 +156,3 @@ def export_onnx(self: Learner,
         publish(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
-
-Learner.export_onnx = export_onnx   # `learn.export_onnx(path)`, beside fastai's `learn.export`

@@ -337,7 +337,7 @@ def export_head_onnx(path,       # a head's model.safetensors
     except ImportError: raise ImportError("ONNX export needs onnx and onnxruntime: pip install 'fastaudio_lite[onnx]'") from None
     from onnx import compose
     from fastaudio_lite.embed import LearnerEmbedder, OnnxEmbedder
-    from fastaudio_lite.export import export_onnx
+    import fastaudio_lite.export   # noqa: F401 (learn.export_onnx)
     from fastaudio_lite.runtime import OnnxModel
     hm, dest = HeadModel(path, cache=False, device='cpu'), Path(dest)
     emb = hm.emb
@@ -346,7 +346,7 @@ def export_head_onnx(path,       # a head's model.safetensors
     if hm.pool == 'meanmax': raise ArgumentError(f"{path}: a head on the mean and maximum of windows takes twice the embedding: its ONNX file would classify one window; keep it as safetensors")
     tmps = [temp_path(dest.with_name(dest.name + s)) for s in ('.emb', '.head', '')]
     try:
-        if isinstance(emb, LearnerEmbedder): export_onnx(emb.learn, tmps[0])
+        if isinstance(emb, LearnerEmbedder): emb.learn.export_onnx(tmps[0])
         src = onnx.load(str(tmps[0] if isinstance(emb, LearnerEmbedder) else emb.file))
         meta = {p.key: p.value for p in src.metadata_props}
         if 'fastaudio_lite' not in meta: raise ArgumentError(f"{emb.file}: not a fastaudio export: its clip and rate are unknown to an ONNX model")

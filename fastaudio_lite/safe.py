@@ -14,6 +14,7 @@ import torch
 from fastai.data.core import DataLoaders, Datasets
 from fastai.data.transforms import Categorize, MultiCategorize, OneHotEncode, ToTensor
 from fastai.learner import Learner
+from fastcore.basics import patch
 from fastai.losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
 from fastai.torch_core import TensorCategory, TensorMultiCategory
 from fasttransform.cast import explode_types
@@ -29,7 +30,7 @@ from .learner import AudioLearner
 from .inference import load_audio_of, fix_length_of
 
 # %% auto #0
-__all__ = ['safe_format', 'SafeModelError', 'describe', 'learner_from', 'check_description', 'export_safe', 'load_audio_learner']
+__all__ = ['safe_format', 'SafeModelError', 'describe', 'learner_from', 'check_description', 'load_audio_learner']
 
 # %% ../nbs/04e_safe.ipynb #b1fad00a
 safe_format = 'fastaudio_lite.safe/1'
@@ -212,6 +213,7 @@ def _outputs(learn, clips, sr):
     act = getattr(learn.loss_func, 'activation', None)
     return (act(y) if act else y).float().cpu()
 
+@patch
 def export_safe(self: Learner,
                 path,         # the file to write, e.g. model.safetensors
                 atol=1e-5):   # the largest difference in probability allowed between the learner and its rebuilt copy
@@ -231,8 +233,6 @@ def export_safe(self: Learner,
         publish(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
-
-Learner.export_safe = export_safe   # `learn.export_safe(path)`, beside fastai's `learn.export` and `learn.export_onnx`
 
 def load_audio_learner(path): # a file written by `export_safe`
     "The learner in the safe model file `path`, on the CPU; a `SafeModelError` says why a file cannot be loaded."

@@ -12,8 +12,8 @@ import soundfile as sf
 from conftest import ROOT, SR, noise, tone, tone_learner
 
 from fastaudio_lite.embed import BirdNetEmbedder, LearnerEmbedder, embed_files, embedder
-from fastaudio_lite.export import export_onnx
-from fastaudio_lite.safe import export_safe
+import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
+import fastaudio_lite.safe  # noqa: F401 (learn.export_safe)
 
 CODE = 'import sys; from fastaudio_lite.cli import main; sys.exit(main())'
 ESC10 = ROOT / 'tests' / 'data' / 'esc10'
@@ -63,8 +63,8 @@ def tones(tmp_path_factory):
     "The tone learner's model files, and a folder of 1-s clips at 16 kHz: a 400 Hz tone, a 3 kHz tone or noise, 12 of each."
     d = tmp_path_factory.mktemp('tones')
     learn = tone_learner(d)
-    export_safe(learn, d / 'model.safetensors')
-    export_onnx(learn, d / 'model.onnx')
+    learn.export_safe(d / 'model.safetensors')
+    learn.export_onnx(d / 'model.onnx')
     rng = np.random.default_rng(5)
     for label, f in (('low', 400), ('high', 3000), ('noise', None)):
         (d / 'data' / label).mkdir(parents=True)
@@ -161,7 +161,7 @@ def test_a_head_whose_embedder_is_missing_or_other_is_refused(tones, tmp_path):
     assert r.returncode == 0 and r.stdout.split('\t')[1] == 'low', r.stderr[-2000:]
     import torch
     torch.manual_seed(123)
-    export_onnx(tone_learner(tmp_path / 'other'), emb_file)   # other weights under the same name
+    tone_learner(tmp_path / 'other').export_onnx(emb_file)   # other weights under the same name
     r = cli('predict', model, tones / 'data' / 'low' / 'low_0.wav', cache=cache)
     assert r.returncode == 2 and 'not the one the head was trained on' in r.stderr and r.stderr.count('\n') == 1, r.stderr
     emb_file.unlink()

@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 
 from conftest import ROOT, SR, TONES, noise, tone, tone_learner
-from fastaudio_lite.export import export_onnx
-from fastaudio_lite.safe import export_safe
+import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
+import fastaudio_lite.safe  # noqa: F401 (learn.export_safe)
 from fastaudio_lite.events import Event, evaluate_events, event_formats, find_events, read_events, write_events
 from fastaudio_lite.inference import predict_events
 from fastaudio_lite.runtime import predict_windows_of
@@ -31,8 +31,8 @@ def model(tmp_path_factory):
     "The tones model of conftest, exported as safetensors and ONNX."
     d = tmp_path_factory.mktemp('events')
     learn = tone_learner(d)
-    export_safe(learn, d / 'model.safetensors')
-    export_onnx(learn, d / 'model.onnx')
+    learn.export_safe(d / 'model.safetensors')
+    learn.export_onnx(d / 'model.onnx')
     return learn, d
 
 

@@ -14,9 +14,9 @@ from conftest import SR, tone_learner
 from fastaudio_lite.datasets import TableError, read_labels
 from fastaudio_lite.decode import ArgumentError, AudioError, audio_windows, read_all, read_clip
 from fastaudio_lite.events import read_events
-from fastaudio_lite.export import export_onnx
+import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
 from fastaudio_lite.runtime import OnnxModel
-from fastaudio_lite.safe import SafeModelError, export_safe, load_audio_learner
+from fastaudio_lite.safe import SafeModelError, load_audio_learner
 from fastaudio_lite.serve import Refused, check_recording
 
 CASES = 400          # per loader
@@ -72,8 +72,8 @@ def run_cases(loader, inputs, allowed):
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp('fuzz')
     learn = tone_learner(d)
-    export_safe(learn, d / 'model.safetensors')
-    export_onnx(learn, d / 'model.onnx')
+    learn.export_safe(d / 'model.safetensors')
+    learn.export_onnx(d / 'model.onnx')
     return d
 
 

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 from conftest import SR, TONES, noise, tone, tone_learner
 
-from fastaudio_lite.export import export_onnx
+import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
 
 pytest.importorskip('usearch')
 CODE = 'import sys; from fastaudio_lite.cli import main; sys.exit(main())'
@@ -33,7 +33,7 @@ def own_cache(tmp_path, monkeypatch):
 def archive(tmp_path_factory):
     "The tone learner's ONNX export (the embedder) and eight 6-s recordings of noise; `rec3` holds a copy of the query at 2 s, `rec5` a low tone at 4 s."
     d = tmp_path_factory.mktemp('archive')
-    export_onnx(tone_learner(d), d / 'emb.onnx')
+    tone_learner(d).export_onnx(d / 'emb.onnx')
     rng = np.random.default_rng(1)
     query = noise(SR // 2, rng) + tone(TONES['high'], SR // 2, rng)
     sf.write(d / 'query.wav', query.astype(np.float32), SR)

@@ -73,10 +73,11 @@ from fastaudio_lite.learner import AudioLearner
 from fastaudio_lite.models import hf_audio_model
 from fastaudio_lite.datasets import espeak_words
 from fastaudio_lite.runtime import OnnxModel
-from fastaudio_lite.export import export_onnx
+from fastai.learner import Learner
+import fastaudio_lite.export
 from fastaudio_lite.serve import audio_demo
 for name, f in [('serve', lambda: audio_demo('model.onnx')), ('dist', lambda: AudioLearner.distrib_ctx(None)), ('hf', lambda: hf_audio_model('MIT/ast-finetuned-speech-commands-v2', ['a', 'b'])),
-                ('demo', lambda: espeak_words(['yes'])), ('onnx', lambda: OnnxModel('model.onnx')), ('onnx export', lambda: export_onnx(None, 'm.onnx'))]:
+                ('demo', lambda: espeak_words(['yes'])), ('onnx', lambda: OnnxModel('model.onnx')), ('onnx export', lambda: Learner.export_onnx(None, 'm.onnx'))]:
     try: f(); print(name, 'no error')
     except ImportError as e: print(name, '|', e)
 ''')

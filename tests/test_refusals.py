@@ -15,8 +15,8 @@ import soundfile as sf
 import torch
 from conftest import FSDD, SR, noise, tone, tone_learner
 
-from fastaudio_lite.export import export_onnx
-from fastaudio_lite.safe import export_safe
+import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
+import fastaudio_lite.safe  # noqa: F401 (learn.export_safe)
 
 CODE = 'import sys; from fastaudio_lite.cli import main; sys.exit(main())'
 
@@ -46,8 +46,8 @@ def models(tmp_path_factory):
     d = tmp_path_factory.mktemp('models')
     learn = tone_learner(d)
     learn.export(d / 'model.pkl')
-    export_safe(learn, d / 'model.safetensors')
-    export_onnx(learn, d / 'model.onnx')
+    learn.export_safe(d / 'model.safetensors')
+    learn.export_onnx(d / 'model.onnx')
     clip(d / 'high.wav', 2000), clip(d / 'low.wav', 500, seed=1)
     return d
 
@@ -202,8 +202,8 @@ def _stereo_models(d):
     learn = audio_learner(dls, SpecCNN, pretrained=False)
     with learn.no_bar(), learn.no_logging(): learn.fit(2, 3e-3)
     learn.export(d / 'model.pkl')
-    export_safe(learn, d / 'model.safetensors')
-    export_onnx(learn, d / 'model.onnx')
+    learn.export_safe(d / 'model.safetensors')
+    learn.export_onnx(d / 'model.onnx')
 
 
 def test_a_stereo_model_names_a_mono_file_and_predicts_the_others(tmp_path):

@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 
 from conftest import SR, noise, tone, tone_learner
-from fastaudio_lite.export import export_onnx
-from fastaudio_lite.safe import export_safe
+import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
+import fastaudio_lite.safe  # noqa: F401 (learn.export_safe)
 
 CHROMIUM = '/usr/bin/chromium'   # Debian's; make test installs it when missing
 CLI = [sys.executable, '-c', 'import sys; from fastaudio_lite.cli import main; sys.exit(main())']
@@ -80,8 +80,8 @@ def wav(path, freq=None, secs=0.5, seed=0, tones=()):
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp('serve')
     learn = tone_learner(d)
-    export_safe(learn, d / 'model.safetensors')
-    export_onnx(learn, d / 'model.onnx')
+    learn.export_safe(d / 'model.safetensors')
+    learn.export_onnx(d / 'model.onnx')
     wav(d / 'high.wav', 2000, seed=1)
     wav(d / 'low.wav', 500, seed=2)
     wav(d / 'mic.wav', 2000, secs=3, seed=3)   # what the fake microphone plays, over and over
