@@ -5,6 +5,7 @@ from fastai.interpret import *
 from fastai.vision.models import *
 from fastai.vision.learner import vision_learner, create_timm_model
 
+from fastaudio_lite.errors import *
 from fastaudio_lite.decode import *
 from fastaudio_lite.events import *
 from fastaudio_lite.core import *

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from fastai.vision.augment import RandTransform
 
-from .decode import ArgumentError
+from .errors import ArgumentError
 from .core import AudioTensor, KeepArgs, plain_tensor
 from .spectrogram import AudioSpectrogram
 

@@ -13,27 +13,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from .errors import ArgumentError, AudioError, claim
 
 # %% auto #0
-__all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'max_sr', 'max_clip_samples', 'ArgumentError',
-           'AudioError', 'check_sr', 'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio',
-           'clip_window', 'why_unreadable', 'check_regular', 'decode_window', 'read_clip', 'read_span', 'audio_windows',
-           'read_all', 'Busy', 'claim', 'sniff_model', 'model_format', 'check_output', 'temp_path', 'publish',
-           'atomic_write', 'check_labels', 'check_clip']
+__all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'max_sr', 'max_clip_samples', 'check_sr',
+           'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio', 'clip_window', 'why_unreadable',
+           'check_regular', 'decode_window', 'read_clip', 'read_span', 'audio_windows', 'read_all', 'sniff_model',
+           'model_format', 'check_output', 'temp_path', 'publish', 'atomic_write', 'check_labels', 'check_clip']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
-class ArgumentError(ValueError):
-    "An argument or setting that cannot be used; the message names it and says why."
-
-class AudioError(ValueError):
-    "A file that cannot be decoded into usable audio; the message names the file and the reason."
-    def __init__(self,
-                 fn,          # the file (alone: a whole message, as torch re-raises worker errors as `type(e)(message)`)
-                 reason=None): # why it cannot be used
-        self.fn, self.reason = fn, reason
-        super().__init__(fn if reason is None else f"{fn}: {reason}")
-    def __reduce__(self): return (AudioError, (self.fn, self.reason))
-
 def check_sr(sr,              # the value to check
              name='sr',       # the argument named in the error
              optional=False): # let None pass
@@ -261,48 +249,6 @@ def read_all(fn,            # an audio file
                 at += data.shape[0]
                 if last: break
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
-
-# %% ../nbs/00a_decode.ipynb #c1a1m1062
-class Busy(RuntimeError):
-    "Another process holds the claim on a path (`claim`); the message names the path."
-
-_held = {}
-
-@contextmanager
-def claim(path,          # the lock file, e.g. `out/.fastaudio-lite.lock`, or the output file itself
-          remove=False): # delete `path` when the block ends (a lock file of its own, not an output)
-    "Hold an exclusive lock on `path` while the block runs; `Busy` at once if another process holds it."
-    key = os.path.realpath(path)
-    if key in _held:
-        _held[key] += 1
-        try: yield
-        finally: _held[key] -= 1
-        return
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try: _lock(fd)
-        except OSError:
-            os.close(fd)
-            raise Busy(f"{path}: another run is writing it (it holds the lock); wait for it to finish, or write elsewhere") from None
-        try: same = os.path.samestat(os.fstat(fd), os.stat(path))
-        except FileNotFoundError: same = False
-        if same: break
-        os.close(fd)   # locked a lock file its holder had just removed: lock the one at `path` now
-    _held[key] = 1
-    try: yield
-    finally:
-        del _held[key]
-        if remove:
-            try: os.unlink(path)
-            except FileNotFoundError: pass
-        os.close(fd)   # closing the file releases the lock
-
-try:
-    import fcntl
-    def _lock(fd): fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-except ImportError:   # Windows
-    import msvcrt
-    def _lock(fd): msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
 
 # %% ../nbs/00a_decode.ipynb #d8d789ac
 pickle_suffixes = ('.pkl',)   # the one name a pickle is loaded under: fastai's `learn.export` writes export.pkl

@@ -14,7 +14,7 @@ from fastai.torch_core import TensorCategory
 from plum import dispatch
 
 import torch
-from .decode import ArgumentError
+from .errors import ArgumentError
 from .core import AudioTensor, audio_grid
 from .runtime import check_device
 from .models import create_audio_model

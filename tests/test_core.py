@@ -7,7 +7,7 @@ import soundfile as sf
 import torch
 from fastai.data.all import DataBlock, CategoryBlock, RandomSplitter, set_seed
 
-from fastaudio_lite.decode import AudioError
+from fastaudio_lite.errors import AudioError
 from fastaudio_lite.core import AudioTensor, get_audio_files, load_audio, verify_audio
 from fastaudio_lite.data import AudioBlock, FixLength, NameLabeller, fix_audio_length
 

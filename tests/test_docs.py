@@ -36,7 +36,7 @@ def test_a_page_per_notebook_with_its_images_and_an_api_page_per_module(site):
 
 def test_hidden_cells_are_left_out_and_directives_removed(site):
     out, _ = site
-    core = re.sub(r'<[^>]+>', '', (out / '00_core.html').read_text())   # the text, without the highlighting's tags
+    core = re.sub(r'<[^>]+>', '', (out / '01_core.html').read_text())   # the text, without the highlighting's tags
     assert '#| export' not in core and '#| hide' not in core and 'default_exp' not in core
     assert 'class AudioTensor(MetaTensor)' in core          # exported code is shown
 

@@ -11,12 +11,15 @@ import pytest
 import soundfile as sf
 from conftest import SR, tone_learner
 
-from fastaudio_lite.datasets import TableError, read_labels
-from fastaudio_lite.decode import ArgumentError, AudioError, audio_windows, read_all, read_clip
+from fastaudio_lite.datasets import read_labels
+from fastaudio_lite.errors import TableError
+from fastaudio_lite.decode import audio_windows, read_all, read_clip
+from fastaudio_lite.errors import ArgumentError, AudioError
 from fastaudio_lite.events import read_events
 import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
 from fastaudio_lite.runtime import OnnxModel
-from fastaudio_lite.safe import SafeModelError, load_audio_learner
+from fastaudio_lite.safe import load_audio_learner
+from fastaudio_lite.errors import SafeModelError
 from fastaudio_lite.serve import Refused, check_recording
 
 CASES = 400          # per loader

@@ -6,7 +6,7 @@ import pytest
 
 PKG = Path(__file__).parents[1] / 'fastaudio_lite'
 # DESIGN.md's layers, lowest first
-LAYERS = [('decode',), ('events',), ('core', 'runtime'), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
+LAYERS = [('errors',), ('decode',), ('events',), ('core', 'runtime'), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
           ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes', 'embed'), ('dataloaders', 'heads'), ('serve', 'index'), ('label',), ('cli',), ('all',)]
 LEVEL = {m: i for i, names in enumerate(LAYERS) for m in names}
 
@@ -24,6 +24,18 @@ def imports(path):
         elif isinstance(n, ast.Import):
             found.update(a.name.split('.')[1] for a in n.names if a.name.startswith('fastaudio_lite.'))
     return found - {None, '_modidx'}
+
+
+def test_notebooks_are_numbered_in_layer_order():
+    "nbs/ read in name order meets each module's notebook after the notebooks of the modules it imports."
+    import json
+    order = []
+    for nb in sorted((PKG.parent / 'nbs').glob('[0-9]*.ipynb')):
+        cells = json.loads(nb.read_text())['cells']
+        exp = [''.join(c['source']).split()[-1] for c in cells if ''.join(c['source']).startswith('#| default_exp')]
+        if exp: order.append((nb.name, LEVEL[exp[0]]))
+    assert len(order) == len(LEVEL) - 1, order   # every module but all.py, which is written by hand
+    assert [lv for _, lv in order] == sorted(lv for _, lv in order), order
 
 
 def test_every_module_has_a_layer():

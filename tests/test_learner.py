@@ -12,7 +12,7 @@ from fastai.interpret import ClassificationInterpretation
 from fastai.learner import load_learner
 from fastai.metrics import accuracy
 
-from fastaudio_lite.decode import AudioError
+from fastaudio_lite.errors import AudioError
 from fastaudio_lite.core import load_audio
 from fastaudio_lite.data import AudioBlock, NameLabeller
 from fastaudio_lite.inference import predict_long

@@ -16,7 +16,8 @@ from fastai.data.all import CategoryBlock, DataBlock, MultiCategoryBlock
 
 from conftest import FSDD
 from fastaudio_lite.data import AudioBlock, NameLabeller, RegexSplitter
-from fastaudio_lite.export import ExportError
+import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
+from fastaudio_lite.errors import ExportError
 from fastaudio_lite.inference import predict_windows
 from fastaudio_lite.learner import audio_learner
 from fastaudio_lite.nets import SpecCNN, WaveCNN

@@ -9,7 +9,7 @@ from fastai.data.all import CategoryBlock, DataBlock, RandomSplitter, parent_lab
 from fastai.data.core import TfmdDL
 from fastai.torch_core import set_seed
 
-from fastaudio_lite.decode import AudioError
+from fastaudio_lite.errors import AudioError
 from fastaudio_lite.core import AudioTensor, WaveCache
 from fastaudio_lite.data import AudioBlock, AudioDataLoader, NameLabeller
 
