@@ -196,24 +196,52 @@ def _data_options(t):
     t.add_argument('--allow-leak', action='store_true', help='accept a split with a group on both sides (judged on clips of sources it trained on)')
     t.add_argument('--allow-outside', action='store_true', help="accept --labels rows whose files lie outside DATA ('../x.wav', '/abs/x.wav')")
 
+class _Choices:
+    """An option's choices as the library defines them, read when argparse first needs them (a value to check, a help
+    to print; an option with these names a metavar, as argparse's add_argument formats choices otherwise): building
+    the parser imports no torch, so that predicting with an ONNX file never does."""
+    def __init__(self, get): self.get = get   # a function returning the library's tuple
+    def __contains__(self, v): return v in self.get()
+    def __iter__(self): return iter(self.get())
+
+def _kinds():
+    from fastaudio_lite.recipes import recipes
+    return tuple(recipes)
+
+def _spec_kinds():
+    from fastaudio_lite.recipes import spec_kinds
+    return spec_kinds
+
+def _balances():
+    from fastaudio_lite.callbacks import balance_modes
+    return ('auto',) + balance_modes
+
+def _pools():
+    from fastaudio_lite.embed import pools
+    return pools
+
+def _head_kinds():
+    from fastaudio_lite.heads import head_kinds
+    return head_kinds
+
 def _head_options(t):
     "A head on embeddings in place of a whole network."
     t.add_argument('--embedder', metavar='MODEL', help="train a small head on a pretrained model's embeddings instead of a whole network: "
                    "birdnet, hf:ID or a model file (as for embed); each file embedded once (cached), the head trained in seconds")
     t.add_argument('--hidden', type=int, default=0, metavar='N', help="with --embedder: units in the head's hidden layer (default 0: a linear head)")
-    t.add_argument('--pool', choices=('mean', 'max', 'meanmax'), default='mean',
-                   help="with --embedder: a file's vector from its windows': their mean, maximum, or both side by side (default mean)")
+    t.add_argument('--pool', choices=_Choices(_pools), default='mean', metavar='POOL',
+                   help="with --embedder: a file's vector from its windows': %(choices)s (embed.pools: their mean, maximum, or both side by side; default mean)")
     t.add_argument('--embed-hop', type=float, metavar='S', help="with --embedder: seconds between a file's windows (default: a window, no overlap)")
-    t.add_argument('--head', choices=('linear', 'prototype'), default='linear',
-                   help="with --embedder: a head trained with fastai (linear, default), or each class's mean vector (prototype: for a few clips per class)")
+    t.add_argument('--head', choices=_Choices(_head_kinds), default='linear', metavar='HEAD',
+                   help="with --embedder: %(choices)s (heads.head_kinds): a head trained with fastai (linear, default), or each class's mean vector (prototype: for a few clips per class)")
 
 def _recipe_options(t):
     "The recipe's settings, each defaulting to the recipe of the data's kind of sound."
     t.add_argument('--sr', type=int, default=None, help='sample rate in Hz (default: chosen from the files and --kind)')
     t.add_argument('--duration', type=float, default=None, help='clip length in seconds (default: covers 95%% of the clips)')
-    t.add_argument('--kind', choices=('speech', 'sound', 'music'), default=None,
-                   help="preset of the kind of sound: windows, rate, longest clip (default: from the layout or the clips' length)")
-    t.add_argument('--spec', default='mel', help="what the model sees: mel, stft, complex, mfcc or wave (recipes.spec_kinds; default mel)")
+    t.add_argument('--kind', choices=_Choices(_kinds), default=None, metavar='KIND',
+                   help="preset of the kind of sound, %(choices)s: windows, rate, longest clip (recipes.recipes; default: from the layout or the clips' length)")
+    t.add_argument('--spec', choices=_Choices(_spec_kinds), default='mel', metavar='SPEC', help="what the model sees: %(choices)s (recipes.spec_kinds; default mel)")
     t.add_argument('--coord', action='store_true', help='add CoordConv frequency and time channels')
     t.add_argument('--no-augment', dest='augment', action='store_false', help="no augmentation: none of the recipe's noise, time shifts, SpecAugment or mixup")
     t.add_argument('--arch', default='resnet18', help='timm model name, a transformers folder or Hub id (AST, wav2vec2, HuBERT, '
@@ -228,9 +256,9 @@ def _recipe_options(t):
     t.add_argument('--average', type=float, default=None, metavar='SPAN',
                    help="validate and export a moving average of the weights over about this fraction of the steps "
                         "(WeightAverage), 0 for none (default: the recipe's)")
-    t.add_argument('--balance', choices=('auto', 'loss', 'sampler', 'none'), default=None,
-                   help="balance imbalanced classes in training: weight the loss, sample evenly, or not (default: the recipe's, 'auto': "
-                        "recipes.auto_balance when the largest class has over 3 times the clips of the smallest)")
+    t.add_argument('--balance', choices=_Choices(_balances), default=None, metavar='MODE',
+                   help="balance imbalanced classes in training, %(choices)s: weight the loss, sample evenly, or not (default: the recipe's, 'auto': "
+                        "recipes.auto_balance when the largest class has over recipes.imbalance_ratio times the clips of the smallest)")
     t.add_argument('--cache', nargs='?', const=True, default=None, metavar='FOLDER',
                    help='decode and resample each file once, into a waveform cache (WaveCache; default folder ~/.cache/fastaudio_lite/waves)')
     t.add_argument('--synth-pretrain', type=int, default=0, metavar='VOICES',
@@ -246,7 +274,8 @@ def _embed_command(sub):
     em.add_argument('--out', required=True, metavar='PATH', help='the Parquet table to write: file, start_s, end_s, embedding')
     em.add_argument('--windows', action='store_true', help="a row per window of each file (the embedder's windows) instead of one per file")
     em.add_argument('--hop', type=float, metavar='S', help='with --windows: seconds between windows (default: a window, no overlap)')
-    em.add_argument('--pool', choices=('mean', 'max', 'meanmax'), default='mean', help="a file's vector from its windows': mean, maximum, or both (default mean)")
+    em.add_argument('--pool', choices=_Choices(_pools), default='mean', metavar='POOL',
+                    help="a file's vector from its windows': %(choices)s (embed.pools: mean, maximum, or both; default mean)")
     em.add_argument('--bs', type=int, default=32, help='windows embedded at a time (default 32)')
     _device_option(em)
     em.add_argument('--no-cache', dest='cache', action='store_false',
