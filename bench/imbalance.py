@@ -122,7 +122,7 @@ def notes(rows):
 DESCRIPTION = """ESC-10's official folds, each held out whole (80 clips, 8 per class). The training folds keep `001 - Dog bark` whole
 (32 clips) and cut the other nine classes to 6 clips each, the same clips for every run: 86 training clips, 32 to 6.
 The sound recipe (5 s at 22,050 Hz, resnet18 from random weights, 60 epochs, batches of 16), with `balance` 'none',
-'loss' (`ClassBalance`: each clip's loss weighted by n / (k x its class's count)) or 'sampler' (clips drawn with
+'loss' (`callbacks.balanced`: each clip's loss weighted by n / (k x its class's count)) or 'sampler' (clips drawn with
 probability inverse to their class's count), or 'focal' (no balancing; fastai's `FocalLossFlat(gamma=2)` in place of
 the recipe's label-smoothed cross-entropy). s/run is the wall time on this CPU, some runs sharing it with other work.
 

@@ -12,6 +12,7 @@ from fastai.vision.augment import RandTransform
 from .errors import ArgumentError
 from .core import AudioTensor, KeepArgs, plain_tensor
 from .spectrogram import AudioSpectrogram
+from fastcore.basics import store_attr
 
 # %% auto #0
 __all__ = ['noise_colors', 'shift_modes', 'augment_classes', 'uniform', 'AudioAugment', 'colored_noise', 'add_noise', 'AddNoise',
@@ -195,7 +196,7 @@ class SpecAugment(AudioAugment):
         for name, v in (('freq_masks', freq_masks), ('max_freq_bins', max_freq_bins), ('time_masks', time_masks), ('max_time_frames', max_time_frames)):
             if not isinstance(v, (int, np.integer)) or v < 0: raise ArgumentError(f"{name} must be an integer >= 0, got {v!r}")
         if fill not in ('mean', 'zero') and (isinstance(fill, (str, bool)) or not np.isscalar(fill)): raise ArgumentError(f"fill must be 'mean', 'zero' or a number, got {fill!r}")
-        self.freq_masks, self.max_freq_bins, self.time_masks, self.max_time_frames, self.fill = freq_masks, max_freq_bins, time_masks, max_time_frames, fill
+        store_attr('freq_masks,max_freq_bins,time_masks,max_time_frames,fill')
     def draw(self,
              n,    # examples in the batch
              x):   # the batch

@@ -8,6 +8,7 @@ fit whose loss turns NaN or infinite), `BetweenClassMix` (sounds mixed as sounds
 from __future__ import annotations
 import sys
 import warnings
+from copy import copy, deepcopy
 from functools import partial
 
 import numpy as np
@@ -16,8 +17,9 @@ import torch
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.data import WeightedDL
 from fastai.callback.mixup import MixHandler, MixUp
-from fastai.losses import LabelSmoothingCrossEntropyFlat
+from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
 from fastai.metrics import ActivationType, accuracy, accuracy_multi, skm_to_fastai
 from fastai.torch_core import num_distrib
 from fastai.torch_core import unsqueeze
@@ -30,14 +32,15 @@ from .errors import ArgumentError
 from .events import score_threshold
 
 from .core import plain_tensor
+from .data import AudioDataLoader
 from .augment import AudioAugment
 from .spectrogram import AudioSpectrogram, SpecNormalize, ToDB, power_to_db
 
 # %% auto #0
 __all__ = ['balance_modes', 'WeightAverage', 'NonFiniteLoss', 'StopOnNonFinite', 'EpochLines', 'plain_logs',
            'check_callback_settings', 'recipe_callbacks', 'class_metrics', 'multi_label_metrics', 'train_labels',
-           'class_counts', 'imbalance', 'ClassBalance', 'class_report', 'multi_label_report', 'sound_level',
-           'between_class_ratio', 'mix_db', 'BetweenClassMix']
+           'class_counts', 'imbalance', 'WeightedAudioDL', 'class_weights', 'balanced', 'class_report',
+           'multi_label_report', 'sound_level', 'between_class_ratio', 'mix_db', 'BetweenClassMix']
 
 # %% ../nbs/05_callbacks.ipynb #we1a0002
 class WeightAverage(Callback):
@@ -151,7 +154,7 @@ def recipe_callbacks(mixup=0.,           # MixUp's alpha (0: off)
                 cbs=([MixUp(mixup)] if mixup else []) + ([WeightAverage(span=average)] if average else []))
 
 # %% ../nbs/05_callbacks.ipynb #cb1mb002
-balance_modes = ('none', 'loss', 'sampler')
+balance_modes = ('none', 'loss', 'sampler')   # how training evens out imbalanced classes (`balanced`)
 
 def _balanced_accuracy(y_true, y_pred):
     from sklearn.metrics import balanced_accuracy_score
@@ -199,30 +202,34 @@ def imbalance(counts):
     counts = np.asarray(counts)
     return float('inf') if counts.min() == 0 else float(counts.max() / counts.min())
 
-class ClassBalance(Callback):
-    "Balance the training set's classes during `fit`: by weighting the loss (`mode='loss'`) or by sampling (`mode='sampler'`)."
-    order = MixUp.order - 1   # before MixUp keeps the loss
-    def __init__(self, mode='loss'):   # 'loss' or 'sampler'
-        if mode not in ('loss', 'sampler'): raise ArgumentError(f"mode must be 'loss' or 'sampler', got {mode!r}")
-        self.mode = mode
-    def before_fit(self):
-        ys = train_labels(self.dls)
-        counts = np.bincount(ys, minlength=len(self.dls.vocab)).astype(np.float64)
-        if self.mode == 'loss':
-            f = getattr(self.learn.loss_func, 'func', None)
-            if not hasattr(f, 'weight'): raise ArgumentError(f"ClassBalance('loss') needs a cross-entropy loss with class weights, got {self.learn.loss_func}")
-            w = np.where(counts > 0, len(ys) / (len(counts) * np.maximum(counts, 1)), 0.)
-            self.old, f.weight = f.weight, torch.tensor(w, dtype=torch.float32, device=self.dls.device)
-        else:
-            if num_distrib() > 1: raise ArgumentError("ClassBalance('sampler') runs in one process: use mode='loss' under torchrun")
-            p = 1 / counts[ys]
-            dl = self.dls.train
-            self.old = dl.__dict__.get('get_idxs')
-            dl.get_idxs = lambda: list(np.random.choice(len(ys), len(ys), replace=True, p=p / p.sum()))
-    def after_fit(self):
-        if self.mode == 'loss': self.learn.loss_func.func.weight = self.old
-        elif self.old is None: del self.dls.train.get_idxs
-        else: self.dls.train.get_idxs = self.old
+class WeightedAudioDL(WeightedDL, AudioDataLoader):
+    "fastai's `WeightedDL` on `AudioDataLoader`: each epoch draws its clips with replacement, each with its weight."
+
+def class_weights(dls): # audio `DataLoaders` of one label per clip
+    "Each class's weight `n / (k * its count)` over the training clips (0 for a class without any): every class weighs the same in total."
+    counts = class_counts(dls).astype(np.float64)
+    return np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.)
+
+def balanced(dls,        # audio `DataLoaders` of one label per clip
+             mode,       # one of `balance_modes`
+             loss_func): # the loss the learner would have (None: fastai's cross-entropy)
+    """`(dls, loss_func)` for a new learner whose training balances the classes, built once and leaving the arguments
+    as they were: 'loss' weighs each clip's loss by `class_weights` (a copy of `loss_func`, which must be a cross-entropy
+    with a `weight`), 'sampler' draws each epoch's clips with probability inverse to their class's count (a copy of
+    `dls` whose training loader is a `WeightedAudioDL`; one process only), 'none' gives them back."""
+    if mode not in balance_modes: raise ArgumentError(f"balance must be one of {balance_modes}, got {mode!r}")
+    if mode == 'none': return dls, loss_func
+    if mode == 'loss':
+        lf = CrossEntropyLossFlat() if loss_func is None else deepcopy(loss_func)
+        if not hasattr(getattr(lf, 'func', None), 'weight'): raise ArgumentError(f"balance 'loss' needs a cross-entropy loss with class weights, got {loss_func}")
+        lf.func.weight = torch.tensor(class_weights(dls), dtype=torch.float32, device=dls.device)
+        return dls, lf
+    if num_distrib() > 1: raise ArgumentError("balance 'sampler' runs in one process: use 'loss' under torchrun")
+    ys = train_labels(dls)
+    wgts = 1 / np.bincount(ys, minlength=len(dls.vocab))[ys]
+    out = copy(dls)
+    out.loaders = [dls.train.new(cls=WeightedAudioDL, wgts=wgts)] + list(dls.loaders[1:])
+    return out, loss_func
 
 def class_report(cm,       # confusion matrix `(actual, predicted)`, as fastai's `ClassificationInterpretation` gives it
                  labels):  # the class names, in the matrix's order

@@ -585,34 +585,19 @@ def _read_learner(model):
     return learn
 
 def _predictor(model, device='auto'):
-    """The model's `labels` and `sr`, and its `predict(files, topk, bs)`, `windows(file, hop_s, bs, window_s)` and
-    `events(file, hop_s, bs, window_s, **settings)`: of model.onnx (`runtime.OnnxModel`, without torch or fastai), or of
-    model.safetensors or model.pkl (the learner, `inference`)."""
-    from types import SimpleNamespace
+    """`serve.Served` of the model file: model.onnx (`runtime.OnnxModel`, without torch or fastai), a head's
+    model.safetensors on its embedder, or a learner's model.safetensors or model.pkl (`_load_learner`)."""
+    from fastaudio_lite.errors import ArgumentError
     model, fmt = _model_file(model)
-    if fmt == 'safetensors':
-        from fastaudio_lite.errors import ArgumentError
-        try: from fastaudio_lite.heads import HeadModel, is_head_file
+    if fmt != 'onnx':
+        try: from fastaudio_lite.heads import is_head_file
         except ImportError as e: raise UserError(f"{model}: a {fmt} model needs torch and fastai ({e.name} is missing): pip install fastaudio_lite") from None
-        if is_head_file(model):   # a head on an embedder's vectors
-            try: m = HeadModel(model, device=device)
-            except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
-            if m.emb.license: warnings.warn(m.emb.license)
-            return SimpleNamespace(labels=m.labels, sr=m.sr, clip_s=m.clip_s, predict=m.predict, windows=m.windows, events=m.events)
-    if fmt == 'onnx':
-        from fastaudio_lite.errors import ArgumentError
-        from fastaudio_lite.runtime import OnnxModel
-        try: m = OnnxModel(model, device=device)
-        except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
-        return SimpleNamespace(labels=list(map(str, m.labels)), sr=m.sr, clip_s=m.duration, predict=m.predict, windows=m.predict_windows,
-                               events=m.predict_events)
-    learn = _load_learner(model, device)   # model.pkl or model.safetensors
-    from fastaudio_lite.inference import load_audio_of, fix_length_of, predict_events, predict_files, predict_windows
-    la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
-    return SimpleNamespace(labels=list(map(str, learn.dls.vocab)), sr=la.sr, clip_s=None if fl is None else fl.n_samples(la.sr) / la.sr,
-                           predict=lambda files, topk, bs: predict_files(learn, files, topk, bs),
-                           windows=lambda f, *args: predict_windows(learn, f, *args),
-                           events=lambda f, *args, **settings: predict_events(learn, f, *args, **settings))
+        if not (fmt == 'safetensors' and is_head_file(model)): model = _load_learner(model, device)
+    from fastaudio_lite.serve import Served
+    try: m = Served(model, device=device, cache=True)
+    except (ArgumentError, ImportError) as e: raise UserError(str(e)) from None
+    if m.license: warnings.warn(m.license)
+    return m
 
 def _check_bs(a):
     "--bs, where given: a whole number >= 1."
@@ -764,8 +749,8 @@ def _cmd_predict(a):
     m = _predictor(model, a.device)
     if a.windows or a.events:   # the windows' settings, checked against the model's clip before any file is read
         from fastaudio_lite.runtime import window_samples
-        if m.clip_s is None: raise UserError(f"{model}: a model of clips of any length has no windows (its data has no duration)")
-        try: window_samples(m.sr, m.clip_s, a.hop, a.window)
+        if m.duration is None: raise UserError(f"{model}: a model of clips of any length has no windows (its data has no duration)")
+        try: window_samples(m.sr, m.duration, a.hop, a.window)
         except ArgumentError as e: raise UserError(str(e).replace('window_s', '--window').replace('hop_s', '--hop')) from None
     settings = _event_settings(a, m.labels) if a.events else {}
     fh = open_csv() if open_csv else None

@@ -25,6 +25,7 @@ from . import decode
 from .decode import check_pad, check_sr, downmix, read_clip
 from .errors import ArgumentError, AudioError
 from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, show_labelled
+from fastcore.basics import store_attr
 
 # %% auto #0
 __all__ = ['crop_modes', 'LoadAudio', 'fix_audio_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
@@ -108,7 +109,7 @@ class FixLength(RandTransform):
         check_pad(pad)
         if crop not in crop_modes: raise ArgumentError(f"crop must be one of {crop_modes}, got {crop!r}")
         super().__init__(p=1.)
-        self.duration, self.pad, self.crop = duration, pad, crop
+        store_attr('duration,pad,crop')
     def position(self, split_idx):
         "Where the clip sits in the slack (0 to 1): at random for the training set (`split_idx` 0) with `crop='random'`, else the centre."
         return random.random() if split_idx == 0 and self.crop == 'random' else 0.5

@@ -197,7 +197,8 @@ class AudioDataLoaders(DataLoaders):
                  **kwargs):               # `from_path_func`'s
         "`from_df` of a CSV file (`datasets.read_labels`)."
         table = Path(csv_fname) if Path(csv_fname).is_absolute() or Path(csv_fname).exists() else Path(path) / csv_fname
-        df = read_labels(table, path, fn_col, label_col, fold_col, group_col, allow_outside=allow_outside)
+        df = read_labels(table, path, file_col=fn_col, label_col=label_col, fold_col=fold_col, group_col=group_col,
+                         allow_outside=allow_outside)
         return cls._from_table(df, path, valid_re, **kwargs)
 
     @classmethod

@@ -15,20 +15,20 @@ import numpy as np
 import soundfile as sf
 import torch
 from fastcore.foundation import L
+from fastcore.meta import delegates
 from fastai.data.transforms import FuncSplitter, IndexSplitter, mask2idxs
 
 from .decode import find_audio
-from .errors import ArgumentError
+from .errors import ArgumentError, TableError
 from .core import get_audio_files, resample
 from .data import NameLabeller, RegexSplitter, SpeakerSplitter, labels_of, speaker_of
 from .augment import colored_noise
-from .errors import TableError
 
 # %% auto #0
 __all__ = ['fsdd_labeller', 'table_columns', 'speech_words', 'english_accents', 'AudioURLs', 'get_speech_commands_files',
            'speech_commands_noise', 'speech_commands_splitter', 'speech_commands_speaker', 'hash_fraction',
            'SpeakerHashSplitter', 'esc50_splitter', 'ESC50Labeller', 'esc_fold', 'EscFoldSplitter', 'esc50_target',
-           'data_layout', 'layout_split', 'fsdd_splitter', 'fsdd_speaker_splitter', 'read_labels', 'labels_table',
+           'data_layout', 'layout_split', 'fsdd_splitter', 'fsdd_speaker_splitter', 'labels_table', 'read_labels',
            'TableLabeller', 'FoldSplitter', 'GroupSplitter', 'check_leak', 'grouped_folds', 'espeak_words',
            'synth_voices', 'synth_speech', 'folder_digest']
 
@@ -181,23 +181,6 @@ def _columns(df, table, given):
         if role not in cols: raise TableError(f"{table}: no {role} column (looked for {', '.join(table_columns[role])}; name it with --{role}-col)")
     return cols
 
-def read_labels(table,           # a CSV file with a header row
-                data,            # the folder the file cells are relative to
-                file_col=None,   # the file column (None: the first of `table_columns['file']` present)
-                label_col=None,  # the label column (likewise)
-                fold_col=None,   # the fold column (likewise; none: no folds)
-                group_col=None,  # the group column (likewise; none: no groups)
-                sep=';',         # what separates several labels in a cell (a multi-label table)
-                allow_outside=False): # accept file cells that lead outside `data` (`../x.wav`, `/abs/x.wav`)
-    """The table as a DataFrame: `file`, `label`, and `fold` and `group` where it has them; `df.attrs['multi_label']`.
-    A file cell that leads outside `data` is refused with its row, unless `allow_outside` (`labels_table`)."""
-    import pandas as pd
-    table = Path(table)
-    if not table.is_file(): raise TableError(f"{table}: no such file")
-    try: df = pd.read_csv(table, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (ValueError, UnicodeDecodeError) as e: raise TableError(f"{table}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
-    return labels_table(df, data, file_col, label_col, fold_col, group_col, sep, allow_outside, str(table))
-
 def labels_table(df,              # a DataFrame, one row per file
                  data,            # the folder the file cells are relative to
                  file_col=None,   # the file column (None: the first of `table_columns['file']` present)
@@ -247,6 +230,19 @@ def labels_table(df,              # a DataFrame, one row per file
     res = pd.DataFrame(out)
     res.attrs.update(multi_label=multi, columns=cols, table=table)
     return res
+
+@delegates(labels_table, but=['df', 'table'])
+def read_labels(table,     # a CSV file with a header row
+                data,      # the folder the file cells are relative to
+                **kwargs): # `labels_table`'s columns, separator and `allow_outside`
+    """The table as a DataFrame: `file`, `label`, and `fold` and `group` where it has them; `df.attrs['multi_label']`.
+    A file cell that leads outside `data` is refused with its row, unless `allow_outside` (`labels_table`)."""
+    import pandas as pd
+    table = Path(table)
+    if not table.is_file(): raise TableError(f"{table}: no such file")
+    try: df = pd.read_csv(table, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (ValueError, UnicodeDecodeError) as e: raise TableError(f"{table}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+    return labels_table(df, data, table=str(table), **kwargs)
 
 class TableLabeller:
     "A file's label from a `read_labels` table (picklable, as fastai's exports need)."

@@ -27,6 +27,7 @@ from .inference import load_audio_of, fix_length_of, clip_probs
 from .models import feature_layer
 from .runtime import OnnxModel
 from .errors import ExportError
+from fastcore.basics import store_attr
 
 # %% auto #0
 __all__ = ['front_end', 'AudioGraph']
@@ -56,7 +57,7 @@ class AudioGraph(nn.Module):
                  layer,              # the layer of `model` whose input is the embedding
                  multi_label=False): # sigmoid outputs (else softmax)
         super().__init__()
-        self.front, self.model, self.layer, self.multi_label = front, model, layer, multi_label
+        store_attr('front,model,layer,multi_label')
     def forward(self, x):
         got = []
         hook = self.layer.register_forward_hook(lambda m, i, o: got.append(i[0].flatten(1)))

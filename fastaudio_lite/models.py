@@ -19,6 +19,7 @@ from .decode import downmix
 from .errors import ArgumentError
 from .core import plain_tensor, resample
 from .spectrogram import triangular_fbanks
+from fastcore.basics import store_attr
 
 # %% auto #0
 __all__ = ['offline', 'hub_timeout', 'WeightsUnavailable', 'hub_file', 'url_file', 'no_weights', 'timm_weights',
@@ -209,7 +210,7 @@ class ASTFeatures(nn.Module):
                  std=4.5689974,      # normalising std
                  do_normalize=True): # normalise by `mean` and `std`
         super().__init__()
-        self.sr, self.num_mel_bins, self.max_length, self.mean, self.std, self.do_normalize = sr, num_mel_bins, max_length, mean, std, do_normalize
+        store_attr('sr,num_mel_bins,max_length,mean,std,do_normalize')
     def forward(self, x):
         with torch.autocast(x.device.type, enabled=False):  # features in float32, also under mixed precision
             f = kaldi_fbank(downmix(plain_tensor(x)).float()[:, 0], self.sr, self.num_mel_bins)
@@ -222,7 +223,7 @@ class WaveNormalize(nn.Module):
                  sr=16000,           # sample rate in Hz the model expects
                  do_normalize=True): # zero mean, unit variance per example
         super().__init__()
-        self.sr, self.do_normalize = sr, do_normalize
+        store_attr('sr,do_normalize')
     def forward(self, x):
         with torch.autocast(x.device.type, enabled=False):
             x = downmix(plain_tensor(x)).float()[:, 0]
@@ -244,7 +245,7 @@ class HFAudioModel(nn.Module):
                  model,     # a transformers audio classification model
                  features): # the module turning waveforms into its inputs
         super().__init__()
-        self.model, self.features = model, features
+        store_attr('model,features')
     def forward(self, x):
         sr = getattr(x, 'sr', None)
         if sr is not None and sr != self.features.sr: x = resample(plain_tensor(x), sr, self.features.sr)  # on the device

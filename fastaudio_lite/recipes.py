@@ -22,7 +22,6 @@ import torch
 from fastcore.foundation import L
 from fastai.data.block import CategoryBlock, DataBlock, MultiCategoryBlock
 from fastai.data.transforms import parent_label
-from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
@@ -33,7 +32,7 @@ from .events import score_threshold
 from .data import AudioBlock, clip_settings, is_multi_label, labels_of
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
-from .callbacks import (ClassBalance, NonFiniteLoss, StopOnNonFinite, balance_modes, check_callback_settings, class_counts,
+from .callbacks import (NonFiniteLoss, StopOnNonFinite, balance_modes, balanced, check_callback_settings, class_counts,
                                       class_metrics, class_report, imbalance, multi_label_metrics, multi_label_report, plain_logs,
                                       recipe_callbacks)
 from .learner import audio_learner
@@ -81,7 +80,7 @@ class Recipe:
     average: float = 0.2                 # `WeightAverage`'s span (0: off)
     arch: object = 'resnet18'            # anything `audio_learner` takes
     pretrained: bool = True              # start from ImageNet weights where the arch has them
-    balance: str = 'auto'                # 'loss', 'sampler' or 'none' (`ClassBalance`); 'auto': `auto_balance` for imbalanced classes
+    balance: str = 'auto'                # 'loss', 'sampler' or 'none' (`callbacks.balanced`); 'auto': `auto_balance` for imbalanced classes
     why: str = ''                        # how `for_files` chose `sr` and `duration`
 
     def __post_init__(self):
@@ -216,14 +215,14 @@ class Recipe:
                 mixup=None,       # None: the recipe's
                 **kwargs):
         """`audio_learner` of `arch` (the recipe's if None) on `dls` with the recipe's loss and callbacks
-        (`recipe_callbacks`: mixup, label smoothing, weight averaging) and `StopOnNonFinite`, plus `cbs`; when stdout is a
+        (`recipe_callbacks`: mixup, label smoothing, weight averaging), its class balancing (`balance_for`, built by
+        `callbacks.balanced`) and `StopOnNonFinite`, plus `cbs`; when stdout is a
         file or a pipe, one line per epoch in place of progress bars (`plain_logs`). Several labels per clip train with
         fastai's binary cross-entropy (no label smoothing) and `multi_label_metrics`."""
         multi = is_multi_label(dls)
         tricks = recipe_callbacks(self.mixup if mixup is None else mixup, 0. if multi else self.label_smoothing, self.average)
-        balance = self.balance_for(dls)
-        if balance != 'none' and tricks['loss_func'] is None: tricks['loss_func'] = CrossEntropyLossFlat()   # one with class weights
-        tricks['cbs'] += [StopOnNonFinite()] + ([ClassBalance(balance)] if balance != 'none' else []) + list(L(cbs))
+        dls, tricks['loss_func'] = balanced(dls, self.balance_for(dls), tricks['loss_func'])
+        tricks['cbs'] += [StopOnNonFinite()] + list(L(cbs))
         if metrics is None: metrics = multi_label_metrics() if multi else class_metrics()
         return plain_logs(audio_learner(dls, self.arch if arch is None else arch, pretrained=self.pretrained if pretrained is None else pretrained,
                                         weights=weights, metrics=metrics, **tricks, **kwargs))

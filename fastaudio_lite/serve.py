@@ -24,53 +24,69 @@ __all__ = ['page_limits', 'Served', 'Refused', 'max_samples', 'check_recording',
 
 # %% ../nbs/09_serve.ipynb #341d7342
 class Served:
-    """A model as the page uses it: `labels`, rate `sr`, clip of `n` samples, `clip(path)` (a file's centred clip),
-    `probs(clips)` (every label's probability of each clip) and `windows(path)` (batches of `(starts_s, ends_s, probs)`),
-    for a `Learner`, a `model.safetensors` (a learner's, or a head's on an embedder: `heads.HeadModel`) or a `model.onnx`
-    (the last without torch)."""
-    def __init__(self, model): # a Learner, or the path of model.onnx or model.safetensors
+    """A model as the library's front ends use it (the command's `predict`, the page): `labels`, rate `sr`, clip of `n`
+    samples (`duration` in seconds; None for a learner of clips of any length), `clip(path)` (a file's centred clip),
+    `probs(clips)` (every label's probability of each clip), `predict(files, topk, bs)` (`Prediction`s),
+    `windows(path, hop_s, bs, window_s)` (batches of `(starts_s, ends_s, probs)`) and
+    `events(path, hop_s, bs, window_s, **settings)`, for a `Learner`, a `model.safetensors` (a learner's, or a head's on
+    an embedder: `heads.HeadModel`) or a `model.onnx` (the last without torch). `license`: the embedder's terms, if any."""
+    def __init__(self,
+                 model,          # a Learner, or the path of model.onnx or model.safetensors
+                 device='cpu',   # where it runs: 'cpu', 'cuda' or 'auto' (`runtime.devices`)
+                 cache=False):   # a head's embedder keeps its files' vectors in its cache (the page's uploads leave nothing)
+        self.license = None
         if isinstance(model, (str, os.PathLike)):
             p, fmt = Path(model), model_format(model)   # by its bytes: a pickle named .onnx is refused unread
             if fmt == 'onnx':
-                self._onnx(OnnxModel(p))
+                self._onnx(OnnxModel(p, device=device))
                 return
             if fmt == 'safetensors':
                 from fastaudio_lite.heads import HeadModel, is_head_file
                 if is_head_file(p):
-                    self._head(HeadModel(p, cache=False))   # an upload leaves nothing behind, its vectors neither
+                    self._head(HeadModel(p, device=device, cache=cache))
                     return
                 from fastaudio_lite.safe import load_audio_learner
+                from fastaudio_lite.learner import torch_device
                 from fastaudio_lite.errors import SafeModelError
                 try: model = load_audio_learner(p)
                 except SafeModelError as e: raise ArgumentError(str(e)) from None
+                d = torch_device(device)
+                if d.type != 'cpu': model.model.to(d); model.dls.to(d)
             else: raise ArgumentError(f"{p}: serve model.onnx or model.safetensors (a pickle: load_learner it yourself, then pass the Learner)")
         self._learner(model)
     def _onnx(self, m):
         self.labels, self.sr, self.n, self.multi_label, self.source = list(map(str, m.labels)), m.sr, m.n_samples, m.multi_label, 'ONNX'
         self.mono, self.clip, self.channels = m.channels == 1, m.clip, m.channels
-        self.probs, self.windows = m, lambda path: m.predict_windows(path)
+        self.probs, self.predict, self.windows, self.events = m, m.predict, m.predict_windows, m.predict_events
     def _head(self, m):
         emb = m.emb
         self.labels, self.sr, self.n, self.multi_label, self.source = m.labels, emb.sr, emb.n_samples, m.multi_label, f"a head on {emb.name}"
-        self.mono, self.channels = emb.channels == 1, emb.channels
+        self.mono, self.channels, self.license = emb.channels == 1, emb.channels, emb.license
         # the centred window; a shorter clip padded at its end, as the embedder's windows are (`predict` gives the same)
         self.clip = lambda path: fix_length(read_clip(path, emb.sr, emb.channels == 1, emb.n_samples, 0.5), emb.n_samples, 0., 'zeros')
         self.probs = lambda clips: m.window_probs(emb(np.stack(clips)))
-        self.windows = lambda path: m.windows(path)
+        self.predict, self.windows, self.events = m.predict, m.windows, m.events
         self.head = m
     def _learner(self, learn):
         from fastaudio_lite.data import is_multi_label
-        from fastaudio_lite.inference import load_audio_of, fix_length_of, clip_probs, predict_windows
+        from fastaudio_lite.inference import load_audio_of, fix_length_of, clip_probs, predict_events, predict_files, predict_windows
         la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
-        if fl is None: raise ArgumentError("the page needs a learner whose data has a clip length (AudioBlock(duration=...))")
-        self.labels, self.sr, self.n = list(map(str, learn.dls.vocab)), la.sr, fl.n_samples(la.sr)
+        self.labels, self.sr, self.n = list(map(str, learn.dls.vocab)), la.sr, None if fl is None else fl.n_samples(la.sr)
         self.multi_label, self.mono, self.source = is_multi_label(learn.dls), la.mono, 'fastai'
         self.channels = getattr(la, 'channels', None)   # None: unknown, not checked
         self.clip = lambda path: la.read(path, self.n, 0.5)
         self.probs = lambda clips: clip_probs(learn, clips, la.sr).numpy()
-        self.windows = lambda path: predict_windows(learn, path)
+        self.predict = lambda files, topk=3, bs=32: predict_files(learn, files, topk, bs)
+        self.windows = lambda path, *args: predict_windows(learn, path, *args)
+        self.events = lambda path, *args, **settings: predict_events(learn, path, *args, **settings)
     @property
-    def duration(self): return self.n / self.sr
+    def duration(self): return None if self.n is None else self.n / self.sr
+
+def _page_model(model): # a `Served`, a Learner, or the path of model.onnx or model.safetensors
+    "`model` as the page serves it: a `Served` of clips of one length."
+    m = model if isinstance(model, Served) else Served(model)
+    if m.n is None: raise ArgumentError("the page needs a learner whose data has a clip length (AudioBlock(duration=...))")
+    return m
 
 # %% ../nbs/09_serve.ipynb #ac949842
 page_limits = dict(max_mb=20, max_s=600)   # a page's largest upload (MB) and longest recording (s) unless told: the functions' and the command's defaults
@@ -175,7 +191,7 @@ def audio_demo(model,           # a Learner, or the path of model.onnx or model.
     long recording, its windows' timeline and events. `demo.launch()` serves it (on 127.0.0.1)."""
     try: import gradio as gr
     except ImportError: raise ImportError("the page needs Gradio: pip install 'fastaudio_lite[serve]'") from None
-    m = model if isinstance(model, Served) else Served(model)
+    m = _page_model(model)
     if settings: find_events([], m.labels, **settings)   # a bad setting fails here, not at the first request
     names = ', '.join(m.labels[:6]) + (', ...' if len(m.labels) > 6 else '')
     title = title or f"What does the model hear? {len(m.labels)} labels: {names}"
@@ -246,7 +262,7 @@ def write_space(model,         # model.onnx or model.safetensors
     fmt = model_format(model)
     if fmt == 'pickle': raise ArgumentError(f"{model}: a Space takes model.onnx or model.safetensors (fastaudio-lite export makes either)")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())): raise ArgumentError(f"{dest}: exists and is not an empty folder; choose a new one")
-    m = Served(model)
+    m = _page_model(model)
     import gradio
     onnx = fmt == 'onnx'
     mods = _torch_free if onnx else sorted(p.name for p in Path(__file__).parent.glob('*.py'))

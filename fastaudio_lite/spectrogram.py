@@ -20,6 +20,7 @@ from plum import dispatch
 
 from .errors import ArgumentError
 from .core import AudioTensor, KeepArgs, MetaTensor, axes_for, plain_tensor, show_labelled
+from fastcore.basics import store_attr
 
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
@@ -242,7 +243,7 @@ class STFT(nn.Module):
                  dft=False,          # the conv1d form (else `torch.stft`)
                  device=None):       # where the buffers go (None: the CPU)
         super().__init__()
-        self.n_fft, self.hop_length, self.win_length, self.center, self.pad_mode, self.dft = n_fft, hop_length, win_length, center, pad_mode, dft
+        store_attr('n_fft,hop_length,win_length,center,pad_mode,dft')
         device = device or torch.device('cpu')
         w = get_window(window, win_length, device)
         self.scale = float(w.pow(2).sum().sqrt()) if normalized else 1.
@@ -296,7 +297,7 @@ class Decibels(nn.Module):
                  ref='max',      # 'max' (per example) or a number
                  top_db=80.):    # dB kept below the peak (None: all)
         super().__init__()
-        self.multiplier, self.amin, self.ref, self.top_db = multiplier, amin, ref, top_db
+        store_attr('multiplier,amin,ref,top_db')
     def forward(self, S): return power_to_db(S, self.multiplier, self.amin, self.ref, self.top_db)
 
 def deltas(S,             # spectrogram `(..., frames)`
@@ -316,7 +317,7 @@ class DeltaChannels(nn.Module):
                  n,          # derivatives stacked
                  win_length): # frames in each slope
         super().__init__()
-        self.n, self.win_length = n, win_length
+        store_attr('n,win_length')
     def forward(self, S):
         out = [S]
         for _ in range(self.n): out.append(deltas(out[-1], self.win_length))
@@ -415,7 +416,7 @@ class Spectrogram(SpecTransform):
         if window not in _windows: raise ArgumentError(f"window must be one of {tuple(_windows)}, got {window!r}")
         if power is not None and (not np.isscalar(power) or power <= 0): raise ArgumentError(f"power must be > 0 or None, got {power!r}")
         if pad_mode not in _pad_modes: raise ArgumentError(f"pad_mode must be one of {_pad_modes}, got {pad_mode!r}")
-        self.window, self.power, self.normalized, self.center, self.pad_mode = window, power, normalized, center, pad_mode
+        store_attr('window,power,normalized,center,pad_mode')
 
     def _meta(self, x):
         return dict(sr=x.sr, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length, window=self.window,
@@ -546,7 +547,7 @@ class MFCC(MelSpectrogram):
         super().__init__(**kwargs)
         self.n_mfcc = _check_pos_int(n_mfcc, 'n_mfcc')
         if n_mfcc > self.n_mels: raise ArgumentError(f"n_mfcc ({n_mfcc}) must be <= n_mels ({self.n_mels})")
-        self.dct_norm, self.top_db = dct_norm, top_db
+        store_attr('dct_norm,top_db')
 
     def module(self,
                x,          # an input like the ones it will take
@@ -594,7 +595,7 @@ class ToDB(SpecTransform):
         super().__init__()
         if top_db is not None and top_db <= 0: raise ArgumentError(f"top_db must be > 0 or None, got {top_db!r}")
         if ref != 'max' and (not np.isscalar(ref) or ref <= 0): raise ArgumentError(f"ref must be 'max' or a positive number, got {ref!r}")
-        self.top_db, self.ref, self.amin = top_db, ref, amin
+        store_attr('top_db,ref,amin')
     def module(self,
                x,          # an input like the ones it will take
                dft=False): # the STFT as the conv1d ONNX writes

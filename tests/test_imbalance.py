@@ -9,7 +9,11 @@ import soundfile as sf
 
 from fastai.callback.core import Callback
 from fastai.data.all import RandomSplitter
-from fastaudio_lite.callbacks import ClassBalance, class_counts
+from fastai.callback.data import WeightedDL
+from fastai.losses import LabelSmoothingCrossEntropyFlat
+from fastaudio_lite.callbacks import balanced, class_counts
+from fastaudio_lite.data import AudioDataLoader
+from fastaudio_lite.errors import ArgumentError
 from fastaudio_lite.core import get_audio_files
 from fastaudio_lite.recipes import recipe
 
@@ -57,21 +61,36 @@ def test_balance_changes_the_loss_or_the_sampler(tones, balance):
     counts = class_counts(dls)
     seen = Seen()
     learn = r.learner(dls, cbs=seen)
-    assert (sum(isinstance(c, ClassBalance) for c in learn.cbs) == 1) == (balance != 'none')
+    sampled = balance in ('sampler', 'auto')   # auto: the sampler for these 6-to-1 classes (recipes.auto_balance)
+    assert isinstance(learn.dls.train, WeightedDL) == sampled and type(dls.train) is AudioDataLoader   # the user's loaders as they were
+    assert learn.dls.valid is dls.valid
     with learn.no_bar(), learn.no_logging(): learn.fit(1)
     if balance == 'loss':
         w = seen.weight.cpu().numpy()
         assert np.allclose(w * counts, counts.sum() / len(counts))   # each class weighs the same in the loss
-        assert learn.loss_func.func.weight is None                    # and the weights go when the fit ends
+        assert learn.loss_func.func.weight is not None                # built with the learner, not set during fit
     else: assert seen.weight is None
-    if balance in ('sampler', 'auto'):   # auto: the sampler for these 6-to-1 classes (recipes.auto_balance)
-        assert seen.drawn.min() >= 0.5 * seen.drawn.max(), seen.drawn   # about even, drawn with replacement
-        assert 'get_idxs' not in learn.dls.train.__dict__
+    if sampled: assert seen.drawn.min() >= 0.5 * seen.drawn.max(), seen.drawn   # about even, drawn with replacement
     else: assert (seen.drawn == counts).all()
 
 
+def test_balanced_leaves_its_arguments_as_they_were(tones):
+    "balanced copies: the loss it is given keeps no weights, the loaders keep their class, and a bad mode is named."
+    r = recipe('speech', sr=8000, duration=0.5, bs=8)
+    dls = r.dataloaders(tones, items=get_audio_files(tones), splitter=RandomSplitter(0.25, seed=0))
+    lf = LabelSmoothingCrossEntropyFlat(eps=0.1)
+    got, weighted = balanced(dls, 'loss', lf)
+    assert got is dls and lf.func.weight is None and weighted.func.eps == 0.1
+    assert np.allclose(weighted.func.weight.numpy() * class_counts(dls), len(dls.train_ds) / 3)
+    other, same = balanced(dls, 'sampler', lf)
+    assert same is lf and isinstance(other.train, WeightedDL) and not isinstance(dls.train, WeightedDL)
+    assert len(other.train_ds) == len(dls.train_ds) and other.vocab == dls.vocab
+    with pytest.raises(ArgumentError, match="balance 'loss' needs a cross-entropy"): balanced(dls, 'loss', lambda x, y: 0)
+    with pytest.raises(ArgumentError, match='balance must be one of'): balanced(dls, 'even', None)
+
+
 def test_auto_is_the_sampler_and_the_loss_under_torchrun(tones, monkeypatch):
-    "The sampler runs in one process only (ClassBalance refuses it under torchrun): 'auto' weighs the loss there."
+    "The sampler runs in one process only (balanced refuses it under torchrun): 'auto' weighs the loss there."
     import fastaudio_lite.recipes as rc
     r = recipe('speech', sr=8000, duration=0.5, bs=8)
     dls = r.dataloaders(tones, items=get_audio_files(tones), splitter=RandomSplitter(0.25, seed=0))
