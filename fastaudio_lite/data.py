@@ -78,6 +78,8 @@ class LoadAudio(Transform):
     def __getstate__(self):
         # the cache belongs to the machine that filled it: a pickled (exported) LoadAudio decodes its files itself
         return {**self.__dict__, 'cache': None}
+    # for files, `AudioDataLoader` skips this encodes and calls `read` itself, once per item (`_fast_plan`): change `read`,
+    # which both paths run (tests/test_pipeline.py checks that they give the same batches)
     def encodes(self, fn: str | Path): return AudioTensor(torch.from_numpy(self.read(fn)), sr=self.sr)
     def encodes(self, x: AudioTensor):
         x = downmix(x) if self.mono else x
@@ -115,6 +117,7 @@ class FixLength(RandTransform):
         return random.random() if split_idx == 0 and self.crop == 'random' else 0.5
     def n_samples(self, sr): return int(round(self.duration * sr))
     def before_call(self, b, split_idx): self.pos = self.position(split_idx)
+    # `AudioDataLoader` cuts files itself with `position`, `n_samples` and `fix_audio_length`, as this encodes does
     def encodes(self, x: AudioTensor): return fix_audio_length(x, self.n_samples(x.sr), self.pos, self.pad)
 
 # %% ../nbs/02_data.ipynb #14dbfc5a
