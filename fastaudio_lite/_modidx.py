@@ -215,6 +215,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'fastaudio_lite.core.KeepArgs': ('core.html#keepargs', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.KeepArgs.__init_subclass__': ( 'core.html#keepargs.__init_subclass__',
                                                                                          'fastaudio_lite/core.py'),
+                                     'fastaudio_lite.core.KeepArgs.__repr__': ('core.html#keepargs.__repr__', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.MetaTensor': ('core.html#metatensor', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.MetaTensor.clone': ('core.html#metatensor.clone', 'fastaudio_lite/core.py'),
                                      'fastaudio_lite.core.WaveCache': ('core.html#wavecache', 'fastaudio_lite/core.py'),

@@ -49,6 +49,9 @@ class KeepArgs:
     """Mixin: an instance keeps the arguments its class was called with as `init_args` (by name, defaults left out),
     and each public subclass (a name without a leading underscore) is registered in `tfm_classes` as it is defined."""
     init_args = {}   # a class without an `__init__` of its own takes none
+    def __repr__(self):   # as it was made: `MelSpectrogram(n_mels=32)`, a tensor by its shape
+        show = lambda v: f"tensor{tuple(v.shape)}" if getattr(v, 'ndim', 0) else repr(v)
+        return f"{type(self).__name__}({', '.join(f'{k}={show(v)}' for k, v in self.init_args.items())})"
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith('_'): tfm_classes[cls.__name__] = cls
