@@ -951,6 +951,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                            'fastaudio_lite/spectrogram.py'),
                                             'fastaudio_lite.spectrogram._check_wave': ( 'spectrogram.html#_check_wave',
                                                                                         'fastaudio_lite/spectrogram.py'),
+                                            'fastaudio_lite.spectrogram._dct_on': ( 'spectrogram.html#_dct_on',
+                                                                                    'fastaudio_lite/spectrogram.py'),
                                             'fastaudio_lite.spectrogram._device_type': ( 'spectrogram.html#_device_type',
                                                                                          'fastaudio_lite/spectrogram.py'),
                                             'fastaudio_lite.spectrogram._next_pow2': ( 'spectrogram.html#_next_pow2',

@@ -246,7 +246,8 @@ class STFT(nn.Module):
         store_attr('n_fft,hop_length,win_length,center,pad_mode,dft')
         device = device or torch.device('cpu')
         w = get_window(window, win_length, device)
-        self.scale = float(w.pow(2).sum().sqrt()) if normalized else 1.
+        # the norm from the CPU's copy of the window: a float of a GPU tensor would wait for the GPU at every batch
+        self.scale = float(get_window(window, win_length, torch.device('cpu')).pow(2).sum().sqrt()) if normalized else 1.
         if dft: self.register_buffer('basis', (dft_basis(n_fft, win_length, window) / self.scale).to(device))
         else: self.register_buffer('window', w)
     def forward(self, x):
@@ -536,6 +537,11 @@ def dct_matrix(n_out,         # coefficients kept
         m *= math.sqrt(2. / n_in)
     return m.T.float()
 
+@lru_cache(maxsize=64)
+def _dct_on(n_out, n_in, norm, device):
+    "`dct_matrix` on `device`, made once per device as `filterbank` is (not copied to the GPU at every batch)."
+    return dct_matrix(n_out, n_in, norm).to(device)
+
 class MFCC(MelSpectrogram):
     "MFCCs `(..., channels, n_mfcc, frames)`: the DCT of the mel spectrogram in dB (as torchaudio and librosa)."
     @delegates(MelSpectrogram.__init__)
@@ -554,7 +560,7 @@ class MFCC(MelSpectrogram):
                dft=False): # the STFT as the conv1d ONNX writes
         "The mel spectrogram, in dB against 1 (floored `top_db` below the peak), through the DCT."
         return nn.Sequential(*super().module(x, dft), Decibels(20. / self.power, ref=1., top_db=self.top_db),
-                             BandMatrix(dct_matrix(self.n_mfcc, self.n_mels, self.dct_norm).to(x.device)))
+                             BandMatrix(_dct_on(self.n_mfcc, self.n_mels, self.dct_norm, x.device)))
 
     def _meta(self, x): return {**super()._meta(x), 'scale': 'mfcc', 'db': True}
 
