@@ -86,9 +86,7 @@ def build_dls(data,            # a folder of audio files
     name (a table, folders, names, a data set's own rules) with their split and recipe settings; its messages in the
     command's words, a mistake a `UserError`."""
     from fastaudio_lite.dataloaders import AudioDataLoaders
-    from fastaudio_lite.errors import TableError
-    from fastaudio_lite.errors import ArgumentError
-    from fastaudio_lite.errors import DataError
+    from fastaudio_lite.errors import TableError, ArgumentError, DataError
     data, valid_pct, valid_fold = Path(data), settings.get('valid_pct'), settings.get('valid_fold')
     if not data.is_dir(): raise UserError(f"{data}: no such folder")
     if labels is not None and (label != 'parent' or split is not None): raise UserError("--labels gives the labels and folds: leave out --label and --split")

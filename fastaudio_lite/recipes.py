@@ -39,8 +39,7 @@ from .learner import audio_learner
 from .inference import load_audio_of, fix_length_of
 from .datasets import get_speech_commands_files, speech_commands_splitter, synth_speech
 from .safe import describe
-from .errors import SafeModelError
-from .errors import DataError, OutputError
+from .errors import SafeModelError, DataError, OutputError
 
 # %% auto #0
 __all__ = ['spec_kinds', 'auto_balance', 'imbalance_ratio', 'recipes', 'lock_name', 'synth_lr', 'Recipe', 'recipe', 'kind_of',
