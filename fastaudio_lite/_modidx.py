@@ -634,6 +634,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                 'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner._batch_input': ('learner.html#_batch_input', 'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.audio_learner': ('learner.html#audio_learner', 'fastaudio_lite/learner.py'),
+                                        'fastaudio_lite.learner.learner_to': ('learner.html#learner_to', 'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.plot_top_losses': ( 'learner.html#plot_top_losses',
                                                                                     'fastaudio_lite/learner.py'),
                                         'fastaudio_lite.learner.show_results': ('learner.html#show_results', 'fastaudio_lite/learner.py'),

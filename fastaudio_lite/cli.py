@@ -547,14 +547,10 @@ def _load_learner(model, device='cpu'):
     `load_learner`, after a one-line warning that a pickle runs code), on `device` (`core.torch_device`); a `UserError`
     says why it cannot be loaded."""
     learn = _read_learner(model)
-    from fastaudio_lite.learner import torch_device
+    from fastaudio_lite.learner import learner_to
     from fastaudio_lite.errors import ArgumentError
-    try: d = torch_device(device)
+    try: return learner_to(learn, device)
     except ArgumentError as e: raise UserError(str(e)) from None
-    if d.type != 'cpu':
-        learn.model.to(d)
-        learn.dls.to(d)
-    return learn
 
 def _read_learner(model):
     "The learner of `_load_learner`, on the CPU."

@@ -19,7 +19,7 @@ from fastcore.basics import patch
 
 from .decode import audio_windows, check_regular, fix_length, model_format, publish, temp_path
 from .errors import ArgumentError, AudioError
-from .learner import torch_device
+from .learner import learner_to, torch_device
 from .runtime import OnnxModel, check_device, onnx_session
 from .models import feature_layer
 
@@ -121,10 +121,7 @@ class LearnerEmbedder(Embedder):
         from fastaudio_lite.inference import load_audio_of, fix_length_of
         la, fl = load_audio_of(learn.dls), fix_length_of(learn.dls)
         if fl is None: raise ArgumentError("an embedder needs a learner whose data has a clip length (AudioBlock(duration=...))")
-        if device is not None:
-            d = torch_device(device)
-            learn.model.to(d)
-            learn.dls.to(d)
+        if device is not None: learner_to(learn, device)
         self.learn, self.sr = learn, la.sr
         self.window_s, self.channels = fl.n_samples(la.sr) / la.sr, getattr(la, 'channels', None) or 1
         self.layer = feature_layer(learn.model)

@@ -22,7 +22,7 @@ from .nets import reference_models
 from .spectrogram import AudioSpectrogram
 
 # %% auto #0
-__all__ = ['AudioLearner', 'audio_learner', 'show_results', 'plot_top_losses', 'torch_device']
+__all__ = ['AudioLearner', 'audio_learner', 'show_results', 'plot_top_losses', 'torch_device', 'learner_to']
 
 # %% ../nbs/04_learner.ipynb #116e2304
 def _batch_input(dls):
@@ -98,3 +98,11 @@ def torch_device(device='auto'): # one of `runtime.devices`, or a `torch.device`
     check_device(device)
     if device == 'cuda' and not torch.cuda.is_available(): raise ArgumentError("device cuda: torch sees no CUDA GPU here (--device cpu, or auto)")
     return torch.device('cuda' if device != 'cpu' and torch.cuda.is_available() else 'cpu')
+
+def learner_to(learn,          # a fastai `Learner`
+               device='auto'): # one of `runtime.devices`, or a `torch.device`
+    "`learn` with its model and its data on `torch_device(device)`; returns it."
+    d = torch_device(device)
+    learn.model.to(d)
+    learn.dls.to(d)
+    return learn

@@ -46,12 +46,11 @@ class Served:
                     self._head(HeadModel(p, device=device, cache=cache))
                     return
                 from fastaudio_lite.safe import load_audio_learner
-                from fastaudio_lite.learner import torch_device
+                from fastaudio_lite.learner import learner_to
                 from fastaudio_lite.errors import SafeModelError
                 try: model = load_audio_learner(p)
                 except SafeModelError as e: raise ArgumentError(str(e)) from None
-                d = torch_device(device)
-                if d.type != 'cpu': model.model.to(d); model.dls.to(d)
+                learner_to(model, device)
             else: raise ArgumentError(f"{p}: serve model.onnx or model.safetensors (a pickle: load_learner it yourself, then pass the Learner)")
         self._learner(model)
     def _onnx(self, m):
