@@ -12,6 +12,7 @@ from fastaudio_lite.core import *
 from fastaudio_lite.runtime import *
 from fastaudio_lite.data import *
 from fastaudio_lite.spectrogram import *
+from fastaudio_lite.audioset import *
 from fastaudio_lite.augment import *
 from fastaudio_lite.models import *
 from fastaudio_lite.nets import *

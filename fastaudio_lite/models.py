@@ -18,14 +18,15 @@ from fastai.vision.learner import create_body, add_head, num_features_model, mod
 from .decode import downmix
 from .errors import ArgumentError
 from .core import plain_tensor, resample
-from .spectrogram import triangular_fbanks
+from .spectrogram import kaldi_mel_banks
+from .audioset import MobileNet, arch_of, archs as audioset_archs, fit_checkpoint, mobilenet_split
 from fastcore.basics import store_attr
 
 # %% auto #0
 __all__ = ['offline', 'hub_timeout', 'WeightsUnavailable', 'hub_file', 'url_file', 'no_weights', 'timm_weights',
-           'torchvision_weights', 'load_state_dict', 'first_conv', 'adapt_first_conv', 'kaldi_mel_banks', 'kaldi_fbank',
-           'ASTFeatures', 'WaveNormalize', 'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model',
-           'AudioModel', 'create_audio_model', 'feature_layer']
+           'torchvision_weights', 'load_state_dict', 'first_conv', 'adapt_first_conv', 'kaldi_fbank', 'ASTFeatures',
+           'WaveNormalize', 'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model',
+           'audioset_weights', 'AudioModel', 'create_audio_model', 'feature_layer']
 
 # %% ../nbs/03a_models.ipynb #ce51d702
 def _flag(name): return os.environ.get(name, '').strip().lower() in ('1', 'true', 'yes', 'on')
@@ -168,17 +169,6 @@ def adapt_first_conv(model, # a timm or torchvision model
     return model
 
 # %% ../nbs/03a_models.ipynb #1ff3b4f4
-def _kaldi_mel(f): return 1127. * torch.log1p(f / 700.)
-
-@lru_cache(maxsize=16)
-def kaldi_mel_banks(num_mel_bins, n_fft, sr, low_freq=20., high_freq=0.):
-    "Kaldi's triangular mel filters `(n_fft//2 + 1, num_mel_bins)`, triangles on the mel axis; `high_freq <= 0` counts down from Nyquist."
-    high_freq = high_freq if high_freq > 0 else sr / 2 + high_freq
-    lo, hi = _kaldi_mel(torch.tensor(float(low_freq), dtype=torch.float64)), _kaldi_mel(torch.tensor(float(high_freq), dtype=torch.float64))
-    edges = lo + (hi - lo) / (num_mel_bins + 1) * torch.arange(num_mel_bins + 2, dtype=torch.float64)
-    mel = _kaldi_mel(sr / n_fft * torch.arange(n_fft // 2, dtype=torch.float64))
-    return nn.functional.pad(triangular_fbanks(mel, edges), (0, 0, 0, 1))   # on the mel axis; Kaldi leaves the Nyquist bin out
-
 def kaldi_fbank(x,                   # waveforms `(batch, samples)`
                 sr=16000,            # sample rate in Hz
                 num_mel_bins=128,    # mel bands
@@ -325,6 +315,31 @@ def _load_audio_sd(model, sd, name, weights):
     model[1].load_state_dict(head)
     return True
 
+def audioset_weights(name): # a name of `audioset.archs`
+    "`name`'s checkpoint: `('file', path)`, from torch.hub's cache or downloaded into it from the authors' release, or `(None, reason)`."
+    try: return 'file', url_file(arch_of(name).url)
+    except WeightsUnavailable as e: return None, str(e)
+
+def _front_differs(a, x):
+    "Why batches `x` are not the spectrograms `a`'s checkpoint was trained on, or ''."
+    want = a.front_end()[0]
+    got = dict(window=getattr(x, 'window', None), sr=getattr(x, 'sr', None), hop_length=getattr(x, 'hop_length', None), bands=x.shape[-2])
+    need = dict(window='hann_symmetric', sr=want.sr, hop_length=want.hop_length, bands=want.n_mels)
+    return '; '.join(f"{k} {got[k]} (trained: {need[k]})" for k in need if got[k] != need[k])
+
+def _audioset_model(name, x, n_in, n_out, pretrained, sd, weights):
+    "An `audioset` network for `n_in` channels and `n_out` classes, its checkpoint from `sd` or the authors' release; whether its head was loaded."
+    a = arch_of(name)
+    model, src = a.model(n_in, n_out), weights
+    if pretrained and sd is None:
+        kind, where = audioset_weights(name)
+        if kind == 'file': sd, src = load_state_dict(where), where
+        else: no_weights(name, where, f"download {a.url} on a machine with network and put it in {Path(torch.hub.get_dir()) / 'checkpoints'}")
+    if sd is not None and x.ndim == 4 and (why := _front_differs(a, x)):
+        warnings.warn(f"{name} was trained on other spectrograms than these batches ({why}): use batch_tfms=audioset.front_end('{name}') "
+                      f"on clips at {a.sr} Hz", stacklevel=4)
+    return model, sd is not None and fit_checkpoint(model, sd, src), sd is not None
+
 def _timm_model(arch, n_in, n_out, pretrained, sd):
     "A timm model with fastai's head; timm adapts the stem to `n_in` as it loads `sd`, a cached file or a download."
     import timm
@@ -386,6 +401,10 @@ def create_audio_model(arch,              # a timm name, a transformers folder o
         if sd is not None: model.load_state_dict(sd)
         used = sd is not None or pretrained
         return AudioModel(model, hf_splitter, name, used, used and not (sd is not None and own))
+    if isinstance(arch, str) and arch in audioset_archs:
+        model, head, used = _audioset_model(arch, x, n_in, n_out, pretrained, sd, weights)
+        _check_input(model, x, n_in, name)
+        return AudioModel(model, mobilenet_split, name, used, used and not head)
     sd_arch = None if own else sd  # an audio_learner model's weights: built bare, loaded below
     if isinstance(arch, str): model, splitter, used = _timm_model(arch, n_in, n_out, pretrained and not own, sd_arch)
     elif isinstance(arch, nn.Module):
@@ -408,7 +427,9 @@ def create_audio_model(arch,              # a timm name, a transformers folder o
 # %% ../nbs/03a_models.ipynb #40a97e44
 def feature_layer(model): # a model made by `audio_learner`
     """The linear layer whose input is `model`'s embedding: the first of fastai's head (`model[1]`) for timm and
-    torchvision bodies, a transformers model's classifier (its last), else the first (`nets`' models, after their pooling)."""
+    torchvision bodies, an AudioSet `MobileNet`'s first of its head, a transformers model's classifier (its last),
+    else the first (`nets`' models, after their pooling)."""
+    if isinstance(model, MobileNet): return model.embedding_layer
     linear = lambda m: [l for l in m.modules() if isinstance(l, nn.Linear)]
     if isinstance(model, nn.Sequential) and len(model) == 2 and linear(model[1]): return linear(model[1])[0]
     if not linear(model): raise ArgumentError(f"{type(model).__name__} has no linear layer: it has no embedding to take")

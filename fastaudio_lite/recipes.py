@@ -32,6 +32,7 @@ from .events import score_threshold
 from .data import AudioBlock, clip_settings, is_multi_label, labels_of
 from .spectrogram import MFCC, CoordChannels, Spectrogram, SpecNormalize, ToDB, presets, spectrogram_preset, stft_args
 from .augment import SpecAugment, augmentations
+from .audioset import arch_of, archs as audioset_archs
 from .callbacks import (NonFiniteLoss, StopOnNonFinite, balance_modes, balanced, check_callback_settings, class_counts,
                                       class_metrics, class_report, imbalance, multi_label_metrics, multi_label_report, plain_logs,
                                       recipe_callbacks)
@@ -139,7 +140,14 @@ class Recipe:
 
     def batch_tfms(self, augment=True):
         """The batch transforms: the augmentations (True: the recipe's; False: none; or names or a dict for
-        `augment.augmentations`), the spectrogram of `spec` with the preset's windows, normalisation, CoordConv."""
+        `augment.augmentations`), the spectrogram of `spec` with the preset's windows, normalisation, CoordConv; an
+        AudioSet CNN (`audioset.archs`) brings the front end it was trained on instead (`spec`, `coord`, `win_scales`
+        and `hop_length` do not apply to it)."""
+        aug = augmentations(self.augment if augment is True else (augment or None), self.augment)
+        if isinstance(self.arch, str) and self.arch in audioset_archs:
+            a = arch_of(self.arch)
+            if self.sr != a.sr: raise ArgumentError(f"arch {self.arch} was trained on {a.sr} Hz audio, the recipe's sr is {self.sr}: leave sr unset or set it to {a.sr}")
+            return aug + a.front_end()
         stft = stft_args(self.kind, self.sr)
         if self.hop_length: stft['hop_length'] = int(self.hop_length)
         if self.spec == 'mel': tfms = spectrogram_preset(self.kind, self.sr, self.win_scales, hop_length=stft['hop_length'])[:-1]
@@ -147,7 +155,6 @@ class Recipe:
         elif self.spec == 'complex': tfms = [Spectrogram(power=None, **stft)]
         elif self.spec == 'mfcc': tfms = [MFCC(n_mfcc=40, n_mels=presets[self.kind]['n_mels'], **stft)]
         else: tfms = []
-        aug = augmentations(self.augment if augment is True else (augment or None), self.augment)
         if self.spec == 'wave': return [t for t in aug if not isinstance(t, SpecAugment)]
         return aug + tfms + [SpecNormalize()] + ([CoordChannels()] if self.coord else [])
 
@@ -263,10 +270,14 @@ def recipe_for(files,           # the data's audio files
                coverage=0.95,   # the share of the files the clip length covers
                **changes):      # settings of the recipe to change (`Recipe.but`)
     """The recipe for `files`: of `kind` (from their lengths if None, `kind_of`), its clip length covering `coverage` of
-    them and its rate at most theirs (`Recipe.for_files`), then `changes`. Each header is read once."""
+    them and its rate at most theirs (`Recipe.for_files`), then `changes`; for an AudioSet CNN (`arch` in
+    `audioset.archs`), the rate it was trained at unless `sr` is given. Each header is read once."""
     info = audio_info(files)
-    r = recipe(kind or kind_of(files, info)).for_files(files, coverage, info)
-    return r.but(**changes)
+    r = recipe(kind or kind_of(files, info)).for_files(files, coverage, info).but(**changes)
+    if isinstance(r.arch, str) and r.arch in audioset_archs and changes.get('sr') is None:
+        sr, (why, _, kind) = arch_of(r.arch).sr, r.why.rpartition(' (')
+        r = r.but(sr=sr, why=f"{why}; resampled to {sr:,} Hz, the rate {r.arch} was trained at ({kind}")
+    return r
 
 # %% ../nbs/07_recipes.ipynb #24f53cfb
 def _atomic(writes):

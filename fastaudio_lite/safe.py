@@ -27,6 +27,7 @@ from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch, crop_modes, i
 import fastaudio_lite.augment   # noqa: F401 (the augmentations join tfm_classes as they are defined)
 from .models import create_audio_model
 from .nets import reference_models
+from .audioset import MobileNet, archs as audioset_archs
 from .learner import AudioLearner
 from .inference import load_audio_of, fix_length_of
 from .errors import SafeModelError
@@ -41,10 +42,11 @@ _losses = {'CrossEntropyLoss': CrossEntropyLossFlat, 'LabelSmoothingCrossEntropy
            'BCEWithLogitsLoss': BCEWithLogitsLossFlat}
 
 def _arch_of(learn):
-    "`{'kind', 'name'}` of the learner's model: one of `nets`' reference models, a timm model or a torchvision function's."
+    "`{'kind', 'name'}` of the learner's model: one of `nets`' reference models, an AudioSet CNN, a timm model or a torchvision function's."
     name, m = getattr(learn, 'arch', None), learn.model
     first = next(iter(m.children()), None)
     if name in reference_models and type(m) is reference_models[name]: return dict(kind='nets', name=name)
+    if name in audioset_archs and type(m) is MobileNet: return dict(kind='audioset', name=name)
     if isinstance(name, str) and type(first).__name__ == 'TimmBody': return dict(kind='timm', name=name)
     if isinstance(name, str) and isinstance(m, torch.nn.Sequential) and name in _torchvision_names(): return dict(kind='torchvision', name=name)
     raise SafeModelError(f"the model ({type(m).__name__}, arch {name!r}) is not a timm, torchvision or fastaudio_lite "
@@ -137,6 +139,7 @@ def _dls(d, tfms):
 def _arch(a):
     kind, name = a.get('kind'), a.get('name')
     if kind == 'nets' and name in reference_models: return reference_models[name]
+    if kind == 'audioset' and name in audioset_archs: return name
     if kind == 'timm' and isinstance(name, str):
         import timm
         if timm.is_model(name): return name

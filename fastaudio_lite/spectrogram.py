@@ -25,11 +25,11 @@ from fastcore.basics import store_attr
 # %% auto #0
 __all__ = ['cpu_chunk', 'presets', 'AudioSpectrogram', 'bin_freqs', 'get_window', 'stft', 'complex_to_channels',
            'channels_to_complex', 'power_to_db', 'hz_to_erb', 'erb_to_hz', 'triangular_fbanks', 'erb_fbanks',
-           'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'filterbank', 'apply_fbanks', 'dft_basis', 'STFT', 'STFTSpectrogram',
-           'BandMatrix', 'Decibels', 'deltas', 'DeltaChannels', 'coord_channels', 'Coords', 'Standardize',
-           'SpecTransform', 'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram', 'dct_matrix',
-           'MFCC', 'MultiResolutionMel', 'ToDB', 'Deltas', 'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset',
-           'stft_args', 'spectrogram_preset', 'show_batch']
+           'hz_to_mel', 'mel_to_hz', 'mel_fbanks', 'kaldi_mel_banks', 'filterbank', 'apply_fbanks', 'dft_basis', 'STFT',
+           'STFTSpectrogram', 'BandMatrix', 'Decibels', 'deltas', 'DeltaChannels', 'coord_channels', 'Coords',
+           'Standardize', 'SpecTransform', 'per_chunk', 'Spectrogram', 'istft', 'MelSpectrogram', 'ERBSpectrogram',
+           'dct_matrix', 'MFCC', 'MultiResolutionMel', 'Preemphasis', 'OffsetLog', 'EfficientATMel', 'ToDB', 'Deltas',
+           'CoordChannels', 'spec_stats', 'SpecNormalize', 'preset', 'stft_args', 'spectrogram_preset', 'show_batch']
 
 # %% ../nbs/02a_spectrogram.ipynb #6a36029b
 _meta_keys = ('sr', 'n_fft', 'hop_length', 'win_length', 'window', 'center', 'normalized', 'scale', 'mel_scale',
@@ -95,13 +95,16 @@ def bin_freqs(spec):
 # %% ../nbs/02a_spectrogram.ipynb #c4bba88a
 import librosa
 
-_windows = {'hann': torch.hann_window, 'hamming': torch.hamming_window, 'blackman': torch.blackman_window}
+# name: (torch's window function, periodic); 'hann_symmetric' is the Hann window of EfficientAT's front end
+_windows = {'hann': (torch.hann_window, True), 'hamming': (torch.hamming_window, True), 'blackman': (torch.blackman_window, True),
+            'hann_symmetric': (torch.hann_window, False)}
 
 @lru_cache(maxsize=64)
 def get_window(window, win_length, device, dtype=torch.float32):
-    "The periodic `window` ('hann', 'hamming', 'blackman') of `win_length` samples, built once per device and dtype."
+    "The `window` ('hann', 'hamming', 'blackman': periodic; 'hann_symmetric') of `win_length` samples, built once per device and dtype."
     if window not in _windows: raise ArgumentError(f"window must be one of {tuple(_windows)}, got {window!r}")
-    return _windows[window](win_length, periodic=True, device=device, dtype=dtype)
+    fn, periodic = _windows[window]
+    return fn(win_length, periodic=periodic, device=device, dtype=dtype)
 
 def stft(x,                  # audio `(..., time)`
          n_fft=512,          # FFT size in samples
@@ -196,6 +199,24 @@ def mel_fbanks(n_freqs,          # STFT bins (n_fft//2 + 1)
     fb = triangular_fbanks(np.linspace(0, sample_rate / 2, n_freqs), f_pts)
     if norm == 'slaney': fb = fb * torch.as_tensor(2. / (f_pts[2:] - f_pts[:-2]), dtype=fb.dtype)
     return fb
+
+@lru_cache(maxsize=16)
+def kaldi_mel_banks(num_mel_bins, # filters
+                    n_fft,        # FFT size in samples
+                    sr,           # sample rate in Hz
+                    low_freq=20., # lowest frequency in Hz
+                    high_freq=0.): # highest frequency in Hz (0 or less: counted down from Nyquist)
+    """Kaldi's triangular mel filters `(n_fft//2 + 1, num_mel_bins)`, triangles on the mel axis, the Nyquist bin left
+    out: torchaudio's `compliance.kaldi.get_mel_banks` without warping, in its float32 arithmetic (the filters AST and
+    EfficientAT were trained with, to the last bit)."""
+    high_freq = high_freq if high_freq > 0 else sr / 2 + high_freq
+    lo, hi = (1127. * math.log(1. + f / 700.) for f in (low_freq, high_freq))
+    step = (hi - lo) / (num_mel_bins + 1)
+    band = torch.arange(num_mel_bins)[:, None]
+    left, centre, right = lo + band * step, lo + (band + 1.) * step, lo + (band + 2.) * step
+    mel = 1127. * (1. + sr / n_fft * torch.arange(n_fft // 2, dtype=torch.float32) / 700.).log()
+    up, down = (mel - left) / (centre - left), (right - mel) / (right - centre)
+    return F.pad(torch.clamp(torch.minimum(up, down), min=0).T, (0, 0, 0, 1))
 
 @lru_cache(maxsize=64)
 def filterbank(kind,      # 'mel' or 'erb'
@@ -589,6 +610,65 @@ class MultiResolutionMel(MelSpectrogram):
         c = x.shape[-2]
         return [f"{1000 * w / x.sr:.0f} ms" + (f" {i}" if c > 1 else '') for w in self.win_lengths for i in range(c)]
 
+
+# %% ../nbs/02a_spectrogram.ipynb #663fb844
+class Preemphasis(nn.Module):
+    "`x[t] - coef * x[t-1]` along the last axis, one sample shorter (a valid convolution with `[-coef, 1]`, as EfficientAT computes it)."
+    def __init__(self, coef=0.97): # the pre-emphasis coefficient
+        super().__init__()
+        self.coef = coef
+    def forward(self, x): return x[..., 1:] - self.coef * x[..., :-1]
+
+class OffsetLog(nn.Module):
+    "`(log(S + eps) + shift) / scale`: a log spectrogram with a fixed normalisation."
+    def __init__(self,
+                 eps=1e-5,    # added before the log
+                 shift=4.5,   # added after it
+                 scale=5.):   # then divided by
+        super().__init__()
+        store_attr('eps,shift,scale')
+    def forward(self, S): return (torch.log(S + self.eps) + self.shift) / self.scale
+
+class EfficientATMel(SpecTransform):
+    """EfficientAT's log-mel front end (`AugmentMelSTFT` in evaluation mode): pre-emphasis, the power STFT over a symmetric
+    Hann window, Kaldi's mel filters, `(log(S + 1e-5) + 4.5) / 5`; `(..., channels, n_mels, frames)`."""
+    order = 20
+    def __init__(self,
+                 sr=32000,          # the sample rate the model was trained at, in Hz: the batches must have it
+                 n_mels=128,        # mel bands
+                 n_fft=1024,        # FFT size in samples
+                 win_length=800,    # window length in samples
+                 hop_length=320,    # samples between frames
+                 f_min=0.,          # lowest frequency of the filters, Hz
+                 f_max=None,        # highest, Hz (None: 1 kHz below Nyquist, EfficientAT's evaluation setting)
+                 preemphasis=0.97): # the pre-emphasis coefficient
+        super().__init__()
+        for name, v in dict(sr=sr, n_mels=n_mels, n_fft=n_fft, win_length=win_length, hop_length=hop_length).items(): _check_pos_int(v, name)
+        if win_length > n_fft: raise ArgumentError(f"win_length must be <= n_fft ({n_fft}), got {win_length!r}")
+        self.f_max = sr / 2 - 1000. if f_max is None else float(f_max)
+        if not 0 <= f_min < self.f_max <= sr / 2: raise ArgumentError(f"f_min and f_max must satisfy 0 <= f_min < f_max <= sr/2, got {f_min!r} and {f_max!r}")
+        store_attr('sr,n_mels,n_fft,win_length,hop_length,f_min,preemphasis')
+
+    def _check(self, x):
+        _check_wave(self, x)
+        if x.sr != self.sr: raise ArgumentError(f"EfficientATMel: the model was trained on {self.sr} Hz audio, the batches are {x.sr} Hz: "
+                                                f"load the clips at {self.sr} Hz (AudioBlock(sr={self.sr}))")
+
+    def module(self,
+               x,          # an input like the ones it will take
+               dft=False): # the STFT as the conv1d ONNX writes
+        "`Preemphasis`, the power STFT, Kaldi's mel filters and `OffsetLog`."
+        stft = STFT(self.n_fft, self.hop_length, self.win_length, 'hann_symmetric', True, 'reflect', False, dft, x.device)
+        bands = kaldi_mel_banks(self.n_mels, self.n_fft, self.sr, self.f_min, self.f_max).to(x.device)
+        return nn.Sequential(Preemphasis(self.preemphasis), STFTSpectrogram([stft], 2.), BandMatrix(bands), OffsetLog())
+
+    def encodes(self, x: AudioTensor):
+        self._check(x)
+        meta = dict(sr=x.sr, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length, window='hann_symmetric',
+                    center=True, normalized=False, scale='mel', mel_scale='htk', f_min=self.f_min, f_max=self.f_max, power=2.,
+                    db=True, channel_names=None)
+        return _spec(per_chunk(self.module(x), plain_tensor(x)), meta)
+    def encodes(self, x: AudioSpectrogram): _not_a_waveform(self, x)
 
 # %% ../nbs/02a_spectrogram.ipynb #f23901fe
 class ToDB(SpecTransform):

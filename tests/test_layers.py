@@ -6,7 +6,7 @@ import pytest
 
 PKG = Path(__file__).parents[1] / 'fastaudio_lite'
 # DESIGN.md's layers, lowest first
-LAYERS = [('errors',), ('decode',), ('events',), ('core', 'runtime'), ('data', 'spectrogram'), ('augment', 'models', 'nets', 'distributed'), ('learner',),
+LAYERS = [('errors',), ('decode',), ('events',), ('core', 'runtime'), ('data', 'spectrogram'), ('audioset',), ('augment', 'models', 'nets', 'distributed'), ('learner',),
           ('callbacks', 'inference'), ('datasets', 'export', 'safe'), ('recipes', 'embed'), ('dataloaders', 'heads'), ('serve', 'index'), ('label',), ('cli',), ('all',)]
 LEVEL = {m: i for i, names in enumerate(LAYERS) for m in names}
 
