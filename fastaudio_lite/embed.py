@@ -21,12 +21,13 @@ from .decode import audio_windows, check_regular, fix_length, model_format, publ
 from .errors import ArgumentError, AudioError
 from .learner import learner_to, torch_device
 from .runtime import OnnxModel, check_device, onnx_session
-from .models import feature_layer
+from .models import audioset_weights, feature_layer, load_state_dict
+from .audioset import arch_of, archs as audioset_archs, fit_checkpoint
 
 # %% auto #0
 __all__ = ['birdnet_license', 'birdnet_file', 'pools', 'digest', 'weights_digest', 'Embedder', 'birdnet_model', 'BirdNetEmbedder',
-           'LearnerEmbedder', 'OnnxEmbedder', 'HFEmbedder', 'pooled', 'Embedding', 'default_embedding_cache',
-           'EmbeddingCache', 'read_threads', 'embed_files', 'embedder']
+           'LearnerEmbedder', 'OnnxEmbedder', 'HFEmbedder', 'AudioSetEmbedder', 'pooled', 'Embedding',
+           'default_embedding_cache', 'EmbeddingCache', 'read_threads', 'embed_files', 'embedder']
 
 # %% ../nbs/07a_embed.ipynb #e5ffd6db
 def digest(path,          # a file
@@ -191,6 +192,38 @@ class HFEmbedder(Embedder):
         import torch
         inputs = self.features(list(x[:, 0]), sampling_rate=self.sr, return_tensors='pt').to(self.device)
         with torch.no_grad(): return self.model(**inputs).last_hidden_state.mean(1).float().cpu().numpy()
+
+# %% ../nbs/07a_embed.ipynb #28e01fa7
+class AudioSetEmbedder(Embedder):
+    """An AudioSet CNN's embedding (`audioset.archs`: 960 values for mn10, its pooled features) of windows of `window_s`
+    at its rate, through the front end it was trained on; the checkpoint from `weights`, or fetched by name once into
+    torch.hub's cache (`models.audioset_weights`). Without a checkpoint it refuses: random weights embed nothing."""
+    channels = 1
+    def __init__(self,
+                 name,            # a name of `audioset.archs`, e.g. 'mn10_as'
+                 weights=None,    # the checkpoint file (None: by name, from the cache or the authors' release)
+                 window_s=1.0,    # seconds in a window
+                 device='auto'):  # one of `runtime.devices`
+        import torch
+        a = arch_of(name)
+        if weights is None:
+            kind, where = audioset_weights(name)
+            if kind != 'file': raise ArgumentError(f"{name}: its checkpoint cannot be had ({where}); download {a.url} and pass weights=FILE, "
+                                                   f"or put it in {Path(torch.hub.get_dir()) / 'checkpoints'}")
+            path = Path(where)
+        else: path = Path(weights)
+        if not window_s > 0: raise ArgumentError(f"window_s must be > 0 seconds, got {window_s!r}")
+        self.device = torch_device(device)
+        self.model = a.model()
+        fit_checkpoint(self.model, load_state_dict(path), path)
+        self.model.eval().to(self.device)
+        self.front = a.front_end()[0].module(torch.empty(0, device=self.device))
+        self.name, self.sr, self.window_s, self.dim = name, a.sr, float(window_s), self.model.embedding_layer.in_features
+        self.key = f"{name}-{weights_digest(self.model)}"   # no `file`: made again by name, as a Hub id is (`args` hold a `weights` given)
+        self.args = dict(window_s=self.window_s, **({} if weights is None else dict(weights=str(path))))
+    def embed_windows(self, x):
+        import torch
+        with torch.no_grad(): return self.model.embed(self.front(torch.from_numpy(x).to(self.device))).float().cpu().numpy()
 
 # %% ../nbs/07a_embed.ipynb #84acd522
 pools = ('mean', 'max', 'meanmax')   # meanmax: the mean and the maximum side by side (twice the embedder's size)
@@ -382,15 +415,16 @@ def embed(self: Learner,
         out.append(e.vector)
     return np.stack(out)
 
-def embedder(spec,          # 'birdnet', 'hf:ID', a model file, or an `Embedder`
+def embedder(spec,          # 'birdnet', 'hf:ID', an AudioSet CNN's name, a model file, or an `Embedder`
              device='auto', # where it runs: one of `runtime.devices` (an `Embedder` given stays where it is)
              **kwargs):     # the embedder's own arguments (threads, window_s, output, ...)
-    """An `Embedder` from `spec`: 'birdnet', 'hf:ID' (a Hub id or a folder), the path of a model file (model.safetensors
+    """An `Embedder` from `spec`: 'birdnet', 'hf:ID' (a Hub id or a folder), an AudioSet CNN's name ('mn10_as'), the path of a model file (model.safetensors
     or a .pkl you trust: the learner's embedding; model.onnx: its `embedding` output, or `output=`), or an `Embedder`."""
     if isinstance(spec, Embedder): return spec
     s = str(spec)
     if s == 'birdnet': return BirdNetEmbedder(device=device, **kwargs)
     if s.startswith('hf:'): return HFEmbedder(s[3:], device=device, **kwargs)
+    if s in audioset_archs: return AudioSetEmbedder(s, device=device, **kwargs)
     fmt = model_format(s)   # by its bytes: a pickle under another name is refused unread
     if fmt == 'onnx': return OnnxEmbedder(s, device=device, **kwargs)
     if fmt == 'safetensors':

@@ -270,8 +270,9 @@ def write_space(model,         # model.onnx or model.safetensors
     head = getattr(m, 'head', None)   # a head on embeddings: its embedder's file (none for a Hub id) travels with it
     carried = [model] + ([Path(head.emb.file)] if head is not None and head.emb.file else [])
     if head is not None:
+        from fastaudio_lite.audioset import archs as audioset_archs   # a head is torch's already
         e = head.emb
-        kind = 'birdnet' if e.name == 'birdnet' else 'hf' if e.name.startswith('hf:') else model_format(e.file)
+        kind = 'birdnet' if e.name == 'birdnet' else 'hf' if e.name.startswith('hf:') else 'audioset' if e.name in audioset_archs else model_format(e.file)
         if kind == 'pickle': raise ArgumentError(f"{model}: its embedder {e.file} is a pickle: a Space's embedder is birdnet, hf:ID, model.onnx or model.safetensors")
         if kind == 'hf' and Path(e.name[3:]).exists(): raise ArgumentError(f"{model}: its embedder is the folder {e.name[3:]}: a Space's transformers embedder is a Hub id")
         needs += {'birdnet': ['ai-edge-litert'], 'onnx': ['onnxruntime'], 'hf': ['transformers']}.get(kind, [])

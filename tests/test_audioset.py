@@ -114,3 +114,21 @@ def test_offline_the_warning_says_where_the_checkpoint_goes(monkeypatch, tmp_pat
     assert archs['mn04_as'].url in msgs[0] and str(tmp_path / 'torch' / 'hub' / 'checkpoints') in msgs[0], msgs[0]
     assert not learn.pretrained and learn.model.classifier[5].out_features == 4
     assert all(p.requires_grad for p in learn.model.parameters())   # random weights train whole
+
+
+@pytest.mark.slow
+def test_a_head_on_its_embeddings_trains_and_loads_again(tmp_path):
+    "An AudioSet CNN as an embedder (its pooled features): a head trains on them, and its model file makes the embedder again."
+    from fastaudio_lite.embed import embedder
+    from fastaudio_lite.heads import HeadModel, train_head
+    torch.manual_seed(0)
+    torch.save(MobileNet(0.4).state_dict(), tmp_path / 'mn04.pt')
+    emb = embedder('mn04_as', weights=tmp_path / 'mn04.pt', window_s=0.5)
+    dls = _dls()
+    learn, metrics = train_head(dls, emb, tmp_path / 'head', epochs=3, cache=False)
+    assert metrics['embedder']['spec'] == 'mn04_as' and metrics['embedder']['dim'] == 384
+    hm = HeadModel(tmp_path / 'head' / 'model.safetensors', cache=False)
+    assert hm.emb.key == emb.key   # made again from the name and the file, the same weights
+    files = list(dls.valid_ds.items)[:8]
+    got = list(hm.predict(files))
+    assert len(got) == 8 and all(p.error is None and p.label in dls.vocab and 0 <= p.prob <= 1 for p in got)
