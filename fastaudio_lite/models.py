@@ -19,7 +19,7 @@ from .decode import downmix
 from .errors import ArgumentError
 from .core import plain_tensor, resample
 from .spectrogram import kaldi_mel_banks
-from .audioset import MobileNet, arch_of, archs as audioset_archs, fit_checkpoint, mobilenet_split
+from .audioset import AudioSetNet, arch_of, archs as audioset_archs, audioset_split, fit_checkpoint
 from fastcore.basics import store_attr
 
 # %% auto #0
@@ -324,7 +324,7 @@ def _front_differs(a, x):
     "Why batches `x` are not the spectrograms `a`'s checkpoint was trained on, or ''."
     want = a.front_end()[0]
     got = dict(window=getattr(x, 'window', None), sr=getattr(x, 'sr', None), hop_length=getattr(x, 'hop_length', None), bands=x.shape[-2])
-    need = dict(window='hann_symmetric', sr=want.sr, hop_length=want.hop_length, bands=want.n_mels)
+    need = dict(window=want.window, sr=a.sr, hop_length=want.hop_length, bands=want.n_mels)
     return '; '.join(f"{k} {got[k]} (trained: {need[k]})" for k in need if got[k] != need[k])
 
 def _audioset_model(name, x, n_in, n_out, pretrained, sd, weights):
@@ -404,7 +404,7 @@ def create_audio_model(arch,              # a timm name, a transformers folder o
     if isinstance(arch, str) and arch in audioset_archs:
         model, head, used = _audioset_model(arch, x, n_in, n_out, pretrained, sd, weights)
         _check_input(model, x, n_in, name)
-        return AudioModel(model, mobilenet_split, name, used, used and not head)
+        return AudioModel(model, audioset_split, name, used, used and not head)
     sd_arch = None if own else sd  # an audio_learner model's weights: built bare, loaded below
     if isinstance(arch, str): model, splitter, used = _timm_model(arch, n_in, n_out, pretrained and not own, sd_arch)
     elif isinstance(arch, nn.Module):
@@ -427,9 +427,9 @@ def create_audio_model(arch,              # a timm name, a transformers folder o
 # %% ../nbs/03a_models.ipynb #40a97e44
 def feature_layer(model): # a model made by `audio_learner`
     """The linear layer whose input is `model`'s embedding: the first of fastai's head (`model[1]`) for timm and
-    torchvision bodies, an AudioSet `MobileNet`'s first of its head, a transformers model's classifier (its last),
+    torchvision bodies, an AudioSet CNN's `embedding_layer`, a transformers model's classifier (its last),
     else the first (`nets`' models, after their pooling)."""
-    if isinstance(model, MobileNet): return model.embedding_layer
+    if isinstance(model, AudioSetNet): return model.embedding_layer
     linear = lambda m: [l for l in m.modules() if isinstance(l, nn.Linear)]
     if isinstance(model, nn.Sequential) and len(model) == 2 and linear(model[1]): return linear(model[1])[0]
     if not linear(model): raise ArgumentError(f"{type(model).__name__} has no linear layer: it has no embedding to take")

@@ -27,7 +27,7 @@ from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch, crop_modes, i
 import fastaudio_lite.augment   # noqa: F401 (the augmentations join tfm_classes as they are defined)
 from .models import create_audio_model
 from .nets import reference_models
-from .audioset import MobileNet, archs as audioset_archs
+from .audioset import AudioSetNet, archs as audioset_archs
 from .learner import AudioLearner
 from .inference import load_audio_of, fix_length_of
 from .errors import SafeModelError
@@ -46,7 +46,7 @@ def _arch_of(learn):
     name, m = getattr(learn, 'arch', None), learn.model
     first = next(iter(m.children()), None)
     if name in reference_models and type(m) is reference_models[name]: return dict(kind='nets', name=name)
-    if name in audioset_archs and type(m) is MobileNet: return dict(kind='audioset', name=name)
+    if name in audioset_archs and isinstance(m, AudioSetNet): return dict(kind='audioset', name=name)
     if isinstance(name, str) and type(first).__name__ == 'TimmBody': return dict(kind='timm', name=name)
     if isinstance(name, str) and isinstance(m, torch.nn.Sequential) and name in _torchvision_names(): return dict(kind='torchvision', name=name)
     raise SafeModelError(f"the model ({type(m).__name__}, arch {name!r}) is not a timm, torchvision or fastaudio_lite "

@@ -632,7 +632,7 @@ class OffsetLog(nn.Module):
 class EfficientATMel(SpecTransform):
     """EfficientAT's log-mel front end (`AugmentMelSTFT` in evaluation mode): pre-emphasis, the power STFT over a symmetric
     Hann window, Kaldi's mel filters, `(log(S + 1e-5) + 4.5) / 5`; `(..., channels, n_mels, frames)`."""
-    order = 20
+    order, window = 20, 'hann_symmetric'
     def __init__(self,
                  sr=32000,          # the sample rate the model was trained at, in Hz: the batches must have it
                  n_mels=128,        # mel bands
@@ -658,13 +658,13 @@ class EfficientATMel(SpecTransform):
                x,          # an input like the ones it will take
                dft=False): # the STFT as the conv1d ONNX writes
         "`Preemphasis`, the power STFT, Kaldi's mel filters and `OffsetLog`."
-        stft = STFT(self.n_fft, self.hop_length, self.win_length, 'hann_symmetric', True, 'reflect', False, dft, x.device)
+        stft = STFT(self.n_fft, self.hop_length, self.win_length, self.window, True, 'reflect', False, dft, x.device)
         bands = kaldi_mel_banks(self.n_mels, self.n_fft, self.sr, self.f_min, self.f_max).to(x.device)
         return nn.Sequential(Preemphasis(self.preemphasis), STFTSpectrogram([stft], 2.), BandMatrix(bands), OffsetLog())
 
     def encodes(self, x: AudioTensor):
         self._check(x)
-        meta = dict(sr=x.sr, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length, window='hann_symmetric',
+        meta = dict(sr=x.sr, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length, window=self.window,
                     center=True, normalized=False, scale='mel', mel_scale='htk', f_min=self.f_min, f_max=self.f_max, power=2.,
                     db=True, channel_names=None)
         return _spec(per_chunk(self.module(x), plain_tensor(x)), meta)

@@ -1,6 +1,6 @@
-"""AudioSet CNNs (issue 55): EfficientAT's MobileNets give the official code's outputs on the same weights and inputs
-(tests/data/audioset_parity.npz, written by tests/data/make_audioset_parity.py from EfficientAT's repository), and so
-does their front end; each named model builds for one and two channels; from a checkpoint of the official layout one
+"""AudioSet CNNs (issue 55): EfficientAT's MobileNets and PANNs' CNN14 give the official code's outputs on the same
+weights and inputs (tests/data/audioset_parity.npz, written by tests/data/make_audioset_parity.py from the authors'
+repositories), and so do their front ends; each named model builds for one and two channels; from a checkpoint of the official layout one
 fine-tunes with fastai, exports to ONNX and round-trips the safe format; offline, the one warning says where the
 checkpoint goes."""
 import warnings
@@ -11,7 +11,7 @@ import torch
 from fastai.data.all import CategoryBlock, DataBlock
 
 from conftest import FSDD, ROOT
-from fastaudio_lite.audioset import MobileNet, archs, front_end
+from fastaudio_lite.audioset import Cnn14, MobileNet, archs, front_end
 from fastaudio_lite.core import AudioTensor
 from fastaudio_lite.data import AudioBlock, NameLabeller, RegexSplitter
 import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
@@ -20,6 +20,7 @@ from fastaudio_lite.runtime import OnnxModel
 from fastaudio_lite.safe import load_audio_learner
 
 WIDTHS = {'mn04': 0.4, 'mn10': 1.0}
+PANNS_FRONT = dict(sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000, classes_num=527)   # its 32 kHz checkpoint's
 REF = ROOT / 'tests' / 'data' / 'audioset_parity.npz'
 
 
@@ -64,6 +65,26 @@ def test_the_front_end_gives_the_official_code_s_spectrogram():
     assert np.abs(got[:, 0].numpy() - ref['front']).max() < 1e-5
 
 
+def test_cnn14_gives_the_official_code_s_outputs():
+    ref = np.load(REF)
+    m = Cnn14().eval()
+    m.load_state_dict(random_weights(m.state_dict()))   # the official names, less its front end's constants
+    x = torch.from_numpy(ref['cnn14_logmel'])
+    with torch.no_grad(): probs, emb = torch.sigmoid(m(x)).numpy(), m.embed(x).numpy()
+    assert np.abs(probs - ref['cnn14_probs']).max() < 1e-5 and np.abs(emb - ref['cnn14_embedding']).max() < 1e-5
+    assert ref['cnn14_embedding'].max() > 0.1 and np.ptp(ref['cnn14_probs']) > 0.1
+
+
+def test_cnn14_s_front_end_gives_the_official_spectrogram():
+    "torchlibrosa's convolution STFT and librosa's filters against the FFT and ours: the same dB within float32's rounding (2e-5 dB: 5e-6 of the power)."
+    ref = np.load(REF)
+    wave, _ = inputs()
+    x = AudioTensor(wave[:, None], sr=32000)
+    for t in front_end('cnn14'): x = t(x)
+    assert x.shape[1:] == (1, 64, 101)
+    assert np.abs(x[:, 0].numpy() - ref['cnn14_front']).max() < 2e-5
+
+
 @pytest.mark.parametrize('name', archs)
 def test_each_arch_builds_for_one_and_two_channels(name):
     for n_in in (1, 2):
@@ -71,33 +92,37 @@ def test_each_arch_builds_for_one_and_two_channels(name):
         with torch.no_grad(): assert m(torch.randn(1, n_in, archs[name].front_end()[0].n_mels, 50)).shape == (1, 3)
 
 
-def _dls():
-    "Four FSDD digits at 32 kHz through mn04_as's front end."
-    files = sorted(f for f in FSDD.glob('*.wav') if f.name[0] in '0123')
-    return DataBlock(blocks=(AudioBlock(sr=32000, duration=0.5), CategoryBlock), get_items=lambda _: files,
+def _dls(arch='mn04_as', digits='0123'):
+    "FSDD's spoken `digits` at `arch`'s rate through its front end."
+    files = sorted(f for f in FSDD.glob('*.wav') if f.name[0] in digits)
+    return DataBlock(blocks=(AudioBlock(sr=archs[arch].sr, duration=0.5), CategoryBlock), get_items=lambda _: files,
                      get_y=NameLabeller(r'^(\d)_'), splitter=RegexSplitter(r'_[0-2]\.wav$'),
-                     batch_tfms=front_end('mn04_as')).dataloaders('.', bs=16, num_workers=0)
+                     batch_tfms=front_end(arch)).dataloaders('.', bs=16, num_workers=0)
 
 
 @pytest.mark.slow
-def test_from_an_official_checkpoint_it_fine_tunes_exports_and_round_trips(tmp_path):
-    official = MobileNet(0.4).state_dict()            # the layout of mn04_as_mAP_432.pt: one channel, 527 classes
-    official = random_weights(official)
-    torch.save(official, tmp_path / 'mn04_as_mAP_432.pt')
-    dls = _dls()
-    learn = audio_learner(dls, 'mn04_as', weights=tmp_path / 'mn04_as_mAP_432.pt')
-    assert learn.pretrained and not any(p.requires_grad for p in learn.model.features[1].parameters() if p.ndim > 1)  # frozen body
-    torch.testing.assert_close(learn.model.features[3].block[0][0].weight.detach(), official['features.3.block.0.0.weight'])
+@pytest.mark.parametrize('arch,digits', [('mn04_as', '0123'), ('cnn14_16k', '01')])
+def test_from_an_official_checkpoint_it_fine_tunes_exports_and_round_trips(arch, digits, tmp_path):
+    official = random_weights(archs[arch].model().state_dict())   # the layout of the authors' file: one channel, 527 classes
+    if arch.startswith('cnn14'): official['logmel_extractor.melW'] = torch.zeros(257, 64)   # PANNs' files hold their front end too
+    ckpt = tmp_path / archs[arch].file
+    torch.save({'model': official} if arch.startswith('cnn14') else official, ckpt)   # PANNs' files are {'model': ...}
+    dls = _dls(arch, digits)
+    learn = audio_learner(dls, arch, weights=ckpt)
+    body, head = learn.opt.param_groups[0]['params'], learn.opt.param_groups[-1]['params']
+    assert learn.pretrained and not any(p.requires_grad for p in body if p.ndim > 1) and all(p.requires_grad for p in head)  # frozen body
+    stem = learn.model.state_dict()[learn.model.stem_key]
+    torch.testing.assert_close(stem, official[learn.model.stem_key])   # the checkpoint's first layer, for the one channel
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(1, 1e-3, freeze_epochs=1)
     assert all(p.requires_grad for p in learn.model.parameters())
     assert np.isfinite(learn.recorder.values[-1][:2]).all()
-    files = [f for f in dls.valid_ds.items][:12]
+    files = list(dls.valid_ds.items)[:12]
     with learn.no_bar(): want = learn.get_preds(dl=learn.dls.test_dl(files))[0].numpy()
     m = OnnxModel(learn.export_onnx(tmp_path / 'm.onnx'))
     assert np.abs(m([m.clip(f) for f in files]) - want).max() < 1e-4
     learn.export_safe(tmp_path / 'm.safetensors')
     rebuilt = load_audio_learner(tmp_path / 'm.safetensors')
-    assert type(rebuilt.model) is MobileNet and rebuilt.arch == 'mn04_as'
+    assert type(rebuilt.model) is type(learn.model) and rebuilt.arch == arch
     with rebuilt.no_bar(): again = rebuilt.get_preds(dl=rebuilt.dls.test_dl(files))[0].numpy()
     assert np.abs(again - want).max() < 1e-5
 

@@ -1,13 +1,18 @@
-"""Writes audioset_parity.npz: what EfficientAT's own code computes, for tests/test_audioset.py to compare with.
+"""Writes audioset_parity.npz: what EfficientAT's and PANNs' own code computes, for tests/test_audioset.py to compare with.
 
-For mn04 and mn10 (widths 0.4 and 1.0): the official `get_model` loaded with the random weights of
-`test_audioset.random_weights`, its logits and embedding of random spectrograms; and the official front end
-(`AugmentMelSTFT`, evaluation mode) of random waveforms. EfficientAT's code comes from its repository
-(github.com/fschmid56/EfficientAT, MIT); its front end calls torchaudio for Kaldi's mel filters, taken here from the
-torchaudio 2.9.0 wheel's `compliance/kaldi.py` (torchaudio itself does not load with this torch). Run:
+For mn04 and mn10 (widths 0.4 and 1.0): EfficientAT's `get_model` loaded with the random weights of
+`test_audioset.random_weights`, its logits and embedding of random spectrograms; its front end (`AugmentMelSTFT`,
+evaluation mode) of random waveforms. For CNN14: PANNs' `Cnn14` with random weights, its probabilities and embedding of
+random log-mel spectrograms (its own front end set aside), and that front end (torchlibrosa's `Spectrogram` and
+`LogmelFilterBank`) of the same waveforms. The code comes from the repositories (github.com/fschmid56/EfficientAT and
+github.com/qiuqiangkong/audioset_tagging_cnn, both MIT) and the torchlibrosa 0.1.0 wheel; EfficientAT's front end calls
+torchaudio for Kaldi's mel filters, taken from the torchaudio 2.9.0 wheel's `compliance/kaldi.py` (torchaudio itself
+does not load with this torch). Run:
     git clone https://github.com/fschmid56/EfficientAT /tmp/eat
-    pip download torchaudio==2.9.0 --no-deps -d /tmp/ta && (cd /tmp/ta && unzip -o torchaudio-*.whl 'torchaudio/compliance/*')
-    .venv/bin/python tests/data/make_audioset_parity.py /tmp/eat /tmp/ta/torchaudio/compliance/kaldi.py
+    git clone https://github.com/qiuqiangkong/audioset_tagging_cnn /tmp/panns
+    pip download torchaudio==2.9.0 torchlibrosa==0.1.0 --no-deps -d /tmp/ta
+    (cd /tmp/ta && unzip -o torchaudio-*.whl 'torchaudio/compliance/*' && unzip -o torchlibrosa-*.whl -d tl)
+    .venv/bin/python tests/data/make_audioset_parity.py /tmp/eat /tmp/panns /tmp/ta
 """
 import contextlib
 import importlib.util
@@ -22,7 +27,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from test_audioset import WIDTHS, inputs, random_weights  # noqa: E402
+from test_audioset import PANNS_FRONT, WIDTHS, inputs, random_weights  # noqa: E402
 
 
 def official(repo, kaldi_py):
@@ -41,8 +46,34 @@ def official(repo, kaldi_py):
     return get_model, AugmentMelSTFT
 
 
-def main(repo, kaldi_py):
-    get_model, AugmentMelSTFT = official(repo, kaldi_py)
+def panns(repo, ta):
+    "PANNs' `Cnn14`, with torchlibrosa from its wheel."
+    sys.path[:0] = [str(ta / 'tl'), str(repo / 'pytorch')]
+    from models import Cnn14
+    sys.modules.pop('models')   # EfficientAT's package has the same name
+    sys.path.remove(str(repo / 'pytorch'))
+    return Cnn14
+
+
+def cnn14_outputs(Cnn14, wave):
+    "PANNs' CNN14 of random log-mel spectrograms with random weights, and its front end of `wave`."
+    rng = np.random.default_rng(2)
+    logmel = torch.from_numpy(rng.standard_normal((2, 1, 64, 101)).astype(np.float32))   # our layout: (batch, 1, bands, frames)
+    m = Cnn14(**PANNS_FRONT).eval()
+    front = {k: v for k, v in m.state_dict().items() if k.startswith(('spectrogram_extractor.', 'logmel_extractor.'))}
+    weights = random_weights({k: v for k, v in m.state_dict().items() if k not in front})
+    m.load_state_dict({**front, **weights})
+    with torch.no_grad():
+        spec = m.logmel_extractor(m.spectrogram_extractor(wave))[:, 0].transpose(1, 2)   # (batch, bands, frames)
+        m.spectrogram_extractor, m.logmel_extractor = torch.nn.Identity(), torch.nn.Identity()
+        out = m(logmel.transpose(2, 3))   # its own layout: (batch, 1, frames, bands)
+    return dict(cnn14_logmel=logmel.numpy(), cnn14_probs=out['clipwise_output'].numpy(), cnn14_embedding=out['embedding'].numpy(),
+                cnn14_front=spec.numpy())
+
+
+def main(eat, panns_repo, ta):
+    Cnn14 = panns(panns_repo, ta)
+    get_model, AugmentMelSTFT = official(eat, ta / 'torchaudio' / 'compliance' / 'kaldi.py')
     stft = torch.stft
     def stft_real(*a, return_complex=None, **kw):   # this torch no longer returns real pairs; the same numbers as complex
         X = stft(*a, return_complex=True, **kw)
@@ -58,9 +89,10 @@ def main(repo, kaldi_py):
         m.load_state_dict(random_weights(m.state_dict()))
         with torch.no_grad(): logits, emb = m(spec)
         out[f'{name}_logits'], out[f'{name}_embedding'] = logits.numpy(), emb.numpy()
+    out.update(cnn14_outputs(Cnn14, wave))
     np.savez_compressed(HERE / 'audioset_parity.npz', **out)
     print({k: v.shape for k, v in out.items()})
 
 
 if __name__ == '__main__':
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(*(Path(a) for a in sys.argv[1:4]))
