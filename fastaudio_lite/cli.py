@@ -81,6 +81,7 @@ def build_dls(data,            # a folder of audio files
               cols=None,       # the table's column names: `dict(file_col=..., label_col=..., fold_col=..., group_col=...)`
               valid_re=None,   # regular expression of validation file paths
               allow_outside=False, # accept table rows whose files lie outside `data`
+              annotations=None, # `--annotations`: `dict(annotations=ANN, window_s=, hop_s=, min_overlap=, background_ratio=)` for `AudioDataLoaders.from_annotations`
               **settings):     # `AudioDataLoaders.from_path_func`'s (valid_pct, valid_fold, seed, group_re, allow_leak, shots, sr, duration, bs, cache, ...) and the recipe's (spec, arch, epochs, ...)
     """The `DataLoaders` for the `train` command's options: `dataloaders.AudioDataLoaders`' factory for the labels they
     name (a table, folders, names, a data set's own rules) with their split and recipe settings; its messages in the
@@ -94,7 +95,11 @@ def build_dls(data,            # a folder of audio files
     if valid_fold is not None and (valid_re is not None or valid_pct is not None or split is not None):
         raise UserError("--valid-fold holds out a fold: leave out --valid-re, --valid-pct and --split")
     if isinstance(settings.get('cache'), (str, Path)): _check_cache(Path(settings['cache']))
+    if annotations is not None and (labels is not None or label != 'parent' or split is not None or valid_re is not None or settings.get('duration')):
+        raise UserError("--annotations gives the labels of windows of --window seconds: leave out --labels, --label, --split, --valid-re and --duration")
     try:
+        if annotations is not None:
+            return AudioDataLoaders.from_annotations(data, **annotations, **{k: v for k, v in settings.items() if k != 'duration'})
         if labels is not None:
             cols = {('fn_col' if k == 'file_col' else k): v for k, v in (cols or {}).items()}
             return AudioDataLoaders.from_csv(data, labels, **cols, valid_re=valid_re, allow_outside=allow_outside, **settings)
@@ -193,6 +198,14 @@ def _data_options(t):
     t.add_argument('--group-re', metavar='REGEX', help="the clip's group (recording, site, speaker): the regex's first group in the file name; splits keep groups whole")
     t.add_argument('--allow-leak', action='store_true', help='accept a split with a group on both sides (judged on clips of sources it trained on)')
     t.add_argument('--allow-outside', action='store_true', help="accept --labels rows whose files lie outside DATA ('../x.wav', '/abs/x.wav')")
+    t.add_argument('--annotations', metavar='ANN', help="train on windows of long recordings: a folder of Raven selection tables or Audacity label "
+                   "tracks (one per recording, matched by name) or one CSV of boxes (file, onset, offset, label)")
+    t.add_argument('--window', type=float, default=1.0, metavar='S', help='with --annotations: seconds in a window (default 1)')
+    t.add_argument('--hop', type=float, default=None, metavar='S', help='with --annotations: seconds between windows (default: half a window)')
+    t.add_argument('--min-overlap', type=float, default=0.5, metavar='F', help="with --annotations: a box labels a window it overlaps by "
+                   "this share of the shorter of the two (default 0.5)")
+    t.add_argument('--background-ratio', type=float, default=1.0, metavar='R', help='with --annotations: windows without a box kept per '
+                   'labelled window, drawn at random (default 1)')
 
 class _Choices:
     """An option's choices as the library defines them, read when argparse first needs them (a value to check, a help
@@ -431,7 +444,8 @@ def _dls(a, lr, valid_fold=None, draw=None, recipe=True):
                     mixup=a.mixup if a.augment else 0., label_smoothing=a.label_smoothing, average=a.average, balance=a.balance,
                     valid_fold=a.valid_fold if valid_fold is None else valid_fold,
                     group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5),
-                    shots=getattr(a, 'shots', None), shots_seed=draw or 0)
+                    shots=getattr(a, 'shots', None), shots_seed=draw or 0, annotations=None if not a.annotations else dict(
+                        annotations=a.annotations, window_s=a.window, hop_s=a.hop, min_overlap=a.min_overlap, background_ratio=a.background_ratio))
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     if recipe: say(dls.recipe.but(bs=dls.bs).summary(a.augment, dls))
     return dls

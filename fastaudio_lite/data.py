@@ -22,7 +22,7 @@ from plum import dispatch
 
 
 from . import decode
-from .decode import check_pad, check_sr, downmix, read_clip
+from .decode import Span, check_pad, check_sr, downmix, read_clip, read_span
 from .errors import ArgumentError, AudioError
 from .core import AudioTensor, WaveCache, audio_info, plain_tensor, resample, show_labelled
 from fastcore.basics import store_attr
@@ -45,9 +45,9 @@ def _wave_cache(cache, sr, mono):
     raise ArgumentError(f"cache must be None, True, a folder or a WaveCache, got {cache!r}")
 
 class LoadAudio(Transform):
-    "Decode a path, or convert an array, to an `AudioTensor` at `sr` Hz, averaged to one channel if `mono`."
+    "Decode a path or a `Span` of a recording, or convert an array, to an `AudioTensor` at `sr` Hz, averaged to one channel if `mono`."
     # fastai's `test_dl` keeps the type transforms that accept an item's type: all of these go through this one.
-    input_types = (str, Path, np.ndarray, torch.Tensor)
+    input_types = (str, Path, Span, np.ndarray, torch.Tensor)
     train_setup = False  # `setups` sees every item, so the cache fills for the validation set too
     def __init__(self,
                  sr=16000,    # the rate every file is resampled to, in Hz
@@ -61,18 +61,20 @@ class LoadAudio(Transform):
              fn,       # an audio file
              n=None,   # samples wanted (None: all)
              pos=0.5): # fraction of the slack before the clip
-        "The `n` samples of file `fn` at fraction `pos` of its slack (all if `n` is None), float32 `(channels, samples)`."
+        "The `n` samples of file `fn` at fraction `pos` of its slack (all if `n` is None; a `Span`: its part), float32 `(channels, samples)`."
+        if isinstance(fn, Span): return read_span(fn.file, self.sr, fn.start_s, fn.end_s, self.mono)   # the cache holds whole files
         if self.cache is None: return read_clip(fn, self.sr, self.mono, n, pos)
         return self.cache.get(fn, n, pos).astype(np.float32)
     def setups(self, items):
         items = getattr(items, 'items', items)
         if self.channels is None:   # what predictions check each file against: a model of two channels never gets one
             for f in list(items)[:8]:
+                f = f.file if isinstance(f, Span) else f
                 try: self.channels = int(read_clip(f, self.sr, False, 1).shape[0]) if isinstance(f, (str, Path)) else None
                 except AudioError: continue
                 break
         if self.cache is None: return
-        bad = self.cache.fill(items)
+        bad = self.cache.fill([f for f in items if not isinstance(f, Span)])
         if bad: warnings.warn(f"{len(bad)} files could not be decoded into the cache: " +
                               '; '.join(f"{f}: {r}" for f, r in bad.items()))
     def __getstate__(self):
@@ -81,6 +83,7 @@ class LoadAudio(Transform):
     # for files, `AudioDataLoader` skips this encodes and calls `read` itself, once per item (`_fast_plan`): change `read`,
     # which both paths run (tests/test_pipeline.py checks that they give the same batches)
     def encodes(self, fn: str | Path): return AudioTensor(torch.from_numpy(self.read(fn)), sr=self.sr)
+    def encodes(self, s: Span): return AudioTensor(torch.from_numpy(self.read(s)), sr=self.sr)
     def encodes(self, x: AudioTensor):
         x = downmix(x) if self.mono else x
         return resample(x, x.sr or self.sr, self.sr)
@@ -138,7 +141,7 @@ def _fast_plan(dl):
     if len(x_tfms) != 1 or not isinstance(x_tfms[0], LoadAudio): return None
     if not all(isinstance(t, (FixLength, ToTensor)) for t in dl.after_item.fs): return None
     items = tls[0].items   # the Datasets' TfmdLists (`dsets.tls`): fastai's own path to a data set's items and labels
-    if not all(isinstance(o, (str, Path)) for o in items): return None
+    if not all(isinstance(o, (str, Path, Span)) for o in items): return None
     # labels once per data set (in the main process, before workers start), not once per item per epoch
     ys = dl.dataset.__dict__.get('_audio_labels')
     if ys is None or len(ys) != len(items):

@@ -15,15 +15,15 @@ from fastcore.foundation import L
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import RandomSplitter, parent_label
 
-from .decode import audio_extensions
-from .errors import ArgumentError
-from .core import get_audio_files, say
+from .decode import Span, audio_extensions
+from .errors import ArgumentError, DataError
+from .events import read_annotations, window_labels
+from .core import audio_info, get_audio_files, say
 from .data import NameLabeller, RegexSplitter, labels_of
 from .spectrogram import stft_args
 from .datasets import (FoldSplitter, GroupSplitter, TableLabeller, check_leak, esc_fold, grouped_folds, labels_table,
                                      layout_split, read_labels)
 from .recipes import recipe, recipe_for
-from .errors import DataError
 
 # %% auto #0
 __all__ = ['groups_from_re', 'FewShotSplitter', 'AudioDataLoaders']
@@ -91,7 +91,7 @@ class AudioDataLoaders(DataLoaders):
                        num_workers=0,     # loader processes
                        **changes):        # the recipe's other settings: spec, coord, hop_length, win_scales, arch, epochs, lr, ...
         "The recipe's `DataLoaders` of `fnames` labelled by `label_func`, split as above."
-        items = L(map(Path, fnames))
+        items = L(f if isinstance(f, Span) else Path(f) for f in fnames)
         if len(items) == 0: raise DataError(f"{path}: no audio files found (looked for {', '.join(audio_extensions)})")
         if group_re is not None: groups = groups_from_re(items, group_re)
         splitter, kind = cls._split(items, label_func, splitter, valid_pct, seed, valid_fold, folds, groups, n_folds, kind)
@@ -216,3 +216,52 @@ class AudioDataLoaders(DataLoaders):
     def _files(path):
         if not Path(path).is_dir(): raise ArgumentError(f"{path}: no such folder")
         return get_audio_files(path)
+
+    @classmethod
+    def from_annotations(cls,
+                         path,                     # the recordings' folder
+                         annotations,              # a folder of tables, one per recording, or one table of boxes (`events.read_annotations`)
+                         window_s=1.0,             # seconds in a window: the clip the model hears
+                         hop_s=None,               # seconds between windows (None: half a window)
+                         min_overlap=0.5,          # a box labels a window it overlaps by this share of the shorter of the two
+                         background='background',  # the label of a window without a box, when each window has one label
+                         background_ratio=1.,      # background windows kept for each labelled one, drawn at random (None: all)
+                         fnames=None,              # the recordings (None: every audio file under `path`)
+                         label_col=None,           # a Raven table's label column (`events.read_events`)
+                         group_re=None,            # a regular expression whose first group, in a recording's name, is its group (a site, a date)
+                         kind=None,                # 'speech', 'sound', 'music' (None: from the recordings' lengths)
+                         sr=None,                  # the rate (None: the recipe's for the recordings)
+                         seed=42,                  # the background's draw, the split, the batch order
+                         **kwargs):                # `from_path_func`'s: valid_pct, valid_fold, allow_leak, bs, ...
+        """The recipe's `DataLoaders` of the windows of annotated recordings (`decode.Span` items), labelled by
+        `events.window_labels`: each window with the labels of the boxes that cover enough of it, several making the
+        task multi-label, the others `background` (kept at `background_ratio` to the labelled ones). The split keeps each
+        recording whole (or each group of `group_re`), and the leak check applies."""
+        recs = [Path(f) for f in (get_audio_files(path) if fnames is None else fnames)]
+        if not recs: raise DataError(f"{path}: no audio files found (looked for {', '.join(audio_extensions)})")
+        info = audio_info(recs)
+        if bad := next((f for f, i in zip(recs, info) if isinstance(i, str)), None): raise DataError(f"{bad}: {info[recs.index(bad)]}")
+        durations = {str(f): i[0] / i[1] for f, i in zip(recs, info)}
+        boxes = read_annotations(annotations, [str(f) for f in recs], durations, label_col)
+        spans, labels = [], {}
+        for f in recs:
+            for s, e, ls in window_labels(boxes[str(f)], durations[str(f)], window_s, hop_s or window_s / 2, min_overlap):
+                spans.append(Span(str(f), s, e)); labels[spans[-1]] = ls
+        multi = any(len(ls) > 1 for ls in labels.values())
+        named = [s for s in spans if labels[s]]
+        if not named: raise DataError(f"{annotations}: no window is labelled (no box covers {min_overlap:g} of a window or of itself)")
+        rest = [s for s in spans if not labels[s]]
+        if background_ratio is not None and len(rest) > background_ratio * len(named):
+            keep = set(np.random.default_rng(seed).choice(len(rest), int(background_ratio * len(named)), replace=False).tolist())
+            rest = [s for i, s in enumerate(rest) if i in keep]
+        kept = set(named) | set(rest)
+        spans = [s for s in spans if s in kept]
+        label_of = (lambda s: labels[s]) if multi else (lambda s: labels[s][0] if labels[s] else background)
+        rec_group = groups_from_re(recs, group_re) if group_re is not None else {str(f): str(f) for f in recs}
+        r = recipe_for(recs, kind)
+        say(f"annotated windows: {len(named)} labelled, {len(rest)} background ({window_s:g} s every {hop_s or window_s / 2:g} s, "
+            f"{len(recs)} recordings, {'several labels per window' if multi else 'one label per window'})")
+        dls = cls.from_path_func(path, spans, label_of, groups={str(s): rec_group[s.file] for s in spans}, seed=seed, kind=r.kind,
+                                 sr=r.sr if sr is None else sr, duration=window_s, **kwargs)
+        dls.annotations = dict(window_s=window_s, hop_s=hop_s or window_s / 2, min_overlap=min_overlap, background=None if multi else background)
+        return dls

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from typing import NamedTuple
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from .errors import ArgumentError, AudioError, claim
 # %% auto #0
 __all__ = ['pad_modes', 'audio_extensions', 'full_scale_limit', 'pickle_suffixes', 'max_sr', 'max_clip_samples', 'check_sr',
            'resample_array', 'downmix', 'check_pad', 'fix_length', 'find_audio', 'clip_window', 'why_unreadable',
-           'check_regular', 'decode_window', 'read_clip', 'read_span', 'audio_windows', 'read_all', 'sniff_model',
-           'model_format', 'check_output', 'temp_path', 'publish', 'atomic_write', 'check_labels', 'check_clip']
+           'check_regular', 'decode_window', 'read_clip', 'read_span', 'Span', 'audio_windows', 'read_all',
+           'sniff_model', 'model_format', 'check_output', 'temp_path', 'publish', 'atomic_write', 'check_labels',
+           'check_clip']
 
 # %% ../nbs/00a_decode.ipynb #214c2876
 def check_sr(sr,              # the value to check
@@ -191,6 +193,12 @@ def read_span(fn,          # an audio file
     if not 0 <= start_s < end_s: raise ArgumentError(f"a span needs 0 <= start_s < end_s, got {start_s!r} to {end_s!r}")
     window = lambda frames, file_sr: (int(start_s * file_sr), max(1, int(round((end_s - start_s) * file_sr))))
     return decode_window(fn, sr, mono, window)[0]
+
+class Span(NamedTuple):
+    "A part of a recording, `start_s` to `end_s` seconds of `file`: an item a data block decodes alone (`read_span`), as a window of an annotated recording."
+    file: str
+    start_s: float
+    end_s: float
 
 # %% ../nbs/00a_decode.ipynb #2dece65a
 def audio_windows(fn,          # an audio file, read a window at a time

@@ -22,7 +22,8 @@ from .errors import ArgumentError
 
 # %% auto #0
 __all__ = ['score_threshold', 'event_formats', 'Event', 'event_settings', 'find_events', 'SafeWriter', 'EventWriter',
-           'write_events', 'recording_of', 'recording_keys', 'read_events', 'evaluate_events']
+           'write_events', 'recording_of', 'recording_keys', 'read_events', 'evaluate_events', 'window_labels',
+           'read_annotations']
 
 # %% ../nbs/00b_events.ipynb #7e77589e
 class Event(NamedTuple):
@@ -209,6 +210,7 @@ def write_events(events,           # the events (`Event`)
 # %% ../nbs/00b_events.ipynb #c5343b40
 _raven_labels = ('Annotation', 'Label', 'label', 'Class', 'class', 'Species', 'Common Name', 'Species Code', 'Sound Type', 'Call Type')
 _raven_files = ('Begin File', 'Begin Path', 'File', 'file')
+_onsets, _offsets = ('onset', 'onset_s', 'start', 'start_s', 'begin'), ('offset', 'offset_s', 'end', 'end_s', 'stop')
 
 def recording_of(path): # a recording, or a table of one recording's events
     "A recording's name without folder or extension (`a/rec.wav`, `rec.txt` and Raven's `rec.Table.1.selections.txt` are `rec`)."
@@ -257,7 +259,7 @@ def _event(path, line, file, label, on, off, peak=None, mean=None):
     try: return Event(file, label, on, off, score(peak), score(mean))
     except ValueError: raise ArgumentError(f"{path}: line {line}: a score that is not a number") from None
 
-def read_events(path,             # a CSV of `EventWriter`, a Raven selection table or an Audacity label track
+def read_events(path,             # a CSV of `EventWriter` or of boxes (file, label, onset, offset), a Raven selection table or an Audacity label track
                 file=None,        # the recording the events are of (default: the table's file column, else the table's name)
                 label_col=None):  # a Raven table's label column (default: Annotation, or the first of Label, Class, Species, Common Name...)
     "The events (`Event`) of a table, its format read from its first line; an `ArgumentError` names the table, the line and the reason."
@@ -282,6 +284,14 @@ def read_events(path,             # a CSV of `EventWriter`, a Raven selection ta
             f = file if file is not None else (Path(r[fcol].replace('\\', '/')).name if fcol and r[fcol] else own)
             out.append(_event(path, i, f, _unescaped(r[col] or ''), r['Begin Time (s)'], r['End Time (s)'], r.get('Peak Score'), r.get('Mean Score')))
         return out
+    cols = [c.strip().lower() for c in head.split(',')]
+    on_col, off_col = (next((c for c in names if c in cols), None) for names in (_onsets, _offsets))
+    if head.split(',')[:4] != ['file', 'label', 'onset_s', 'offset_s'] and {'file', 'label'} <= set(cols) and on_col and off_col:
+        rows = [dict(zip(cols, r)) for r in csv.reader(lines[1:]) if any(c.strip() for c in r)]   # a table of boxes: file, label, onset, offset
+        if short := next((i for i, r in enumerate(rows, 2) if len(r) < len(cols)), None):
+            raise ArgumentError(f"{path}: line {short}: fewer cells than the header's")
+        return [_event(path, i, file if file is not None else _unescaped(r['file']), _unescaped(r['label']), r[on_col], r[off_col])
+                for i, r in enumerate(rows, 2)]
     if head.split(',')[:4] == ['file', 'label', 'onset_s', 'offset_s']:   # EventWriter's CSV
         rows = list(csv.DictReader(lines))
         if short := next((i for i, r in enumerate(rows, 2) if None in (r['file'], r['label'], r['offset_s'])), None):
@@ -378,3 +388,58 @@ def evaluate_events(predicted,         # the events found (`Event`)
         c[0] += both; c[1] += sum(b - a for a, b in on_est) - both; c[2] += sum(b - a for a, b in on_ref) - both
     return dict(event=_summary(ev), segment=_summary(seg), collar=collar, offset_frac=offset_frac, segment_s=segment,
                 n_reference=len(reference), n_predicted=len(predicted))
+
+# %% ../nbs/00b_events.ipynb #6a3d03aa
+def window_labels(boxes,            # one recording's boxes (`Event`s)
+                  duration_s,       # the recording's length, seconds
+                  window_s,         # seconds in a window
+                  hop_s=None,       # seconds between window starts (None: a window)
+                  min_overlap=0.5): # the overlap that labels a window, as a share of the shorter of the window and the box
+    """`[(start_s, end_s, labels)]` for the windows of a recording `duration_s` long, `hop_s` apart, the last ending at the
+    recording's end (as `decode.audio_windows` cuts them; a recording shorter than a window is one window): each window's
+    labels, sorted, are those of the boxes that overlap it by at least `min_overlap` of the shorter of the two; none for background."""
+    window_s, hop_s = _number(window_s, 'window_s', lo_open=True), _number(window_s if hop_s is None else hop_s, 'hop_s', lo_open=True)
+    min_overlap = _number(min_overlap, 'min_overlap', 0., 1., lo_open=True)
+    n = max(1, int(math.floor((duration_s - window_s) / hop_s + 1e-9)) + 1) if duration_s > window_s else 1
+    starts = [round(i * hop_s, 6) for i in range(n)]
+    if duration_s > window_s and starts[-1] + window_s < duration_s - 1e-6: starts.append(round(duration_s - window_s, 6))
+    out = []
+    for s in starts:
+        e = min(s + window_s, max(duration_s, window_s))
+        labels = {b.label for b in boxes if min(e, b.offset) - max(s, b.onset) >= min_overlap * min(e - s, max(b.offset - b.onset, 1e-9)) - 1e-9}
+        out.append((s, e, sorted(labels)))
+    return out
+
+def read_annotations(annotations,       # a folder of tables (one per recording) or one table of boxes
+                     recordings,        # the recordings they annotate
+                     durations=None,    # `{recording: seconds}`, to check that no box ends past its recording's end
+                     label_col=None,    # a Raven table's label column (`read_events`)
+                     root=None):        # the folder the recordings' paths are relative to (`recording_keys`)
+    """`{recording: [Event]}`: each recording's boxes, from a folder of Raven selection tables, Audacity label tracks or
+    event CSVs (`.txt`, `.tsv`, `.csv`; one per recording, matched by name as `recording_keys` matches them), or from one
+    table of boxes. Every recording needs a table (an empty table: no boxes); an `ArgumentError` names a recording with
+    none, a table that names no recording, a box past its recording's end."""
+    ann = Path(annotations)
+    if not ann.exists(): raise ArgumentError(f"annotations: {ann} does not exist")
+    tables = sorted(p for p in ann.rglob('*') if p.suffix.lower() in ('.txt', '.tsv', '.csv') and p.is_file()) if ann.is_dir() else [ann]
+    if not tables: raise ArgumentError(f"annotations: {ann} holds no table (.txt, .tsv or .csv)")
+    boxes = {t: read_events(t, label_col=label_col) for t in tables}
+    recs = [str(r) for r in recordings]
+    keys = recording_keys(recs + [e.file for evs in boxes.values() for e in evs] + ([t.name for t in tables] if ann.is_dir() else []), root)
+    out, named = {r: [] for r in recs}, set()
+    by_key = {keys[r]: r for r in recs}
+    for t, evs in boxes.items():
+        if ann.is_dir() and not evs:                  # an empty table: its recording has no boxes
+            if keys[t.name] not in by_key: raise ArgumentError(f"{t}: names no recording among the data's ({recording_of(t)})")
+            named.add(by_key[keys[t.name]])
+        for e in evs:
+            r = by_key.get(keys[e.file])
+            if r is None: raise ArgumentError(f"{t}: a box of {e.file!r} ({e.label}, {e.onset:g}-{e.offset:g} s): no such recording among the data's")
+            if durations is not None and e.offset > durations[r] + 1e-3:
+                raise ArgumentError(f"{t}: the box {e.label} {e.onset:g}-{e.offset:g} s ends past the end of {r} ({durations[r]:g} s)")
+            out[r].append(e)
+            named.add(r)
+    if missing := [r for r in recs if r not in named]:
+        raise ArgumentError(f"{missing[0]}: no table annotates it" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else '') +
+                            ": give each recording a table (an empty one if it has no sound to label), or leave it out of the data")
+    return out

@@ -25,7 +25,7 @@ from fastai.data.transforms import parent_label
 from fastai.metrics import accuracy
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 
-from .decode import publish, temp_path
+from .decode import Span, publish, temp_path
 from .errors import ArgumentError, Busy, claim
 from .core import audio_errors, audio_info, get_audio_files, say
 from .events import score_threshold
@@ -180,13 +180,15 @@ class Recipe:
         from fastai.data.transforms import RandomSplitter
         items = L(get_audio_files(source) if items is None else items)
         if not items: raise DataError(f"{source}: no audio files")
-        bad = audio_errors(items)
+        file_of = lambda i: i.file if isinstance(i, Span) else i   # a window of a recording (`from_annotations`) or a file
+        files = list(dict.fromkeys(map(file_of, items)))
+        bad = audio_errors(files)
         if bad:
             listing = '; '.join(f"{f}: {r}" for f, r in bad.items())
-            if strict: raise DataError(f"{len(bad)} of {len(items)} files cannot be decoded (strict): {listing}")
+            if strict: raise DataError(f"{len(bad)} of {len(files)} files cannot be decoded (strict): {listing}")
             if rank_distrib() == 0:   # under torchrun every process finds them; one says so
-                warnings.warn(f"leaving out {len(bad)} of {len(items)} files that cannot be decoded: {listing}", stacklevel=2)
-            items = items.filter(lambda f: f not in bad)
+                warnings.warn(f"leaving out {len(bad)} of {len(files)} files that cannot be decoded: {listing}", stacklevel=2)
+            items = items.filter(lambda f: file_of(f) not in bad)
         ys = [get_y(f) for f in items]
         multi = any(isinstance(y, (list, tuple)) for y in ys)
         vocab = {l for y in ys for l in labels_of(y)}
