@@ -6,7 +6,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).parent
 DOC = BENCH.parent / 'BENCHMARKS.md'
-ORDER = ['spectrogram', 'pipeline', 'overhead', 'onnx_export', 'predict_memory', 'gpu', 'distributed', 'hf_models', 'training', 'accuracy', 'loso_ablation', 'recipes', 'tutorials', 'imbalance', 'events', 'embeddings', 'embeddings_pooling', 'embeddings_speech', 'agile', 'pretrained']
+ORDER = ['spectrogram', 'pipeline', 'overhead', 'onnx_export', 'predict_memory', 'gpu', 'distributed', 'hf_models', 'training', 'accuracy', 'loso_ablation', 'recipes', 'tutorials', 'imbalance', 'events', 'embeddings', 'embeddings_pooling', 'embeddings_speech', 'agile', 'pretrained', 'pretrained_imagenet']
 HEADER = ("# Benchmarks\n\nWritten by `make bench` (`bench/run_all.py`), one section per script in `bench/`. Ratios are measured "
           "within one run on one machine; absolute times on a shared machine are noisy.\n")
 
