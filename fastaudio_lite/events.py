@@ -22,8 +22,8 @@ from .errors import ArgumentError
 
 # %% auto #0
 __all__ = ['score_threshold', 'event_formats', 'Event', 'event_settings', 'find_events', 'SafeWriter', 'EventWriter',
-           'write_events', 'recording_of', 'recording_keys', 'read_events', 'evaluate_events', 'window_labels',
-           'read_annotations']
+           'write_events', 'recording_of', 'recording_keys', 'read_events', 'evaluate_events', 'PSDS', 'psds',
+           'window_frames', 'window_labels', 'read_annotations']
 
 # %% ../nbs/00b_events.ipynb #7e77589e
 class Event(NamedTuple):
@@ -388,6 +388,128 @@ def evaluate_events(predicted,         # the events found (`Event`)
         c[0] += both; c[1] += sum(b - a for a, b in on_est) - both; c[2] += sum(b - a for a, b in on_ref) - both
     return dict(event=_summary(ev), segment=_summary(seg), collar=collar, offset_frac=offset_frac, segment_s=segment,
                 n_reference=len(reference), n_predicted=len(predicted))
+
+# %% ../nbs/00b_events.ipynb #50cebbe0
+class PSDS(NamedTuple):
+    "A PSDS: its value, each class's (on that class's ROC alone), and the ROC `(etpr, efpr)` it is the area under (normalised)."
+    value: float
+    per_class: dict
+    roc: tuple
+
+def _runs(s, t, cands):
+    "Onset and offset times `(len(cands), M)` of the runs of `s >= c` for each candidate `c` (inactive slots: onset = offset = 0)."
+    det = s[None] >= cands[:, None]
+    pad = np.zeros((len(cands), 1), bool)
+    on, off = np.concatenate([det, pad], 1) & ~np.concatenate([pad, det], 1), ~np.concatenate([det, pad], 1) & np.concatenate([pad, det], 1)
+    n = on.sum(1)
+    m = max(int(n.max()) if len(n) else 0, 1)
+    ons, offs = np.zeros((len(cands), m)), np.zeros((len(cands), m))
+    slot = lambda rows: np.arange(len(rows)) - (np.cumsum(n) - n)[rows]
+    r, c = np.nonzero(on); ons[r, slot(r)] = t[c]
+    r, c = np.nonzero(off); offs[r, slot(r)] = t[c]
+    return ons, offs
+
+def _inter(on, off, g_on, g_off):
+    "Intersections `(..., M, G)` of detections with annotated events."
+    return np.maximum(np.minimum(off[..., None], g_off) - np.maximum(on[..., None], g_on), 0.)
+
+def _psd_stats(s, t, gt, others, dtc, gtc, cttc, dec):
+    "One file and class: the candidate thresholds (its scores, then inf) and the true positives, false positives and cross triggers at each."
+    cands = np.unique(s)
+    on, off = _runs(s, t, cands)
+    active, length = off > on, off - on
+    g_on, g_off = (np.array([e[i] for e in gt], float).reshape(-1) for i in (0, 1))
+    x = _inter(on, off, g_on, g_off)
+    ok = (np.round(x.sum(-1), dec) >= np.round(dtc * length, dec)) & active
+    fps = active.sum(1) - ok.sum(1)
+    tps = (np.round((ok[..., None] * x).sum(-2), dec) >= np.round(gtc * (g_off - g_on), dec)).sum(-1)
+    cts = {}
+    for c, evs in others.items():
+        o_on, o_off = (np.array([e[i] for e in evs], float).reshape(-1) for i in (0, 1))
+        y = (np.round(((~ok)[..., None] * _inter(on, off, o_on, o_off)).sum(-1), dec) >= np.round((cttc or 0.) * length, dec)) & active
+        cts[c] = y.sum(1) if len(evs) else np.zeros(len(cands), int)
+    return cands, tps, fps, cts
+
+def _staircase_auc(y, x, max_x):
+    i = np.argsort(x, kind='stable')
+    x, y = x[i], y[i]
+    cut = int(np.searchsorted(x, max_x, side='right'))
+    x = np.concatenate([x[:cut], [max_x]])
+    return float(np.sum(y[:cut] * np.diff(x)))
+
+def _roc_points(tpr, efpr, max_efpr):
+    "sed_scores_eval's ROC: sorted by eFPR (then TPR), the running maximum of TPR, one point per eFPR (the last), none past `max_efpr`."
+    i = sorted(range(len(efpr)), key=lambda k: (efpr[k], tpr[k]))
+    tpr, efpr = tpr[i], efpr[i]
+    best = np.maximum.accumulate(tpr)
+    up = np.concatenate([[0], np.arange(1, len(tpr))[best[1:] > best[:-1]]])   # where the best rate so far rises
+    tpr, efpr = tpr[up], efpr[up]
+    efpr, last = np.unique(efpr[::-1], return_index=True)
+    tpr = tpr[::-1][last]
+    keep = efpr <= max_efpr
+    return tpr[keep], efpr[keep]
+
+def psds(scores,            # `{file: (timestamps, probs)}`: the `n + 1` boundaries of `n` frames or windows, and their `(n, classes)` scores
+         reference,         # the annotated events (`Event`), matched to the scores' files by `recording_keys`
+         durations,         # `{file: seconds}` of every scored file
+         labels,            # the classes, in the order of the scores' columns
+         dtc=0.7,           # detection tolerance criterion
+         gtc=0.7,           # ground-truth intersection criterion
+         cttc=None,         # cross-trigger tolerance criterion (with `alpha_ct`)
+         alpha_ct=0.,       # weight of the cross-trigger rate in the effective false positive rate
+         alpha_st=0.,       # weight of the classes' spread subtracted from their mean true positive rate
+         max_efpr=100.,     # the eFPR (per hour) the area is taken up to
+         root=None,         # the folder the recordings' paths are relative to (`recording_keys`)
+         decimals=6):       # the time precision of the criteria
+    """The Polyphonic Sound Detection Score (Bilen et al. 2020) of frame or window scores, threshold-independent, as
+    `sed_scores_eval`'s `intersection_based.psds` computes it (within 1e-6: tests/test_events.py): the normalised area
+    under the PSD-ROC (the classes' mean true positive rate, less `alpha_st` times their spread, against the effective
+    false positives per hour) up to `max_efpr`. DCASE's PSDS1: `dtc=gtc=0.7, alpha_st=1`; PSDS2: `dtc=gtc=0.1, cttc=0.3, alpha_ct=0.5, alpha_st=1`."""
+    if (alpha_ct == 0) != (cttc is None): raise ArgumentError("cttc and alpha_ct go together: give both, or neither")
+    labels = [str(l) for l in labels]
+    keys = recording_keys([*scores, *durations, *(e.file for e in reference)], root)
+    gt = {}
+    for e in reference: gt.setdefault((keys[str(e.file)], str(e.label)), []).append((e.onset, e.offset))
+    dur = {keys[str(f)]: float(d) for f, d in durations.items()}
+    if missing := [f for f in scores if keys[str(f)] not in dur]: raise ArgumentError(f"durations: no duration for {missing[0]}")
+    total = sum(dur[keys[str(f)]] for f in scores)
+    rocs = {}
+    for j, c in enumerate(labels):
+        stats = []
+        for f, (t, p) in scores.items():
+            k = keys[str(f)]
+            others = {o: gt.get((k, o), []) for o in labels if o != c} if cttc is not None else {}
+            stats.append(_psd_stats(np.asarray(p, float)[:, j], np.asarray(t, float), gt.get((k, c), []), others, dtc, gtc, cttc, decimals))
+        cands = np.unique(np.concatenate([s[0] for s in stats]))
+        at = lambda s, v: np.concatenate([v, [0]])[np.searchsorted(s[0], cands, side='left')]   # each file's counts at the global thresholds
+        tps, fps = sum(at(s, s[1]) for s in stats), sum(at(s, s[2]) for s in stats)
+        tps, fps = np.append(tps, 0), np.append(fps, 0)                                           # and at infinity: nothing detected
+        n_ref = sum(len(v) for (k, l), v in gt.items() if l == c and k in {keys[str(f)] for f in scores})
+        efpr = fps / total
+        if cttc is not None:
+            rates = []
+            for o in labels:
+                if o == c: continue
+                t_o = sum(b - a for (k, l), v in gt.items() if l == o and k in {keys[str(f)] for f in scores} for a, b in v)
+                rates.append(np.append(sum(at(s, s[3][o]) for s in stats), 0) / max(t_o, 1e-12))
+            efpr = efpr + alpha_ct * np.mean(rates, axis=0)
+        rocs[c] = _roc_points(tps / max(n_ref, 1), efpr * 3600., max_efpr)
+    grid = np.unique(np.concatenate([e for _, e in rocs.values()]))
+    curves = []
+    for tpr, efpr in rocs.values():
+        if len(tpr) == 1: tpr, efpr = tpr.repeat(2), efpr.repeat(2)
+        i = np.searchsorted(efpr, grid, side='right') - 1
+        curves.append(np.where(i >= 0, tpr[np.clip(i, 0, None)], 0.))
+    etpr = np.maximum(np.mean(curves, 0) - alpha_st * np.std(curves, 0), 0.)
+    etpr, grid = np.append(etpr, etpr[-1]), np.append(grid, max_efpr)
+    return PSDS(_staircase_auc(etpr, grid, max_efpr) / max_efpr, {c: _staircase_auc(t, e, max_efpr) / max_efpr for c, (t, e) in rocs.items()}, (etpr, grid))
+
+def window_frames(starts,  # the windows' starts, seconds, in order
+                  ends):   # their ends
+    "The boundaries `(n + 1,)` of the frames `n` overlapping windows speak for: each window the time nearest its centre (as `find_events` reads them)."
+    starts, ends = np.asarray(starts, float), np.asarray(ends, float)
+    mid = (starts + ends) / 2
+    return np.concatenate([[starts[0]], (mid[1:] + mid[:-1]) / 2, [ends[-1]]])
 
 # %% ../nbs/00b_events.ipynb #6a3d03aa
 def window_labels(boxes,            # one recording's boxes (`Event`s)

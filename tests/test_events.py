@@ -13,7 +13,7 @@ import soundfile as sf
 from conftest import ROOT, SR, TONES, noise, tone, tone_learner
 import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
 import fastaudio_lite.safe  # noqa: F401 (learn.export_safe)
-from fastaudio_lite.events import Event, evaluate_events, event_formats, find_events, read_events, write_events
+from fastaudio_lite.events import Event, evaluate_events, event_formats, find_events, psds, read_events, write_events
 from fastaudio_lite.inference import predict_events
 from fastaudio_lite.runtime import predict_windows_of
 
@@ -165,6 +165,21 @@ def test_scores_agree_with_sed_eval():
                 assert m[kind][k] == pytest.approx(want[k] if want[k] == want[k] else 0, abs=1e-9), (kind, k)
             for label, f in want['per_class'].items():
                 assert m[kind]['per_class'][label]['f1'] == pytest.approx(f if f == f else 0, abs=1e-9), (kind, label)
+
+
+def test_psds_agrees_with_sed_scores_eval():
+    "30 random cases (1-3 files, 1-3 classes, ties in half of them; PSDS1's, PSDS2's and a third criteria) scored by sed_scores_eval 0.0.4 (tests/data/make_psds_cases.py)."
+    cases = json.loads((ROOT / 'tests' / 'data' / 'psds_cases.json').read_text())['cases']
+    assert len(cases) == 30 and sum(r['value'] > 0 for c in cases for r in c['psds']) > 40   # real areas, not zeros
+    for c in cases:
+        scores = {f: (np.array(v['timestamps']), np.array(v['scores'])) for f, v in c['files'].items()}
+        ref = [Event(f, l, on, off) for f, evs in c['ground_truth'].items() for on, off, l in evs]
+        for r in c['psds']:
+            s = r['settings']
+            got = psds(scores, ref, c['durations'], c['classes'], s['dtc_threshold'], s['gtc_threshold'], s.get('cttc_threshold'),
+                       s.get('alpha_ct', 0.), s.get('alpha_st', 0.), s.get('max_efpr', 100.))
+            assert got.value == pytest.approx(r['value'], abs=1e-6), (c['classes'], s)
+            for label, v in r['per_class'].items(): assert got.per_class[label] == pytest.approx(v, abs=1e-6), (label, s)
 
 
 def test_merging_min_duration_and_background():
