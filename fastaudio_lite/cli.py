@@ -358,7 +358,8 @@ def _device_option(p):
 def _evaluate_command(sub):
     "`evaluate-events`."
     v = sub.add_parser('evaluate-events', help='score predicted events against annotated ones: event-based and segment-based F1, per class')
-    v.add_argument('pred', help='the predicted events: a table of predict --events (CSV, Raven or Audacity), or a folder of tables')
+    v.add_argument('pred', help='the predicted events: a table of predict --events (CSV, Raven or Audacity), or a folder of tables; or the '
+                   "window scores of predict --windows --csv, which add threshold-independent scores (PSDS, event F1 over thresholds)")
     v.add_argument('ref', help='the annotations: a Raven selection table, an Audacity label track or an events CSV, or a folder of them')
     v.add_argument('--collar', type=float, default=0.5, metavar='S', help='seconds an onset (and an offset) may be off (default 0.5)')
     v.add_argument('--offset-frac', type=float, default=0.5, metavar='F', help="or this fraction of the annotated event's length, for offsets (default 0.5)")
@@ -366,6 +367,14 @@ def _evaluate_command(sub):
     v.add_argument('--root', metavar='FOLDER', help="the folder the recordings' paths are relative to: paths under it are compared "
                    "from there (default: paths are compared as written, and paths that end alike are one recording)")
     v.add_argument('--json', metavar='PATH', help='also write every figure to this JSON file')
+    d = v.add_argument_group('PSDS, from window scores (defaults: DCASE\'s PSDS1)')
+    d.add_argument('--dtc', type=float, default=0.7, metavar='F', help='detection tolerance criterion (default 0.7)')
+    d.add_argument('--gtc', type=float, default=0.7, metavar='F', help='ground-truth intersection criterion (default 0.7)')
+    d.add_argument('--cttc', type=float, default=None, metavar='F', help='cross-trigger tolerance criterion, with --alpha-ct (PSDS2: 0.3)')
+    d.add_argument('--alpha-ct', type=float, default=0., metavar='A', help='weight of cross-triggers (default 0; PSDS2: 0.5)')
+    d.add_argument('--alpha-st', type=float, default=1., metavar='A', help="weight of the classes' spread (default 1)")
+    d.add_argument('--max-efpr', type=float, default=100., metavar='N', help='false positives per hour the area is taken up to (default 100)')
+    _event_options(v)
     v.add_argument('--force', action='store_true', help='let --json replace an existing file of another kind (never a table being read)')
 
 def _page_commands(sub):
@@ -803,13 +812,13 @@ def _predict_windows(a, m, files, fh, settings):
     from fastaudio_lite.errors import AudioError
     from fastaudio_lite.events import SafeWriter
     out, n_bad = SafeWriter(fh) if fh else None, 0
-    if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob'])
+    if out: out.writerow(['file', 'start_s', 'end_s', 'pred', 'prob', *m.labels])   # every label's score: evaluate-events' PSDS reads them
     for f in files:
         try:
             for starts, ends, probs in m.windows(f, a.hop, a.bs, a.window):
                 for s, e, p in zip(starts, ends, np.asarray(probs)):
                     label, prob = m.labels[int(np.argmax(p))], float(np.max(p))
-                    if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}"])
+                    if out: out.writerow([f, f"{s:.3f}", f"{e:.3f}", label, f"{prob:.6f}", *(f"{v:.6f}" for v in p)])
                     print(f"{f}\t{s:.3f}\t{e:.3f}\t{label}\t{prob:.4f}", flush=True)
                 if fh: fh.flush()
         except AudioError as e: n_bad += _bad(f, e.reason)
@@ -863,11 +872,47 @@ def _event_tables(path, what):
     except ArgumentError as e: raise UserError(f"{what} {e}") from None
     return evs, tables
 
+def _window_scores(a):
+    "`(labels, windows, events at the event options)` when PRED is a table of window scores (`predict --windows --csv`), else None."
+    from fastaudio_lite.errors import ArgumentError
+    from fastaudio_lite.events import find_events, read_window_scores
+    p = Path(a.pred)
+    if not p.is_file() or not p.read_text(encoding='utf-8-sig', errors='replace')[:40].startswith('file,start_s,end_s,pred,prob,'): return None
+    try: labels, windows = read_window_scores(p)
+    except ArgumentError as e: raise UserError(f"PRED {e}") from None
+    s = _event_settings(a, labels)
+    return labels, windows, [e for f, w in windows.items() for e in find_events([w], labels, f, **s)]
+
+def _threshold_free(a, scores, ref):
+    "PSDS of the window scores against `ref`, and the event-based F1 at thresholds 0.05 to 0.95, printed; the figures for --json."
+    from fastaudio_lite.errors import ArgumentError
+    from fastaudio_lite.events import evaluate_events, find_events, psds, window_frames
+    labels, windows, _ = scores
+    s = _event_settings(a, labels)
+    keep = [i for i, l in enumerate(labels) if l not in s.get('background', [])]
+    frames = {f: (window_frames(w[0], w[1]), w[2][:, keep]) for f, w in windows.items()}
+    try: got = psds(frames, ref, {f: float(w[1][-1]) for f, w in windows.items()}, [labels[i] for i in keep], a.dtc, a.gtc, a.cttc,
+                    a.alpha_ct, a.alpha_st, a.max_efpr, a.root)
+    except ArgumentError as e: raise UserError(_as_option(e)) from None
+    sweep = []
+    for t in np.round(np.arange(0.05, 0.951, 0.05), 2):
+        evs = [e for f, w in windows.items() for e in find_events([w], labels, f, **{**s, 'threshold': float(t)})]
+        m = evaluate_events(evs, ref, a.collar, a.offset_frac, a.segment, a.root)['event']
+        sweep.append(dict(threshold=float(t), f1=m['f1'], macro_f1=m['macro_f1']))
+    best = max(sweep, key=lambda r: r['f1'])
+    print(f"PSDS {got.value:.3f} (dtc {a.dtc:g}, gtc {a.gtc:g}" + (f", cttc {a.cttc:g}, alpha_ct {a.alpha_ct:g}" if a.cttc is not None else '') +
+          f", alpha_st {a.alpha_st:g}, up to {a.max_efpr:g} false positives an hour); per class: " +
+          ', '.join(f"{c} {v:.3f}" for c, v in got.per_class.items()))
+    print(f"event F1 over thresholds 0.05-0.95: best {best['f1']:.3f} at {best['threshold']:g} (mean over classes {best['macro_f1']:.3f})")
+    return dict(psds=dict(value=got.value, per_class=got.per_class, dtc=a.dtc, gtc=a.gtc, cttc=a.cttc, alpha_ct=a.alpha_ct, alpha_st=a.alpha_st,
+                          max_efpr=a.max_efpr), f1_over_thresholds=sweep)
+
 def _cmd_evaluate_events(a):
     from fastaudio_lite.decode import atomic_write, check_output
     from fastaudio_lite.errors import ArgumentError
     from fastaudio_lite.events import evaluate_events, recording_keys
-    (pred, pt), (ref, rt) = _event_tables(a.pred, 'PRED'), _event_tables(a.ref, 'REF')
+    scores = _window_scores(a)
+    (pred, pt), (ref, rt) = (scores[2], [Path(a.pred)]) if scores else _event_tables(a.pred, 'PRED'), _event_tables(a.ref, 'REF')
     if a.json:
         try: check_output(a.json, '--json', ('.json',), [(t, 'a table being scored') for t in pt + rt], a.force)
         except ArgumentError as e: raise UserError(str(e)) from None
@@ -892,6 +937,7 @@ def _cmd_evaluate_events(a):
               f"{sg['per_class'][label]['f1']:>10.3f}")
     print(f"{'all (micro)':<20} {ev['tp'] + ev['fn']:>6} {ev['tp'] + ev['fp']:>6} {ev['f1']:>9.3f} {ev['precision']:>9.3f} {ev['recall']:>7.3f} {sg['f1']:>10.3f}")
     print(f"{'mean over classes':<20} {'':>6} {'':>6} {ev['macro_f1']:>9.3f} {'':>9} {'':>7} {sg['macro_f1']:>10.3f}")
+    if scores: m.update(_threshold_free(a, scores, ref))
     if a.json:
         with atomic_write(a.json) as f: f.write(json.dumps(m, indent=1) + '\n')
         print(f"wrote {a.json}")

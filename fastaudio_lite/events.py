@@ -23,7 +23,7 @@ from .errors import ArgumentError
 # %% auto #0
 __all__ = ['score_threshold', 'event_formats', 'Event', 'event_settings', 'find_events', 'SafeWriter', 'EventWriter',
            'write_events', 'recording_of', 'recording_keys', 'read_events', 'evaluate_events', 'PSDS', 'psds',
-           'window_frames', 'window_labels', 'read_annotations']
+           'window_frames', 'read_window_scores', 'window_labels', 'read_annotations']
 
 # %% ../nbs/00b_events.ipynb #7e77589e
 class Event(NamedTuple):
@@ -510,6 +510,23 @@ def window_frames(starts,  # the windows' starts, seconds, in order
     starts, ends = np.asarray(starts, float), np.asarray(ends, float)
     mid = (starts + ends) / 2
     return np.concatenate([[starts[0]], (mid[1:] + mid[:-1]) / 2, [ends[-1]]])
+
+# %% ../nbs/00b_events.ipynb #93acc7be
+def read_window_scores(path): # a CSV of `predict --windows`: file, start_s, end_s, pred, prob, then one column per label
+    "`(labels, {file: (starts_s, ends_s, probs)})` of a table of window scores, each file's windows in order; an `ArgumentError` names the table and the line."
+    path = Path(path)
+    try: rows = list(csv.reader(path.read_text(encoding='utf-8-sig').splitlines()))
+    except (OSError, UnicodeDecodeError) as e: raise ArgumentError(f"{path}: cannot be read as a text table ({type(e).__name__})") from None
+    if not rows or rows[0][:5] != ['file', 'start_s', 'end_s', 'pred', 'prob'] or len(rows[0]) < 6:
+        raise ArgumentError(f"{path}: not a table of window scores (file, start_s, end_s, pred, prob and a column per label: predict --windows --csv)")
+    labels, out = [_unescaped(c) for c in rows[0][5:]], {}
+    for i, r in enumerate(rows[1:], 2):
+        if len(r) != len(rows[0]): raise ArgumentError(f"{path}: line {i}: {len(r)} cells, the header has {len(rows[0])}")
+        try: s, e, p = float(r[1]), float(r[2]), [float(v) for v in r[5:]]
+        except ValueError: raise ArgumentError(f"{path}: line {i}: a time or a score that is not a number") from None
+        out.setdefault(_unescaped(r[0]), []).append((s, e, p))
+    return labels, {f: (np.array([w[0] for w in ws]), np.array([w[1] for w in ws]), np.array([w[2] for w in ws])) for f, ws in
+                    ((f, sorted(ws, key=lambda w: w[0])) for f, ws in out.items())}
 
 # %% ../nbs/00b_events.ipynb #6a3d03aa
 def window_labels(boxes,            # one recording's boxes (`Event`s)

@@ -63,7 +63,7 @@ def test_predict_windows_streams_a_long_recording(trained, fsdd, tmp_path):
     r = cli('predict', out / 'model.pkl', tmp_path / 'long.wav', broken, '--windows', '--hop', 0.25, '--bs', 3, '--csv', tmp_path / 'w.csv')
     assert r.returncode == 1 and 'broken.wav' in r.stderr
     rows = list(csv.reader(open(tmp_path / 'w.csv')))
-    assert rows[0] == ['file', 'start_s', 'end_s', 'pred', 'prob']
+    assert rows[0] == ['file', 'start_s', 'end_s', 'pred', 'prob'] + [str(d) for d in range(10)]   # then every label's score
     starts = [float(r[1]) for r in rows[1:]]
     total = len(long) / 8000
     assert starts[:3] == [0, 0.25, 0.5] and abs(starts[-1] - (total - 1)) < 1e-3 and starts == sorted(starts)

@@ -101,6 +101,20 @@ def test_the_command(model, soundscape, tmp_path):
         assert 'all (micro)' in r.stdout
     r = cli('predict', d / 'model.onnx', soundscape, '--events', '--hop', 0.1, '--background', 'noise', '--format', 'raven')   # to stdout
     assert r.returncode == 0 and r.stdout.startswith('Selection\tView\tChannel\tBegin Time (s)') and len(r.stdout.splitlines()) == 1 + len(TRUTH)
+    # the window scores, every label's, and the threshold-independent scores from them
+    r = cli('predict', d / 'model.onnx', soundscape, '--windows', '--hop', 0.1, '--csv', tmp_path / 'scores.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = cli('evaluate-events', tmp_path / 'scores.csv', ref, '--background', 'noise', '--json', tmp_path / 's.json')
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path / 's.json').read_text())
+    from fastaudio_lite.events import read_window_scores, window_frames
+    labels, w = read_window_scores(tmp_path / 'scores.csv')
+    keep = [i for i, l in enumerate(labels) if l != 'noise']
+    want = psds({f: (window_frames(s, e), p[:, keep]) for f, (s, e, p) in w.items()}, read_events(ref), {f: float(e[-1]) for f, (s, e, p) in w.items()},
+                [labels[i] for i in keep], alpha_st=1.)
+    assert m['psds']['value'] == pytest.approx(want.value, abs=1e-9) and m['psds']['value'] > 0.5, m['psds']
+    assert len(m['f1_over_thresholds']) == 19 and max(t['f1'] for t in m['f1_over_thresholds']) == 1.0
+    assert m['event']['f1'] == 1.0 and 'PSDS' in r.stdout   # the events at the default settings, from the same scores
 
 
 @pytest.mark.parametrize('args,msg', [
