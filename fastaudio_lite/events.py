@@ -414,21 +414,24 @@ def _inter(on, off, g_on, g_off):
     return np.maximum(np.minimum(off[..., None], g_off) - np.maximum(on[..., None], g_on), 0.)
 
 def _psd_stats(s, t, gt, others, dtc, gtc, cttc, dec):
-    "One file and class: the candidate thresholds (its scores, then inf) and the true positives, false positives and cross triggers at each."
+    """One file and class: the candidate thresholds (its scores) and the true positives, false positives and cross
+    triggers at each; the thresholds a few at a time, so that memory stays near 16 MB whatever the file's length."""
     cands = np.unique(s)
-    on, off = _runs(s, t, cands)
-    active, length = off > on, off - on
     g_on, g_off = (np.array([e[i] for e in gt], float).reshape(-1) for i in (0, 1))
-    x = _inter(on, off, g_on, g_off)
-    ok = (np.round(x.sum(-1), dec) >= np.round(dtc * length, dec)) & active
-    fps = active.sum(1) - ok.sum(1)
-    tps = (np.round((ok[..., None] * x).sum(-2), dec) >= np.round(gtc * (g_off - g_on), dec)).sum(-1)
-    cts = {}
-    for c, evs in others.items():
-        o_on, o_off = (np.array([e[i] for e in evs], float).reshape(-1) for i in (0, 1))
-        y = (np.round(((~ok)[..., None] * _inter(on, off, o_on, o_off)).sum(-1), dec) >= np.round((cttc or 0.) * length, dec)) & active
-        cts[c] = y.sum(1) if len(evs) else np.zeros(len(cands), int)
-    return cands, tps, fps, cts
+    o = {c: tuple(np.array([e[i] for e in evs], float).reshape(-1) for i in (0, 1)) for c, evs in others.items()}
+    step = max(1, int(2e6 // (len(s) * (1 + len(g_on) + max([len(v[0]) for v in o.values()] or [0])))))
+    tps, fps, cts = [], [], {c: [] for c in o}
+    for part in (cands[i:i + step] for i in range(0, len(cands), step)):
+        on, off = _runs(s, t, part)
+        active, length = off > on, off - on
+        x = _inter(on, off, g_on, g_off)
+        ok = (np.round(x.sum(-1), dec) >= np.round(dtc * length, dec)) & active
+        fps.append(active.sum(1) - ok.sum(1))
+        tps.append((np.round((ok[..., None] * x).sum(-2), dec) >= np.round(gtc * (g_off - g_on), dec)).sum(-1))
+        for c, (o_on, o_off) in o.items():
+            y = (np.round(((~ok)[..., None] * _inter(on, off, o_on, o_off)).sum(-1), dec) >= np.round((cttc or 0.) * length, dec)) & active
+            cts[c].append(y.sum(1) if len(o_on) else np.zeros(len(part), int))
+    return cands, np.concatenate(tps), np.concatenate(fps), {c: np.concatenate(v) for c, v in cts.items()}
 
 def _staircase_auc(y, x, max_x):
     i = np.argsort(x, kind='stable')

@@ -277,8 +277,8 @@ def recipe_for(files,           # the data's audio files
     info = audio_info(files)
     r = recipe(kind or kind_of(files, info)).for_files(files, coverage, info).but(**changes)
     if isinstance(r.arch, str) and r.arch in audioset_archs and changes.get('sr') is None:
-        sr, (why, _, kind) = arch_of(r.arch).sr, r.why.rpartition(' (')
-        r = r.but(sr=sr, why=f"{why}; resampled to {sr:,} Hz, the rate {r.arch} was trained at ({kind}")
+        sr, (why, _, tail) = arch_of(r.arch).sr, r.why.rpartition(' (')   # tail: the kind, as for_files names it
+        r = r.but(sr=sr, why=f"{why}; resampled to {sr:,} Hz, the rate {r.arch} was trained at ({tail}")
     return r
 
 # %% ../nbs/07_recipes.ipynb #24f53cfb
