@@ -43,3 +43,28 @@ def test_bad_tables_are_named_in_one_line(tmp_path):
     (ann / 'rec1.txt').write_text('onset;offset;label\n')
     with pytest.raises(ArgumentError, match=r'rec1.txt: line 1: not a Raven table'):
         AudioDataLoaders.from_annotations(tmp_path / 'field' / 'rec', ann)
+
+
+def test_overlapping_boxes_of_two_labels_make_the_task_multi_label(tmp_path):
+    "Two labels on one window: every window's labels are a list (background: none), and fastai's multi-label block is chosen."
+    recordings(tmp_path / 'field', n=4)
+    for t in (tmp_path / 'field' / 'ann').iterdir():   # a second label overlapping each recording's first beep
+        if t.suffix == '.txt' and 'Table' not in t.name:
+            on, off, _ = t.read_text().splitlines()[0].split('\t')
+            t.write_text(t.read_text() + f"{on}\t{float(off) + 0.5:.3f}\tchorus\n")
+    dls = AudioDataLoaders.from_annotations(tmp_path / 'field' / 'rec', tmp_path / 'field' / 'ann', window_s=0.5, kind='sound', bs=8, valid_pct=0.5)
+    assert list(dls.vocab) == ['beep', 'chorus'] and dls.annotations['background'] is None
+    ys = [dls.train_ds[i][1] for i in range(len(dls.train_ds))] + [dls.valid_ds[i][1] for i in range(len(dls.valid_ds))]
+    assert any(y.sum() == 2 for y in ys) and any(y.sum() == 0 for y in ys)   # both labels on a window; background windows have none
+
+
+@pytest.mark.slow
+def test_the_command_trains_from_annotations(tmp_path):
+    from test_cli import cli
+    recordings(tmp_path / 'field', n=4)
+    r = cli('train', tmp_path / 'field' / 'rec', '--annotations', tmp_path / 'field' / 'ann', '--window', 0.5, '--kind', 'sound',
+            '--arch', 'SpecCNN', '--no-pretrained', '--epochs', 1, '--valid-pct', 0.25, '--out', tmp_path / 'out')
+    assert r.returncode == 0 and (tmp_path / 'out' / 'metrics.json').exists(), r.stderr[-2000:]
+    assert 'annotated windows:' in r.stdout
+    r = cli('train', tmp_path / 'field' / 'rec', '--annotations', tmp_path / 'field' / 'ann', '--label', r'(\d)', '--out', tmp_path / 'o2')
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and '--annotations gives the labels' in r.stderr, r.stderr
