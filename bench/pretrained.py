@@ -1,4 +1,4 @@
-"""Pretrained audio CNNs (issue 55): each AudioSet CNN of `audioset.archs` (EfficientAT's MobileNets, PANNs' CNN14)
+"""Pretrained audio CNNs (issue 55): each AudioSet CNN of `audioset.archs` (EfficientAT's MobileNets and dynamic MobileNets, PANNs' CNN14)
 by its size, its cost and its speed.
 
 - Parameters (the 527-class AudioSet head included).
@@ -20,7 +20,7 @@ from common import OUT, best_of, md_table, write_result
 from fastaudio_lite.audioset import archs
 from fastaudio_lite.core import AudioTensor, plain_tensor
 
-NAMES = ['mn01_as', 'mn02_as', 'mn04_as', 'mn05_as', 'mn10_as', 'mn20_as', 'mn30_as', 'mn40_as', 'cnn14', 'cnn14_16k']
+NAMES = ['mn01_as', 'mn02_as', 'mn04_as', 'mn05_as', 'mn10_as', 'mn20_as', 'mn30_as', 'mn40_as', 'dymn04_as', 'dymn10_as', 'dymn20_as', 'cnn14', 'cnn14_16k']
 STORE = OUT / 'pretrained.json'
 
 

@@ -11,7 +11,7 @@ import torch
 from fastai.data.all import CategoryBlock, DataBlock
 
 from conftest import FSDD, ROOT
-from fastaudio_lite.audioset import Cnn14, MobileNet, archs, front_end
+from fastaudio_lite.audioset import Cnn14, DyMN, MobileNet, archs, front_end
 from fastaudio_lite.core import AudioTensor
 from fastaudio_lite.data import AudioBlock, NameLabeller, RegexSplitter
 import fastaudio_lite.export  # noqa: F401 (learn.export_onnx)
@@ -20,6 +20,7 @@ from fastaudio_lite.runtime import OnnxModel
 from fastaudio_lite.safe import load_audio_learner
 
 WIDTHS = {'mn04': 0.4, 'mn10': 1.0}
+DY_WIDTHS = {'dymn04': 0.4}
 PANNS_FRONT = dict(sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000, classes_num=527)   # its 32 kHz checkpoint's
 REF = ROOT / 'tests' / 'data' / 'audioset_parity.npz'
 
@@ -45,10 +46,10 @@ def inputs(seed=1):
             torch.from_numpy(rng.standard_normal((2, 1, 128, 100)).astype(np.float32)))
 
 
-@pytest.mark.parametrize('name', WIDTHS)
+@pytest.mark.parametrize('name', [*WIDTHS, *DY_WIDTHS])
 def test_mobilenet_gives_the_official_code_s_outputs(name):
     ref = np.load(REF)
-    m = MobileNet(WIDTHS[name]).eval()
+    m = DyMN(DY_WIDTHS[name]).eval() if name in DY_WIDTHS else MobileNet(WIDTHS[name]).eval()
     m.load_state_dict(random_weights(m.state_dict()))   # strict: every official name, no other
     x = torch.from_numpy(ref['spec'])
     with torch.no_grad(): logits, emb = m(x).numpy(), m.embed(x).numpy()
@@ -101,7 +102,7 @@ def _dls(arch='mn04_as', digits='0123'):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('arch,digits', [('mn04_as', '0123'), ('cnn14_16k', '01')])
+@pytest.mark.parametrize('arch,digits', [('mn04_as', '0123'), ('dymn04_as', '0123'), ('cnn14_16k', '01')])
 def test_from_an_official_checkpoint_it_fine_tunes_exports_and_round_trips(arch, digits, tmp_path):
     official = random_weights(archs[arch].model().state_dict())   # the layout of the authors' file: one channel, 527 classes
     if arch.startswith('cnn14'): official['logmel_extractor.melW'] = torch.zeros(257, 64)   # PANNs' files hold their front end too

@@ -1,7 +1,8 @@
 """Writes audioset_parity.npz: what EfficientAT's and PANNs' own code computes, for tests/test_audioset.py to compare with.
 
-For mn04 and mn10 (widths 0.4 and 1.0): EfficientAT's `get_model` loaded with the random weights of
-`test_audioset.random_weights`, its logits and embedding of random spectrograms; its front end (`AugmentMelSTFT`,
+For mn04 and mn10 (widths 0.4 and 1.0), and dymn04: EfficientAT's `get_model` loaded with the random weights of
+`test_audioset.random_weights` (DyMN's kernels mixed at temperature 1, as its AudioSet checkpoints are), its logits and
+embedding of random spectrograms; its front end (`AugmentMelSTFT`,
 evaluation mode) of random waveforms. For CNN14: PANNs' `Cnn14` with random weights, its probabilities and embedding of
 random log-mel spectrograms (its own front end set aside), and that front end (torchlibrosa's `Spectrogram` and
 `LogmelFilterBank`) of the same waveforms. The code comes from the repositories (github.com/fschmid56/EfficientAT and
@@ -27,7 +28,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from test_audioset import PANNS_FRONT, WIDTHS, inputs, random_weights  # noqa: E402
+from test_audioset import DY_WIDTHS, PANNS_FRONT, WIDTHS, inputs, random_weights  # noqa: E402
 
 
 def official(repo, kaldi_py):
@@ -42,8 +43,9 @@ def official(repo, kaldi_py):
     sys.path.insert(0, str(repo))
     os.chdir(repo)   # helpers/utils.py reads metadata/ from the working folder
     from models.mn.model import get_model
+    from models.dymn.model import get_model as get_dymn
     from models.preprocess import AugmentMelSTFT
-    return get_model, AugmentMelSTFT
+    return get_model, get_dymn, AugmentMelSTFT
 
 
 def panns(repo, ta):
@@ -73,7 +75,7 @@ def cnn14_outputs(Cnn14, wave):
 
 def main(eat, panns_repo, ta):
     Cnn14 = panns(panns_repo, ta)
-    get_model, AugmentMelSTFT = official(eat, ta / 'torchaudio' / 'compliance' / 'kaldi.py')
+    get_model, get_dymn, AugmentMelSTFT = official(eat, ta / 'torchaudio' / 'compliance' / 'kaldi.py')
     stft = torch.stft
     def stft_real(*a, return_complex=None, **kw):   # this torch no longer returns real pairs; the same numbers as complex
         X = stft(*a, return_complex=True, **kw)
@@ -86,6 +88,14 @@ def main(eat, panns_repo, ta):
     for name, width in WIDTHS.items():
         with contextlib.redirect_stdout(io.StringIO()):   # get_model prints the model
             m = get_model(width_mult=width, head_type='mlp', se_dims='c').eval()
+        m.load_state_dict(random_weights(m.state_dict()))
+        with torch.no_grad(): logits, emb = m(spec)
+        out[f'{name}_logits'], out[f'{name}_embedding'] = logits.numpy(), emb.numpy()
+    for name, width in DY_WIDTHS.items():
+        with contextlib.redirect_stdout(io.StringIO()):
+            m = get_dymn(width_mult=width).eval()
+            for mod in m.modules():
+                if hasattr(mod, 'temperature'): mod.temperature = 1.
         m.load_state_dict(random_weights(m.state_dict()))
         with torch.no_grad(): logits, emb = m(spec)
         out[f'{name}_logits'], out[f'{name}_embedding'] = logits.numpy(), emb.numpy()
