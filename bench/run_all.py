@@ -6,7 +6,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).parent
 DOC = BENCH.parent / 'BENCHMARKS.md'
-ORDER = ['spectrogram', 'pipeline', 'overhead', 'onnx_export', 'predict_memory', 'gpu', 'distributed', 'hf_models', 'training', 'accuracy', 'loso_ablation', 'recipes', 'tutorials', 'imbalance', 'events', 'embeddings', 'embeddings_pooling', 'embeddings_speech', 'agile', 'pretrained', 'pretrained_imagenet']
+ORDER = ['spectrogram', 'pipeline', 'overhead', 'onnx_export', 'predict_memory', 'gpu', 'distributed', 'hf_models', 'training', 'accuracy', 'loso_ablation', 'recipes', 'tutorials', 'imbalance', 'events', 'annotated', 'embeddings', 'embeddings_pooling', 'embeddings_speech', 'agile', 'pretrained', 'pretrained_imagenet']
 HEADER = ("# Benchmarks\n\nWritten by `make bench` (`bench/run_all.py`), one section per script in `bench/`. Ratios are measured "
           "within one run on one machine; absolute times on a shared machine are noisy.\n")
 
@@ -29,7 +29,7 @@ def gather(doc=DOC, out=BENCH / 'out'):
     parts = [HEADER]
     for name in ORDER:
         f = out / f'{name}.md'
-        parts.append(f.read_text() if f.exists() else old.get(name, f"## {name}\n\nNot run yet: `.venv/bin/python bench/{name}.py`.\n"))
+        parts.append(f.read_text() if f.exists() else old.get(name, f"## {name}\n\nRe-run: `.venv/bin/python bench/{name}.py` (not run yet).\n"))
     doc.write_text('\n'.join(parts + notes))
 
 

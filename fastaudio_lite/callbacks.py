@@ -170,13 +170,17 @@ def class_metrics():
     "fastai metrics for single-label classes: accuracy, balanced accuracy and macro-F1."
     return [accuracy, skm_to_fastai(_balanced_accuracy, name='balanced_accuracy'), skm_to_fastai(_macro_f1, name='macro_f1')]
 
+def _per_decision(*ys): return [np.asarray(y).reshape(-1, np.shape(y)[-1]) for y in ys]   # a frame model's frames as clips
+
 def _macro_f1_multi(y_true, y_pred):   # over the labels the validation set has
     from sklearn.metrics import f1_score
+    y_true, y_pred = _per_decision(y_true, y_pred)
     present = y_true.sum(0) > 0
     return f1_score(y_true[:, present], y_pred[:, present], average='macro', zero_division=0)
 
 def _mean_ap(y_true, y_score):         # likewise: average precision is undefined for a label with no positive clip
     from sklearn.metrics import average_precision_score
+    y_true, y_score = _per_decision(y_true, y_score)
     present = y_true.sum(0) > 0
     return average_precision_score(y_true[:, present], y_score[:, present], average='macro')
 
@@ -253,8 +257,8 @@ def class_report(cm,       # confusion matrix `(actual, predicted)`, as fastai's
     return dict(accuracy=round(float(tp.sum() / n), 4) if n else 0., balanced_accuracy=round(float(rec[present].mean()), 4),
                 macro_f1=round(float(f1[present].mean()), 4), per_class=per_class, useless=useless)
 
-def multi_label_report(probs,       # `(clips, labels)` scores in 0-1 (the sigmoid outputs `get_preds` gives)
-                       targets,     # `(clips, labels)` 0/1 targets
+def multi_label_report(probs,       # `(clips, labels)` scores in 0-1 (the sigmoid outputs `get_preds` gives); `(clips, frames, labels)`: each frame counts as a clip
+                       targets,     # `(clips, labels)` 0/1 targets (or per frame)
                        labels,      # the label names, in the columns' order
                        thresh=score_threshold): # a score at or above it says the label
     """`dict(accuracy, macro_f1, micro_f1, mean_ap, per_class, useless)` of a multi-label model: accuracy over every
@@ -264,7 +268,7 @@ def multi_label_report(probs,       # `(clips, labels)` scores in 0-1 (the sigmo
     of the clips while the clips' labels vary (None otherwise): per-label accuracy flatters such a model most."""
     from collections import Counter
     from sklearn.metrics import average_precision_score
-    p, t = np.asarray(probs, dtype=np.float64), np.asarray(targets).astype(bool)
+    p, t = _per_decision(np.asarray(probs, dtype=np.float64), np.asarray(targets).astype(bool))
     said = p >= thresh
     tp, fp, fn, support = (said & t).sum(0), (said & ~t).sum(0), (~said & t).sum(0), t.sum(0)
     div = lambda a, b: np.divide(a, b, out=np.zeros(len(labels)), where=b > 0)

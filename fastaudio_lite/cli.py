@@ -81,7 +81,7 @@ def build_dls(data,            # a folder of audio files
               cols=None,       # the table's column names: `dict(file_col=..., label_col=..., fold_col=..., group_col=...)`
               valid_re=None,   # regular expression of validation file paths
               allow_outside=False, # accept table rows whose files lie outside `data`
-              annotations=None, # `--annotations`: `dict(annotations=ANN, window_s=, hop_s=, min_overlap=, background_ratio=)` for `AudioDataLoaders.from_annotations`
+              annotations=None, # `--annotations`: `dict(annotations=ANN, window_s=, hop_s=, min_overlap=, background_ratio=, frame_s=)` for `AudioDataLoaders.from_annotations` (with `cols`' label, group and fold columns)
               **settings):     # `AudioDataLoaders.from_path_func`'s (valid_pct, valid_fold, seed, group_re, allow_leak, shots, sr, duration, bs, cache, ...) and the recipe's (spec, arch, epochs, ...)
     """The `DataLoaders` for the `train` command's options: `dataloaders.AudioDataLoaders`' factory for the labels they
     name (a table, folders, names, a data set's own rules) with their split and recipe settings; its messages in the
@@ -99,7 +99,9 @@ def build_dls(data,            # a folder of audio files
         raise UserError("--annotations gives the labels of windows of --window seconds: leave out --labels, --label, --split, --valid-re and --duration")
     try:
         if annotations is not None:
-            return AudioDataLoaders.from_annotations(data, **annotations, **{k: v for k, v in settings.items() if k != 'duration'})
+            if (cols or {}).get('file_col'): raise UserError("--annotations: --file-col names a column of --labels; a table of boxes has a file column")
+            by_col = {k: v for k, v in (cols or {}).items() if v}
+            return AudioDataLoaders.from_annotations(data, **annotations, **by_col, **{k: v for k, v in settings.items() if k != 'duration'})
         if labels is not None:
             cols = {('fn_col' if k == 'file_col' else k): v for k, v in (cols or {}).items()}
             return AudioDataLoaders.from_csv(data, labels, **cols, valid_re=valid_re, allow_outside=allow_outside, **settings)
@@ -206,6 +208,8 @@ def _data_options(t):
                    "this share of the shorter of the two (default 0.5)")
     t.add_argument('--background-ratio', type=float, default=1.0, metavar='R', help='with --annotations: windows without a box kept per '
                    'labelled window, drawn at random (default 1)')
+    t.add_argument('--frame', type=float, default=None, metavar='S', help='with --annotations: a prediction every S seconds of each window, '
+                   'trained on the frames the boxes cover (sharper onsets and offsets for predict --events; default: one per window)')
 
 class _Choices:
     """An option's choices as the library defines them, read when argparse first needs them (a value to check, a help
@@ -454,7 +458,8 @@ def _dls(a, lr, valid_fold=None, draw=None, recipe=True):
                     valid_fold=a.valid_fold if valid_fold is None else valid_fold,
                     group_re=a.group_re, allow_leak=a.allow_leak, n_folds=getattr(a, 'k', 5),
                     shots=getattr(a, 'shots', None), shots_seed=draw or 0, annotations=None if not a.annotations else dict(
-                        annotations=a.annotations, window_s=a.window, hop_s=a.hop, min_overlap=a.min_overlap, background_ratio=a.background_ratio))
+                        annotations=a.annotations, window_s=a.window, hop_s=a.hop, min_overlap=a.min_overlap, background_ratio=a.background_ratio,
+                        frame_s=a.frame))
     say(f"{len(dls.train_ds)} training and {len(dls.valid_ds)} validation clips, {len(dls.vocab)} classes: {', '.join(map(str, dls.vocab))}")
     if recipe: say(dls.recipe.but(bs=dls.bs).summary(a.augment, dls))
     return dls

@@ -16,7 +16,9 @@ from fastcore.foundation import L
 from fasttransform import Transform
 from fastai.data.block import TransformBlock
 from fastai.data.core import TfmdDL
-from fastai.data.transforms import FuncSplitter, IndexSplitter, MultiCategorize, ToTensor, mask2idxs
+from fastai.data.transforms import CategoryMap, FuncSplitter, IndexSplitter, MultiCategorize, ToTensor, mask2idxs
+from fastai.losses import BCEWithLogitsLossFlat
+from fastai.torch_core import TensorBase, TitledStr
 from fastai.vision.augment import RandTransform
 from plum import dispatch
 
@@ -30,7 +32,7 @@ from fastcore.basics import store_attr
 # %% auto #0
 __all__ = ['crop_modes', 'LoadAudio', 'fix_audio_length', 'FixLength', 'PadBatch', 'AudioDataLoader', 'AudioBlock',
            'clip_settings', 'show_batch', 'RegexSplitter', 'speaker_of', 'SpeakerSplitter', 'NameLabeller', 'labels_of',
-           'is_multi_label']
+           'is_multi_label', 'frames_of', 'TensorFrames', 'FrameLabels', 'FrameBlock']
 
 # %% ../nbs/02_data.ipynb #cd132858
 def _wave_cache(cache, sr, mono):
@@ -268,5 +270,42 @@ def labels_of(y):   # one clip's label: a list of several (a multi-label table's
     return list(y) if isinstance(y, (list, tuple)) else [y]
 
 def is_multi_label(dls):
-    "Whether `dls`'s labels are several per clip (fastai's `MultiCategorize`), as in a learner's data, exported or not."
-    return any(isinstance(t, MultiCategorize) for tl in dls.valid_ds.tls[1:] for t in tl.tfms.fs)
+    """Whether `dls`'s labels are several per clip (fastai's `MultiCategorize`) or per frame (`FrameLabels`), as in a
+    learner's data, exported or not."""
+    return any(isinstance(t, (MultiCategorize, FrameLabels)) for tl in dls.valid_ds.tls[1:] for t in tl.tfms.fs)
+
+def frames_of(dls):
+    "The frames per window of `dls`'s targets (`FrameLabels`), or None for labels per clip."
+    return next((t.n_frames for tl in dls.valid_ds.tls[1:] for t in tl.tfms.fs if isinstance(t, FrameLabels)), None)
+
+# %% ../nbs/02_data.ipynb #79d2df14
+class TensorFrames(TensorBase):
+    "Frame targets `(frames, labels)`: 1 where a label is heard in the frame, else 0."
+
+class FrameLabels(Transform):
+    """The frame targets (`TensorFrames`) of a window of a recording (`decode.Span`) from `boxes`: `n_frames` equal frames,
+    each holding every label whose boxes cover at least half of it. Decodes to the window's labels, ';'-joined."""
+    loss_func = BCEWithLogitsLossFlat()
+    def __init__(self,
+                 vocab,        # the labels, in the order of the targets' columns
+                 n_frames,     # frames per window
+                 boxes=None):  # `{recording: [(onset_s, offset_s, label), ...]}` (None: none; a learner loaded for predictions)
+        super().__init__()
+        if int(n_frames) < 1: raise ArgumentError(f"n_frames must be 1 or more, got {n_frames!r}")
+        self.vocab, self.n_frames = CategoryMap(list(vocab), sort=False), int(n_frames)
+        self.boxes = {str(k): [(float(a), float(b), self.vocab.o2i[str(l)]) for a, b, l in v] for k, v in (boxes or {}).items()}
+    def encodes(self, s: Span):
+        t = torch.zeros(self.n_frames, len(self.vocab))
+        edges = np.linspace(s.start_s, s.end_s, self.n_frames + 1)
+        for on, off, k in self.boxes.get(str(s.file), ()):
+            cover = np.clip(np.minimum(edges[1:], off) - np.maximum(edges[:-1], on), 0, None)
+            t[torch.from_numpy(cover >= (edges[1:] - edges[:-1]) / 2 - 1e-9), k] = 1.
+        return TensorFrames(t)
+    def decodes(self, t: TensorFrames): return TitledStr(';'.join(self.vocab[int(i)] for i in torch.nonzero(t.sum(0) > 0).flatten()))
+
+def FrameBlock(vocab,       # the labels
+               n_frames,    # frames per window
+               boxes=None): # `{recording: [(onset_s, offset_s, label), ...]}`
+    "A `TransformBlock` of `FrameLabels`: the targets of a `DataBlock` whose items are `Span`s (give it no `get_y`)."
+    return TransformBlock(type_tfms=FrameLabels(vocab, n_frames, boxes))
+

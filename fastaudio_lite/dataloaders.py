@@ -11,15 +11,17 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 from fastcore.foundation import L
+from fastai.data.block import TransformBlock
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import RandomSplitter, parent_label
 
 from .decode import Span, audio_extensions
 from .errors import ArgumentError, DataError
-from .events import read_annotations, window_labels
+from .events import annotation_column, read_annotations, window_labels
 from .core import audio_info, get_audio_files, say
-from .data import NameLabeller, RegexSplitter, labels_of
+from .data import FrameLabels, NameLabeller, RegexSplitter, labels_of
 from .spectrogram import stft_args
 from .datasets import (FoldSplitter, GroupSplitter, TableLabeller, check_leak, esc_fold, grouped_folds, labels_table,
                                      layout_split, read_labels)
@@ -89,6 +91,7 @@ class AudioDataLoaders(DataLoaders):
                        cache=None,        # a folder for decoded waveforms (`Recipe.dataloaders`)
                        strict=False,      # stop at the first file that cannot be decoded
                        num_workers=0,     # loader processes
+                       y_block=None,      # the targets' block, made from each item (`Recipe.dataloaders`; None: `label_func`'s labels)
                        **changes):        # the recipe's other settings: spec, coord, hop_length, win_scales, arch, epochs, lr, ...
         "The recipe's `DataLoaders` of `fnames` labelled by `label_func`, split as above."
         items = L(f if isinstance(f, Span) else Path(f) for f in fnames)
@@ -108,7 +111,7 @@ class AudioDataLoaders(DataLoaders):
             raise ArgumentError(f"duration {r.duration:g} s is shorter than one spectrogram window ({win / r.sr * 1000:.0f} ms at {r.sr:,} Hz)")
         if shots is not None and bs is None: bs = max(1, min(r.bs, len(splitter(items)[0]) // 4))
         dls = r.dataloaders(path, items=items, get_y=label_func, splitter=splitter, bs=bs, augment=augment, cache=cache,
-                            strict=strict, num_workers=num_workers, seed=seed)
+                            strict=strict, num_workers=num_workers, seed=seed, y_block=y_block)
         r.balance_for(dls)   # a balance the labels cannot take is refused before training
         dls.__class__, dls.groups = cls, groups
         return dls
@@ -217,6 +220,13 @@ class AudioDataLoaders(DataLoaders):
         if not Path(path).is_dir(): raise ArgumentError(f"{path}: no such folder")
         return get_audio_files(path)
 
+    @staticmethod
+    def _frames_per(window_s, frame_s):
+        n = window_s / frame_s if isinstance(frame_s, (int, float)) and frame_s > 0 else 0
+        if n < 1 or abs(n - round(n)) > 1e-6:
+            raise ArgumentError(f"frame_s must divide the window ({window_s:g} s) into a whole number of frames, got {frame_s!r}")
+        return int(round(n))
+
     @classmethod
     def from_annotations(cls,
                          path,                     # the recordings' folder
@@ -229,14 +239,20 @@ class AudioDataLoaders(DataLoaders):
                          fnames=None,              # the recordings (None: every audio file under `path`)
                          label_col=None,           # a Raven table's label column (`events.read_events`)
                          group_re=None,            # a regular expression whose first group, in a recording's name, is its group (a site, a date)
+                         group_col=None,           # or: the column of one table of boxes naming each recording's group (`events.annotation_column`)
+                         fold_col=None,            # the column of one table of boxes naming each recording's fold (hold one out with `valid_fold`)
                          kind=None,                # 'speech', 'sound', 'music' (None: from the recordings' lengths)
                          sr=None,                  # the rate (None: the recipe's for the recordings)
                          seed=42,                  # the background's draw, the split, the batch order
+                         frame_s=None,             # seconds per frame: a target per frame of each window (`data.FrameLabels`) for a model that says when (None: per window)
                          **kwargs):                # `from_path_func`'s: valid_pct, valid_fold, allow_leak, bs, ...
         """The recipe's `DataLoaders` of the windows of annotated recordings (`decode.Span` items), labelled by
         `events.window_labels`: each window with the labels of the boxes that cover enough of it, several making the
         task multi-label, the others `background` (kept at `background_ratio` to the labelled ones). The split keeps each
-        recording whole (or each group of `group_re`), and the leak check applies."""
+        recording whole (or each group of `group_re` or `group_col`, or each fold of `fold_col`), and the leak check applies. With `frame_s`, each window's targets
+        are its frames' labels (`data.FrameLabels`: a box labels the frames it covers by half or more), a window with
+        none of them is background, `audio_learner` gives the model a prediction per frame (`models.FrameHead`), and the recipe's augmentations
+        leave out the time shift, which would move the sounds away from their targets."""
         recs = [Path(f) for f in (get_audio_files(path) if fnames is None else fnames)]
         if not recs: raise DataError(f"{path}: no audio files found (looked for {', '.join(audio_extensions)})")
         info = audio_info(recs)
@@ -247,7 +263,13 @@ class AudioDataLoaders(DataLoaders):
         for f in recs:
             for s, e, ls in window_labels(boxes[str(f)], durations[str(f)], window_s, hop_s or window_s / 2, min_overlap):
                 spans.append(Span(str(f), s, e)); labels[spans[-1]] = ls
-        multi = any(len(ls) > 1 for ls in labels.values())
+        y_block = None
+        if frame_s is not None:
+            fl = FrameLabels(sorted({b.label for bs in boxes.values() for b in bs}), cls._frames_per(window_s, frame_s),
+                             {f: [(b.onset, b.offset, b.label) for b in bs] for f, bs in boxes.items()})
+            labels = {s: [fl.vocab[int(i)] for i in torch.nonzero(fl(s).sum(0) > 0).flatten()] for s in spans}
+            y_block = TransformBlock(type_tfms=fl)
+        multi = frame_s is not None or any(len(ls) > 1 for ls in labels.values())
         named = [s for s in spans if labels[s]]
         if not named: raise DataError(f"{annotations}: no window is labelled (no box covers {min_overlap:g} of a window or of itself)")
         rest = [s for s in spans if not labels[s]]
@@ -257,11 +279,23 @@ class AudioDataLoaders(DataLoaders):
         kept = set(named) | set(rest)
         spans = [s for s in spans if s in kept]
         label_of = (lambda s: labels[s]) if multi else (lambda s: labels[s][0] if labels[s] else background)
-        rec_group = groups_from_re(recs, group_re) if group_re is not None else {str(f): str(f) for f in recs}
+        if group_re is not None and group_col is not None: raise ArgumentError("give the groups by group_re or by group_col, not both")
+        rec_group = (groups_from_re(recs, group_re) if group_re is not None else
+                     annotation_column(annotations, recs, group_col) if group_col is not None else {str(f): str(f) for f in recs})
+        if fold_col is not None:
+            rec_fold = {r: int(v) if v.isdigit() else v for r, v in annotation_column(annotations, recs, fold_col).items()}   # 1, as a labels table's
+            kwargs['folds'] = {str(s): rec_fold[s.file] for s in spans}
         r = recipe_for(recs, kind)
+        if frame_s is not None:   # a time shift would move the sounds away from their frames' targets
+            aug = kwargs.get('augment', True)
+            if aug is True: kwargs['augment'] = {k: v for k, v in r.augment.items() if k != 'shift'}
+            elif aug and 'shift' in ([aug] if isinstance(aug, str) else aug):
+                raise ArgumentError("augment: 'shift' moves the sounds but not their frame targets; leave it out with frame_s")
         say(f"annotated windows: {len(named)} labelled, {len(rest)} background ({window_s:g} s every {hop_s or window_s / 2:g} s, "
-            f"{len(recs)} recordings, {'several labels per window' if multi else 'one label per window'})")
+            f"{len(recs)} recordings, " + (f"labels per frame of {frame_s:g} s)" if frame_s is not None else
+                                           f"{'several labels per window' if multi else 'one label per window'})"))
         dls = cls.from_path_func(path, spans, label_of, groups={str(s): rec_group[s.file] for s in spans}, seed=seed, kind=r.kind,
-                                 sr=r.sr if sr is None else sr, duration=window_s, **kwargs)
-        dls.annotations = dict(window_s=window_s, hop_s=hop_s or window_s / 2, min_overlap=min_overlap, background=None if multi else background)
+                                 sr=r.sr if sr is None else sr, duration=window_s, y_block=y_block, **kwargs)
+        dls.annotations = dict(window_s=window_s, hop_s=hop_s or window_s / 2, min_overlap=min_overlap, background=None if multi else background,
+                               frame_s=frame_s)
         return dls

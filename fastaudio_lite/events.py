@@ -23,7 +23,7 @@ from .errors import ArgumentError
 # %% auto #0
 __all__ = ['score_threshold', 'event_formats', 'Event', 'event_settings', 'find_events', 'SafeWriter', 'EventWriter',
            'write_events', 'recording_of', 'recording_keys', 'read_events', 'evaluate_events', 'PSDS', 'psds',
-           'window_frames', 'read_window_scores', 'window_labels', 'read_annotations']
+           'window_frames', 'read_window_scores', 'window_labels', 'read_annotations', 'annotation_column']
 
 # %% ../nbs/00b_events.ipynb #7e77589e
 class Event(NamedTuple):
@@ -585,3 +585,29 @@ def read_annotations(annotations,       # a folder of tables (one per recording)
         raise ArgumentError(f"{missing[0]}: no table annotates it" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else '') +
                             ": give each recording a table (an empty one if it has no sound to label), or leave it out of the data")
     return out
+
+# %% ../nbs/00b_events.ipynb #6ee9ecd9
+def annotation_column(table,       # one table of boxes (CSV: file, onset, offset, label, and more columns)
+                      recordings,  # the recordings it annotates
+                      col,         # the column: each recording's group (a site, a date) or fold
+                      root=None):  # the folder the recordings' paths are relative to (`recording_keys`)
+    """`{recording: value}` of column `col` of one table of boxes, the same on every row of a recording; an
+    `ArgumentError` names a table without the column, a recording with two values (and the line), or one with no row."""
+    table = Path(table)
+    if table.is_dir(): raise ArgumentError(f"{col}: a column of one table of boxes, and {table} is a folder of tables (use group_re)")
+    rows = list(csv.reader(table.read_text(encoding='utf-8-sig').splitlines()))
+    cols = [c.strip().lower() for c in rows[0]] if rows else []
+    if col.lower() not in cols or 'file' not in cols:
+        raise ArgumentError(f"{table}: no {col!r} column beside the file column (its columns: {', '.join(cols)})")
+    i, j = cols.index('file'), cols.index(col.lower())
+    recs = [str(r) for r in recordings]
+    keys = recording_keys(recs + [_unescaped(r[i]) for r in rows[1:] if len(r) > max(i, j)], root)
+    by_key, out = {keys[r]: r for r in recs}, {}
+    for line, r in enumerate(rows[1:], 2):
+        if len(r) <= max(i, j) or not any(c.strip() for c in r): continue
+        rec, v = by_key.get(keys[_unescaped(r[i])]), r[j].strip()
+        if rec is None: continue   # `read_annotations` names a box of no recording
+        if out.setdefault(rec, v) != v: raise ArgumentError(f"{table}: line {line}: {rec} is in {col} {out[rec]!r} and {v!r}: a recording is in one")
+    if missing := [r for r in recs if r not in out]: raise ArgumentError(f"{table}: no row of {missing[0]}, so no {col}: give it a row")
+    return out
+

@@ -20,6 +20,7 @@ from .runtime import check_device
 from .models import create_audio_model
 from .nets import reference_models
 from .spectrogram import AudioSpectrogram
+from .data import TensorFrames
 
 # %% auto #0
 __all__ = ['AudioLearner', 'audio_learner', 'show_results', 'plot_top_losses', 'torch_device', 'learner_to']
@@ -30,7 +31,7 @@ def _batch_input(dls):
     x = b[0]
     if not isinstance(x, (AudioTensor, AudioSpectrogram)):
         raise ArgumentError(f"audio_learner expects batches of AudioTensor or AudioSpectrogram, got {type(x).__name__}")
-    return x
+    return x, b[1] if len(b) > 1 else None
 
 class AudioLearner(Learner):
     "A fastai `Learner` whose `distrib_ctx` trains on CPU processes (gloo) as well as GPUs, under torchrun or accelerate launch."
@@ -57,14 +58,16 @@ def audio_learner(dls,             # audio `DataLoaders`
                   loss_func=None,  # None: fastai's default for the labels
                   metrics=None,    # fastai metrics (None: accuracy, or accuracy_multi for multi-label)
                   **kwargs):
-    "A `Learner` for audio `dls`: `arch` (a timm name, 'SpecCNN' or 'WaveCNN', a model) built for the batches, with pretrained weights unless `pretrained=False`."
-    x = _batch_input(dls)
+    """A `Learner` for audio `dls`: `arch` (a timm name, 'SpecCNN' or 'WaveCNN', a model) built for the batches, with
+    pretrained weights unless `pretrained=False`; for targets per frame (`data.FrameLabels`), with a `models.FrameHead`."""
+    x, y = _batch_input(dls)
     arch = reference_models.get(arch, arch) if isinstance(arch, str) else arch
     c = x.shape[1]
     if n_in is not None and n_in != c: raise ArgumentError(f"n_in={n_in} disagrees with the batches, which have {c} channels (shape {tuple(x.shape)})")
     n_out = n_out if n_out is not None else get_c(dls)
     if n_out is None: raise ArgumentError("n_out could not be inferred from the data: set dls.c or pass n_out")
-    m = create_audio_model(arch, x, n_out, getattr(dls, 'vocab', None), pretrained, weights)
+    frames = y.shape[1] if isinstance(y, TensorFrames) else None
+    m = create_audio_model(arch, x, n_out, getattr(dls, 'vocab', None), pretrained, weights, frames)
     learn = AudioLearner(dls, m.model, loss_func=loss_func, metrics=metrics, splitter=m.splitter, **kwargs)
     if m.freeze: learn.freeze()
     learn.arch, learn.pretrained = m.name, m.pretrained

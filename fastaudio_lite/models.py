@@ -26,7 +26,7 @@ from fastcore.basics import store_attr
 __all__ = ['offline', 'hub_timeout', 'WeightsUnavailable', 'hub_file', 'url_file', 'no_weights', 'timm_weights',
            'torchvision_weights', 'load_state_dict', 'first_conv', 'adapt_first_conv', 'kaldi_fbank', 'ASTFeatures',
            'WaveNormalize', 'hf_features', 'HFAudioModel', 'hf_splitter', 'is_hf_arch', 'hf_audio_model',
-           'audioset_weights', 'AudioModel', 'create_audio_model', 'feature_layer']
+           'audioset_weights', 'AudioModel', 'create_audio_model', 'feature_layer', 'FrameHead', 'frame_model']
 
 # %% ../nbs/03a_models.ipynb #ce51d702
 def _flag(name): return os.environ.get(name, '').strip().lower() in ('1', 'true', 'yes', 'on')
@@ -386,13 +386,17 @@ def create_audio_model(arch,              # a timm name, a transformers folder o
                        n_out,             # outputs
                        vocab=None,        # the labels (a transformers model's head needs them)
                        pretrained=True,   # start from pretrained weights when they can be had
-                       weights=None):     # a state dict file to start from instead
-    """`arch` built for batches like `x` and `n_out` classes, as an `AudioModel`. `arch` is a timm
-    name, a transformers folder or Hub id, a torchvision/fastai model function, an `nn.Module` or an `nn.Module` class."""
+                       weights=None,      # a state dict file to start from instead
+                       frames=None):      # outputs per frame: `(batch, frames, n_out)` (`FrameHead`; None: per clip)
+    """`arch` built for batches like `x` and `n_out` classes (or `frames` frames of them), as an `AudioModel`. `arch` is
+    a timm name, a transformers folder or Hub id, a torchvision/fastai model function, an `nn.Module` (yours gives its
+    frames itself) or an `nn.Module` class."""
     from fastai.torch_core import trainable_params
     n_in, name = x.shape[1], str(arch) if isinstance(arch, (str, Path)) else getattr(arch, '__name__', type(arch).__name__)
     sd = load_state_dict(weights) if weights is not None else None
     own = sd is not None and not isinstance(arch, (nn.Module, type)) and _is_audio_sd(sd)
+    if frames is not None and (is_hf_arch(arch) or isinstance(arch, str) and arch in audioset_archs):
+        frame_model(None, x, n_out, frames, name)   # names what it takes
     if is_hf_arch(arch):
         if x.ndim != 3: raise ArgumentError(f"{name} takes waveforms (batch, channels, samples) and makes its own features, but the "
                                          f"batches are spectrograms of shape {tuple(x.shape)}: remove the spectrogram transforms")
@@ -417,6 +421,7 @@ def create_audio_model(arch,              # a timm name, a transformers folder o
     else: raise ArgumentError(f"arch must be a timm model name, a transformers folder or Hub id, a model function, an nn.Module "
                            f"or an nn.Module class; got {arch!r}")
     _check_input(model, x, n_in, name)
+    if frames is not None and not isinstance(arch, nn.Module): model = frame_model(model, x, n_out, frames, name)
     # weights from another audio_learner model (e.g. `synth_pretrain`): the body always, the head when it fits; a
     # model whose head came too is trained as a whole, one with a new head starts with its body frozen (`fine_tune`)
     head_loaded = own and _load_audio_sd(model, sd, name, weights)
@@ -434,3 +439,38 @@ def feature_layer(model): # a model made by `audio_learner`
     if isinstance(model, nn.Sequential) and len(model) == 2 and linear(model[1]): return linear(model[1])[0]
     if not linear(model): raise ArgumentError(f"{type(model).__name__} has no linear layer: it has no embedding to take")
     return linear(model)[-1] if isinstance(model, HFAudioModel) else linear(model)[0]
+
+# %% ../nbs/03a_models.ipynb #f0bda0e3
+class FrameHead(nn.Module):
+    "Logits `(batch, n_frames, n_out)` from a body's feature map `(batch, features, freq, time)`."
+    def __init__(self,
+                 n_features,  # the body's output channels
+                 n_out,       # labels
+                 n_frames,    # frames per clip
+                 hidden=256,  # channels of the temporal convolution
+                 p=0.25):     # dropout before the last layer
+        super().__init__()
+        self.n_frames = int(n_frames)
+        self.bn = nn.BatchNorm1d(n_features)
+        self.conv = nn.Conv1d(n_features, hidden, 3, padding=1)
+        self.drop = nn.Dropout(p)
+        self.out = nn.Linear(hidden, n_out)
+    def forward(self, x):
+        x = self.bn(x.mean(2))                                                          # (batch, features, time)
+        x = nn.functional.interpolate(x, size=self.n_frames, mode='linear', align_corners=False)
+        return self.out(self.drop(self.conv(x).relu().transpose(1, 2)))                 # (batch, frames, labels)
+
+def frame_model(model,    # a model of `create_audio_model`
+                x,        # a batch of its inputs
+                n_out,    # labels
+                n_frames, # frames per clip
+                name):    # how messages name the arch
+    """`model` with a `FrameHead` in place of its head: `(body, head)` models (`nets.SEDCNN`, timm and torchvision archs;
+    the last two keep a step every 32 spectrogram frames, `SEDCNN` every 4)."""
+    if not (isinstance(model, nn.Sequential) and len(model) == 2):
+        raise ArgumentError(f"{name}: a prediction per frame needs a body whose feature map keeps time, followed by a head: "
+                            f"'SEDCNN' (the finest in time), a timm or a torchvision arch; not {type(model).__name__}")
+    with torch.no_grad(): n_features = model[0].eval()(x[:1].float()).shape[1]
+    model[1] = FrameHead(n_features, n_out, n_frames)
+    return model.train()
+

@@ -169,11 +169,13 @@ class Recipe:
                     strict=False,         # stop at a file that cannot be decoded (default: leave it out, with a warning)
                     num_workers=0,        # loader processes
                     seed=None,            # fixes the split and the batch order
+                    y_block=None,         # the targets' block, which takes the item itself (`data.FrameBlock`); None: `get_y`'s labels
                     **kwargs):            # passed to fastai's `DataBlock.dataloaders`
         """`DataLoaders` of `items` (every audio file under `source` if None) labelled by `get_y`, split by `splitter`
         (fastai's; `RandomSplitter(0.2, seed=seed)` if None), in batches of `bs` (the recipe's if None), with `block` and
         `batch_tfms(augment)`; a label that is a list (several per clip, as `datasets.read_labels` gives for a cell with
-        `;`) makes a multi-label task (fastai's `MultiCategoryBlock`). Files that cannot be decoded are left out with a
+        `;`) makes a multi-label task (fastai's `MultiCategoryBlock`); a `y_block` makes the targets from each item
+        (`get_y` still names its labels for the checks below). Files that cannot be decoded are left out with a
         warning (with `strict`: `DataError`); so is a split a model cannot learn from. With a `seed`, `set_seed(seed)` comes first, so the batch order repeats
         (each fastai loader draws its shuffling generator when it is made). `dls.recipe` is the recipe."""
         import warnings
@@ -192,7 +194,7 @@ class Recipe:
         ys = [get_y(f) for f in items]
         multi = any(isinstance(y, (list, tuple)) for y in ys)
         vocab = {l for y in ys for l in labels_of(y)}
-        if len(vocab) < 2: raise DataError(f"{source}: only one class ({', '.join(map(str, vocab))}); a classifier needs two or more")
+        if len(vocab) < (1 if y_block else 2): raise DataError(f"{source}: only one class ({', '.join(map(str, vocab))}); a classifier needs two or more" if vocab else f"{source}: no labels")
         try: train_idx, valid_idx = (splitter or RandomSplitter(0.2, seed=seed))(items)[:2]
         except ValueError as e: raise DataError(f"the validation split: {e}") from None
         if len(valid_idx) == 0: raise DataError("the validation set is empty: check the split")
@@ -206,8 +208,8 @@ class Recipe:
         bs = self.bs if bs is None else bs
         if bs < 1: raise ArgumentError(f"bs must be >= 1, got {bs}")
         if len(train_idx) < bs: raise DataError(f"the training set has {len(train_idx)} clips, fewer than one batch ({bs}): use more data or a smaller batch")
-        dblock = DataBlock(blocks=(self.block(cache), MultiCategoryBlock if multi else CategoryBlock), get_items=lambda _: items,
-                           get_y=get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=self.batch_tfms(augment))
+        dblock = DataBlock(blocks=(self.block(cache), y_block or (MultiCategoryBlock if multi else CategoryBlock)), get_items=lambda _: items,
+                           get_y=None if y_block else get_y, splitter=lambda _: (train_idx, valid_idx), batch_tfms=self.batch_tfms(augment))
         if seed is not None: set_seed(seed, reproducible=True)
         dls = dblock.dataloaders(source, bs=bs, num_workers=num_workers, **kwargs)
         dls.recipe, dls.kind = self, self.kind

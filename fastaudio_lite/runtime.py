@@ -6,7 +6,7 @@ NumPy, soundfile, soxr and onnxruntime alone (`pip install 'fastaudio_lite[onnx]
 # %% ../nbs/01a_runtime.ipynb #2a3668e4
 from __future__ import annotations
 import json
-from itertools import islice
+from itertools import chain, islice
 from typing import NamedTuple
 
 import numpy as np
@@ -17,8 +17,8 @@ from .errors import ArgumentError, AudioError
 from .events import find_events, score_threshold
 
 # %% auto #0
-__all__ = ['devices', 'Prediction', 'predict_clips', 'window_samples', 'predict_windows_of', 'check_device', 'onnx_providers',
-           'onnx_session', 'OnnxModel']
+__all__ = ['devices', 'Prediction', 'predict_clips', 'window_samples', 'frames_of_windows', 'predict_windows_of', 'check_device',
+           'onnx_providers', 'onnx_session', 'OnnxModel']
 
 # %% ../nbs/01a_runtime.ipynb #e16a346b
 class Prediction(NamedTuple):
@@ -62,6 +62,7 @@ def predict_clips(probs_of, # clips `(n, channels, samples)` -> probabilities `(
                 yield Prediction(str(f), None, None, [], err)
                 continue
             p = next(probs)
+            if p.ndim == 2: p = p.max(0)   # a model of frames: a label is in the clip when it is in a frame
             order = np.argsort(-p, kind='stable')
             label = ';'.join(labels[int(j)] for j in order if p[j] >= score_threshold) if multi_label else labels[int(order[0])]
             yield Prediction(str(f), label, float(p[order[0]]), [(labels[int(j)], float(p[j])) for j in order[:topk]])
@@ -83,7 +84,34 @@ def window_samples(sr,            # the model's rate, Hz
     if n <= 0 or hop <= 0: raise ArgumentError(f"window_s={window_s!r} and hop_s={hop_s!r} must each be at least one sample at {sr} Hz")
     return n, hop
 
-def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabilities `(n, classes)`
+def frames_of_windows(batches, # batches of `(starts, ends, probs)`: windows' first and last samples, their probabilities per frame `(n, frames, classes)`
+                      n,       # samples in a window
+                      hop,     # samples between window starts
+                      sr):     # the rate, Hz
+    """The frames of windows of a model that predicts per frame, in time order: `(starts_s, ends_s, probs)` per batch,
+    each frame `n / frames` samples long on one grid from the start of the file, the windows that overlap on a frame
+    averaged there, and frames past the file's end left out. A batch's frames are yielded once no later window can
+    reach them (the next starts `hop` after its last)."""
+    acc, end = {}, 0
+    for starts, ends, probs in batches:
+        probs = np.asarray(probs, dtype=np.float32)
+        f = n / probs.shape[1]
+        for s, e, p in zip(starts, ends, probs):
+            end, g0 = max(end, e), int(round(s / f))
+            for j in range(min(len(p), int(np.ceil((e - s) / f - 1e-9)))):
+                a = acc.get(g0 + j)
+                if a is None: acc[g0 + j] = [p[j].copy(), 1]
+                else: a[0] += p[j]; a[1] += 1
+        ready = sorted(g for g in acc if g < int(round((starts[-1] + hop) / f)))
+        if ready: yield _frame_rows(acc, ready, f, end, sr)
+    if acc: yield _frame_rows(acc, sorted(acc), f, end, sr)
+
+def _frame_rows(acc, gs, f, end, sr):
+    rows = [acc.pop(g) for g in gs]
+    g = np.array(gs)
+    return g * f / sr, np.minimum((g + 1) * f, end) / sr, np.stack([s / c for s, c in rows])
+
+def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabilities `(n, classes)`, or per frame `(n, frames, classes)`
                        fn,        # an audio file of any length
                        sr,        # sample rate in Hz the windows are read at
                        n,         # samples in a window
@@ -92,9 +120,20 @@ def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabil
                        bs=64,     # windows predicted at a time
                        window=None): # samples read per window, centred in (or cropped to) the model's `n` (None: `n`)
     """Classify `fn` window by window as it is read (`window` samples, `hop` apart, at `sr` Hz, each fitted to the
-    model's `n` samples): yield `(starts_s, ends_s, probs)` per batch of `bs`."""
+    model's `n` samples): yield `(starts_s, ends_s, probs)` per batch of `bs`. A model that predicts per frame gives
+    frames in place of windows (`frames_of_windows`)."""
     m = n if window is None else int(window)
     if m <= 0: raise ArgumentError(f"the window must be > 0 samples, got {window!r}")
+    batches = _window_batches(probs_of, fn, sr, n, hop, mono, bs, m)
+    first = next(batches, None)
+    if first is None: return
+    if np.ndim(first[2]) == 3:
+        if m != n: raise ArgumentError(f"a model that predicts per frame reads windows of its own clip ({n / sr:g} s): leave out window_s")
+        yield from frames_of_windows(chain([first], batches), n, hop, sr)
+    else:
+        for s, e, p in chain([first], batches): yield s / sr, e / sr, p
+
+def _window_batches(probs_of, fn, sr, n, hop, mono, bs, m):
     starts, ends, wins = [], [], []
     for s, w in audio_windows(fn, sr, m, hop, mono):
         starts.append(s)
@@ -102,9 +141,9 @@ def predict_windows_of(probs_of,  # windows `(n, channels, samples)` -> probabil
         w = fix_length(w, m, 0., 'zeros')
         wins.append(w if m == n else fix_length(w, n, 0.5, 'zeros'))
         if len(wins) == bs:
-            yield np.array(starts) / sr, np.array(ends) / sr, probs_of(wins)
+            yield np.array(starts), np.array(ends), probs_of(wins)
             starts, ends, wins = [], [], []
-    if wins: yield np.array(starts) / sr, np.array(ends) / sr, probs_of(wins)
+    if wins: yield np.array(starts), np.array(ends), probs_of(wins)
 
 # %% ../nbs/01a_runtime.ipynb #61c12cd6
 devices = ('auto', 'cpu', 'cuda')   # where models run: a CUDA GPU when there is one (auto), the CPU, or the GPU

@@ -23,7 +23,7 @@ import fastaudio_lite
 from .decode import check_clip, check_labels, check_pad, model_format, publish, temp_path
 from .errors import ArgumentError
 from .core import AudioTensor, tfm_classes
-from .data import AudioDataLoader, FixLength, LoadAudio, PadBatch, crop_modes, is_multi_label
+from .data import AudioDataLoader, FixLength, FrameLabels, LoadAudio, PadBatch, TensorFrames, crop_modes, frames_of, is_multi_label
 import fastaudio_lite.augment   # noqa: F401 (the augmentations join tfm_classes as they are defined)
 from .models import create_audio_model
 from .nets import reference_models
@@ -93,7 +93,7 @@ def describe(learn):
     multi = is_multi_label(learn.dls)
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in learn.model.state_dict().items()}
     d = dict(format=safe_format, fastaudio_lite=fastaudio_lite.__version__, arch=_arch_of(learn),
-             labels=[o if isinstance(o, (int, str)) else str(o) for o in learn.dls.vocab], multi_label=bool(multi),
+             labels=[o if isinstance(o, (int, str)) else str(o) for o in learn.dls.vocab], multi_label=bool(multi), frames=frames_of(learn.dls),
              audio=dict(sr=la.sr, mono=bool(la.mono), channels=_channels(learn, la),
                         duration=None if fl is None else float(fl.duration), pad=fl.pad if fl else (pb.pad if pb else 'zeros'),
                         crop=fl.crop if fl else 'random'),
@@ -118,13 +118,15 @@ def _build_tfm(e, tensors):
 def _dls(d, tfms):
     "Empty `DataLoaders` with the description's audio pipeline, labels and batch transforms, as fastai's `export` leaves them."
     a, labels = d['audio'], d['labels']
-    y = [MultiCategorize(vocab=labels), OneHotEncode(len(labels))] if d['multi_label'] else [Categorize(vocab=labels, sort=False)]
+    frames = d.get('frames')
+    y = ([FrameLabels(labels, frames)] if frames else [MultiCategorize(vocab=labels), OneHotEncode(len(labels))] if d['multi_label']
+         else [Categorize(vocab=labels, sort=False)])
     la = LoadAudio(a['sr'], a['mono'])
     la.channels = int(a['channels'])   # what predictions check each file against (`setups` would read it from the items)
     dsets = Datasets([], tfms=[[la], y], splits=([], []), do_setup=False)
     # the types `test_dl` reads to see which transforms an item still needs (fastai sets them in a setup that needs items)
     dsets.tls[0].types = [LoadAudio.input_types, AudioTensor]
-    dsets.tls[1].types = [str, TensorMultiCategory if d['multi_label'] else TensorCategory]
+    dsets.tls[1].types = [str, TensorFrames if frames else TensorMultiCategory if d['multi_label'] else TensorCategory]
     item = [FixLength(a['duration'], a['pad'], a['crop']), ToTensor()] if a['duration'] is not None else [ToTensor()]
     before = [PadBatch(a['pad'])] if a['duration'] is None else []
     dls = DataLoaders(*[AudioDataLoader(dsets.subset(i), bs=d.get('bs', 32), shuffle=i == 0, drop_last=i == 0, num_workers=0,
@@ -132,7 +134,8 @@ def _dls(d, tfms):
     # a batch like the model's, and the types fastai's `new` and `show_batch` read (fastai finds them by loading a batch)
     n = int(round((a['duration'] or 1.0) * a['sr']))
     x = dls.valid.after_batch(AudioTensor(torch.zeros(1, int(a['channels']), n), sr=a['sr']))
-    y = TensorMultiCategory(torch.zeros(1, len(labels))) if d['multi_label'] else TensorCategory(torch.zeros(1, dtype=torch.long))
+    y = (TensorFrames(torch.zeros(1, frames, len(labels))) if frames else TensorMultiCategory(torch.zeros(1, len(labels)))
+         if d['multi_label'] else TensorCategory(torch.zeros(1, dtype=torch.long)))
     for dl in dls.loaders: dl._n_inp, dl._types = 1, explode_types((x, y))
     return dls, x
 
@@ -157,7 +160,7 @@ def learner_from(d,        # a description, as `describe` gives it (or a safe fi
         labels, a = d['labels'], d['audio']
         tfms = [_build_tfm(e, tensors) for e in d['batch_tfms']]
         dls, x = _dls(d, tfms)
-        m = create_audio_model(_arch(d['arch']), x, len(labels), labels, pretrained=False)
+        m = create_audio_model(_arch(d['arch']), x, len(labels), labels, pretrained=False, frames=d.get('frames'))
         sd = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
         try: m.model.load_state_dict(sd, strict=True)
         except RuntimeError as e: raise SafeModelError(f"the weights do not fit {d['arch']['name']}: {' '.join(str(e).split())[:300]}") from None
@@ -185,6 +188,9 @@ def check_description(d,        # a description, as a safe file's JSON holds it
     need(d.get('loss') is None or isinstance(d['loss'], dict), "loss must be a JSON object or null")
     need(isinstance(d.get('bs', 32), int) and 1 <= d.get('bs', 32) <= 4096, f"bs must be a whole number from 1 to 4096, got {str(d.get('bs'))[:20]}")
     need(isinstance(d.get('multi_label'), bool), "multi_label must be true or false")
+    fr = d.get('frames')
+    need(fr is None or isinstance(fr, int) and not isinstance(fr, bool) and 1 <= fr <= 100_000 and d['multi_label'],
+         f"frames must be null or a whole number from 1 to 100000 with multi_label true, got {str(fr)[:20]}")
     a = d['audio']
     need(isinstance(a.get('mono'), bool), "audio.mono must be true or false")
     dur = a.get('duration')

@@ -27,4 +27,4 @@ def test_a_new_section_replaces_its_script_s_and_the_notes_stay(tmp_path):
     assert 'new table' in text and 'old table' not in text
     assert text.count('## How the recipes were chosen') == 1 and 'the ablations' in text   # a note names a script, yet stays
     assert text.index('new table') < text.index('the ablations')
-    assert 'Not run yet: `.venv/bin/python bench/spectrogram.py`' in text
+    assert '## spectrogram\n\nRe-run: `.venv/bin/python bench/spectrogram.py` (not run yet).' in text
