@@ -18,8 +18,8 @@ from .spectrogram import EfficientATMel, MelSpectrogram, ToDB
 
 # %% auto #0
 __all__ = ['archs', 'AudioSetNet', 'make_divisible', 'ConvBNAct', 'SqueezeExcitation', 'ChannelSE', 'InvertedResidual',
-           'MobileNet', 'ConvBlock', 'Cnn14', 'audioset_split', 'DynamicConv', 'DyReLUB', 'ContextGen', 'DyBlock',
-           'DyMN', 'AudioSetArch', 'arch_of', 'front_end', 'fit_checkpoint']
+           'EfficientATNet', 'MobileNet', 'ConvBlock', 'Cnn14', 'audioset_split', 'DynamicConv', 'DyReLUB',
+           'ContextGen', 'DyBlock', 'DyMN', 'AudioSetArch', 'arch_of', 'front_end', 'fit_checkpoint']
 
 # %% ../nbs/02b_audioset.ipynb #d50bf1cd
 class AudioSetNet(nn.Module):
@@ -103,7 +103,19 @@ _large = [(16, 3, 16, 16, False, False, 1), (16, 3, 64, 24, False, False, None),
           (80, 3, 184, 80, False, True, 1), (80, 3, 480, 112, True, True, 1), (112, 3, 672, 112, True, True, 1),
           (112, 5, 672, 160, True, True, None), (160, 5, 960, 160, True, True, 1), (160, 5, 960, 160, True, True, 1)]
 
-class MobileNet(AudioSetNet):
+class EfficientATNet(AudioSetNet):
+    "EfficientAT's networks: a feature map (`feature_map`), then its `classifier` (pooling, a linear layer, ..., the labels)."
+    def feature_map(self, x): raise NotImplementedError
+    def forward(self, x): return self.classifier(self.feature_map(x))
+    def embed(self, x): # spectrograms `(batch, n_in, n_mels, frames)`
+        "The pooled features `(batch, channels)`: the input of the head, and the official code's second output."
+        return self.classifier[:2](self.feature_map(x))
+    @property
+    def embedding_layer(self):
+        "The head's first linear layer, whose input is the embedding."
+        return self.classifier[2]
+
+class MobileNet(EfficientATNet):
     """EfficientAT's MobileNetV3 for spectrograms `(batch, n_in, n_mels, frames)` -> logits `(batch, n_out)`, `width`
     times MobileNetV3-Large's channels; `embed(x)` gives the pooled features its head starts from."""
     stem_key, head_keys = 'features.0.0.weight', ('classifier.5.weight', 'classifier.5.bias')
@@ -131,14 +143,7 @@ class MobileNet(AudioSetNet):
                 if m.bias is not None: nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear): nn.init.normal_(m.weight, 0, 0.01); nn.init.zeros_(m.bias)
-    def forward(self, x): return self.classifier(self.features(x))
-    def embed(self, x): # spectrograms `(batch, n_in, n_mels, frames)`
-        "The pooled features `(batch, channels)`: the input of the head, and the official code's second output."
-        return self.classifier[:2](self.features(x))
-    @property
-    def embedding_layer(self):
-        "The head's first linear layer, whose input is the embedding."
-        return self.classifier[2]
+    def feature_map(self, x): return self.features(x)
     def groups(self):
         "Parameter groups: the first half of the features, the rest, the head."
         half = len(self.features) // 2
@@ -310,7 +315,7 @@ class DyBlock(nn.Module):
         y = self.proj_norm(self.proj_conv(y * torch.sigmoid(a_f) * torch.sigmoid(a_t), h))
         return y + x if self.residual else y
 
-class DyMN(AudioSetNet):
+class DyMN(EfficientATNet):
     """EfficientAT's dynamic MobileNet for spectrograms `(batch, n_in, n_mels, frames)` -> logits `(batch, n_out)`:
     `MobileNet`'s layout with `DyBlock`s, `width` times its channels; `embed(x)` gives the pooled features."""
     stem_key, head_keys = 'in_c.0.weight', ('classifier.5.weight', 'classifier.5.bias')
@@ -336,18 +341,10 @@ class DyMN(AudioSetNet):
                 if m.bias is not None: nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear): nn.init.normal_(m.weight, 0, 0.01); nn.init.zeros_(m.bias)
-    def _features(self, x):
+    def feature_map(self, x):
         x = self.in_c(x)
         for layer in self.layers: x = layer(x)
         return self.out_c(x)
-    def forward(self, x): return self.classifier(self._features(x))
-    def embed(self, x): # spectrograms `(batch, n_in, n_mels, frames)`
-        "The pooled features `(batch, channels)`: the input of the head, and the official code's second output."
-        return self.classifier[:2](self._features(x))
-    @property
-    def embedding_layer(self):
-        "The head's first linear layer, whose input is the embedding."
-        return self.classifier[2]
     def groups(self):
         "Parameter groups: the stem and the first half of the blocks, the rest, the head."
         return [params(self.in_c) + [p for l in self.layers[:8] for p in l.parameters()],
