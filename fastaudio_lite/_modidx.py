@@ -69,6 +69,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                           'fastaudio_lite/audioset.py'),
                                          'fastaudio_lite.audioset.EfficientATNet': ( 'audioset.html#efficientatnet',
                                                                                      'fastaudio_lite/audioset.py'),
+                                         'fastaudio_lite.audioset.EfficientATNet._finish': ( 'audioset.html#efficientatnet._finish',
+                                                                                             'fastaudio_lite/audioset.py'),
                                          'fastaudio_lite.audioset.EfficientATNet.embed': ( 'audioset.html#efficientatnet.embed',
                                                                                            'fastaudio_lite/audioset.py'),
                                          'fastaudio_lite.audioset.EfficientATNet.embedding_layer': ( 'audioset.html#efficientatnet.embedding_layer',

@@ -105,6 +105,17 @@ _large = [(16, 3, 16, 16, False, False, 1), (16, 3, 64, 24, False, False, None),
 
 class EfficientATNet(AudioSetNet):
     "EfficientAT's networks: a feature map (`feature_map`), then its `classifier` (pooling, a linear layer, ..., the labels)."
+    def _finish(self, c_last, width, n_out, dropout):
+        "The classifier on `c_last` channels, then EfficientAT's initialisation of every layer."
+        hidden = make_divisible(1280 * width, 8)
+        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(c_last, hidden), nn.Hardswish(inplace=True),
+                                        nn.Dropout(dropout), nn.Linear(hidden, n_out))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out')
+                if m.bias is not None: nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear): nn.init.normal_(m.weight, 0, 0.01); nn.init.zeros_(m.bias)
     def feature_map(self, x): raise NotImplementedError
     def forward(self, x): return self.classifier(self.feature_map(x))
     def embed(self, x): # spectrograms `(batch, n_in, n_mels, frames)`
@@ -134,15 +145,7 @@ class MobileNet(EfficientATNet):
         c_last = 6 * ch(160)
         layers.append(ConvBNAct(ch(160), c_last, 1, act=nn.Hardswish))
         self.features = nn.Sequential(*layers)
-        hidden = make_divisible(1280 * width, 8)
-        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(c_last, hidden), nn.Hardswish(inplace=True),
-                                        nn.Dropout(dropout), nn.Linear(hidden, n_out))
-        for m in self.modules():   # EfficientAT's initialisation
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out')
-                if m.bias is not None: nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear): nn.init.normal_(m.weight, 0, 0.01); nn.init.zeros_(m.bias)
+        self._finish(c_last, width, n_out, dropout)
     def feature_map(self, x): return self.features(x)
     def groups(self):
         "Parameter groups: the first half of the features, the rest, the head."
@@ -332,15 +335,7 @@ class DyMN(EfficientATNet):
         self.layers = nn.ModuleList(DyBlock(ch(c_in), k, ch(c_exp), ch(c_out), hs, next(strides) if s is None else s, width)
                                     for c_in, k, c_exp, c_out, _, hs, s in _large)
         self.out_c = ConvBNAct(ch(160), 6 * ch(160), 1, act=nn.Hardswish)
-        hidden = make_divisible(1280 * width, 8)
-        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(6 * ch(160), hidden), nn.Hardswish(inplace=True),
-                                        nn.Dropout(dropout), nn.Linear(hidden, n_out))
-        for m in self.modules():   # EfficientAT's initialisation
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out')
-                if m.bias is not None: nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear): nn.init.normal_(m.weight, 0, 0.01); nn.init.zeros_(m.bias)
+        self._finish(6 * ch(160), width, n_out, dropout)
     def feature_map(self, x):
         x = self.in_c(x)
         for layer in self.layers: x = layer(x)
